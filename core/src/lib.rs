@@ -1,0 +1,10 @@
+//! Javari's core: the domain logic and storage shared by the operator and the console.
+//! Everything here is either a pure function or talks to PostgreSQL; the binaries are thin
+//! adapters that read input, call in here and write output.
+
+pub mod db;
+pub mod health;
+pub mod telemetry;
+
+/// Version of this build, reported by `/api/health` and the binaries' `--version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

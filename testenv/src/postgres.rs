@@ -1,0 +1,164 @@
+//! A private PostgreSQL cluster from Debian's `postgresql` package.
+//!
+//! PostgreSQL refuses to run as root; when the tests run as root the cluster is owned by and
+//! run as the `postgres` system user that the package creates.
+
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::process::{run, tail};
+use crate::{Error, Result, free_port};
+
+const INSTALL_HINT: &str =
+    "install PostgreSQL with `make deps` (apt-get install postgresql postgresql-15-pgvector)";
+
+/// A PostgreSQL cluster in `dir`, listening on 127.0.0.1:`port` with trust authentication.
+pub struct PgCluster {
+    dir: PathBuf,
+    port: u16,
+    bin: PathBuf,
+    owner: Option<(u32, u32)>,
+    /// Ephemeral clusters are stopped and deleted on drop; persistent ones stay up.
+    ephemeral: bool,
+}
+
+impl PgCluster {
+    /// Starts (creating it if needed) a cluster that outlives this process, e.g. the one
+    /// `make test` shares between test binaries or the one `make run` uses. Idempotent.
+    pub fn ensure(dir: &Path, port: u16) -> Result<PgCluster> {
+        let cluster = Self::open(dir, port)?;
+        cluster.init_if_needed()?;
+        if !cluster.is_running() {
+            cluster.start()?;
+        }
+        Ok(cluster)
+    }
+
+    /// The cluster in `dir` (which may not exist or run yet), without touching it.
+    pub fn open(dir: &Path, port: u16) -> Result<PgCluster> {
+        let dir = std::path::absolute(dir).map_err(|source| Error::Io { path: dir.display().to_string(), source })?;
+        Ok(PgCluster { dir, port, bin: server_bin_dir()?, owner: run_as()?, ephemeral: false })
+    }
+
+    /// A throw-away cluster on a free port, removed when dropped.
+    pub fn ephemeral() -> Result<PgCluster> {
+        let dir = std::env::temp_dir().join(format!("javari-pg-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
+        let cluster = PgCluster { dir, port: free_port()?, bin: server_bin_dir()?, owner: run_as()?, ephemeral: true };
+        cluster.init_if_needed()?;
+        cluster.start()?;
+        Ok(cluster)
+    }
+
+    /// `postgres://postgres@127.0.0.1:PORT/DB`.
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    fn init_if_needed(&self) -> Result<()> {
+        if self.data_dir().join("PG_VERSION").exists() {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&self.dir).map_err(|source| Error::Io { path: self.dir.display().to_string(), source })?;
+        self.chown(&self.dir)?;
+        run(self
+            .command("initdb")
+            .arg("-D")
+            .arg(self.data_dir())
+            .args(["--auth=trust", "--username=postgres", "--encoding=UTF8", "--locale=C"]))?;
+        let settings = format!(
+            "\n# javari-testenv\nport = {}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
+             max_connections = 300\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n",
+            self.port,
+            self.dir.display()
+        );
+        let conf = self.data_dir().join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).map_err(|source| Error::Io { path: conf.display().to_string(), source })?;
+        text.push_str(&settings);
+        std::fs::write(&conf, text).map_err(|source| Error::Io { path: conf.display().to_string(), source })
+    }
+
+    /// Starts the server and waits until it accepts connections.
+    pub fn start(&self) -> Result<()> {
+        let log = self.dir.join("postgres.log");
+        let started = run(self.command("pg_ctl").arg("-D").arg(self.data_dir()).arg("-l").arg(&log).args(["-w", "-t", "60", "start"]));
+        started.map(|_| ()).map_err(|e| Error::NotReady { what: "PostgreSQL", seconds: 60, log: format!("{e}\n{}", tail(&log, 20)) })
+    }
+
+    /// Stops the server (fast shutdown: active connections are closed).
+    pub fn stop(&self) -> Result<()> {
+        run(self.command("pg_ctl").arg("-D").arg(self.data_dir()).args(["-m", "fast", "-w", "stop"])).map(|_| ())
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.command("pg_ctl").arg("-D").arg(self.data_dir()).arg("status").output().is_ok_and(|o| o.status.success())
+    }
+
+    fn command(&self, tool: &str) -> Command {
+        let mut command = Command::new(self.bin.join(tool));
+        if let Some((uid, gid)) = self.owner {
+            command.uid(uid).gid(gid);
+        }
+        command.current_dir(&self.dir.parent().map(Path::to_path_buf).unwrap_or_else(std::env::temp_dir));
+        command
+    }
+
+    fn chown(&self, path: &Path) -> Result<()> {
+        if let Some((uid, gid)) = self.owner {
+            std::os::unix::fs::chown(path, Some(uid), Some(gid))
+                .map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        if self.ephemeral {
+            let _ = self.stop();
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// The newest `/usr/lib/postgresql/<major>/bin` with a server in it.
+fn server_bin_dir() -> Result<PathBuf> {
+    let root = Path::new("/usr/lib/postgresql");
+    let mut majors: Vec<(u32, PathBuf)> = std::fs::read_dir(root)
+        .map_err(|_| Error::Missing { what: "PostgreSQL server", path: root.display().to_string(), hint: INSTALL_HINT })?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+        .filter(|(_, bin): &(u32, PathBuf)| bin.join("initdb").exists() && bin.join("pg_ctl").exists())
+        .collect();
+    majors.sort();
+    majors
+        .pop()
+        .map(|(_, bin)| bin)
+        .ok_or(Error::Missing { what: "PostgreSQL server (initdb, pg_ctl)", path: root.display().to_string(), hint: INSTALL_HINT })
+}
+
+/// The uid/gid to run the server as: `postgres` when we are root, ourselves otherwise.
+fn run_as() -> Result<Option<(u32, u32)>> {
+    let euid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
+    if euid != 0 {
+        return Ok(None);
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .find_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            (fields.first() == Some(&"postgres")).then(|| Some((fields.get(2)?.parse().ok()?, fields.get(3)?.parse().ok()?)))?
+        })
+        .map(Some)
+        .ok_or(Error::Missing { what: "the `postgres` system user", path: "/etc/passwd".into(), hint: INSTALL_HINT })
+}
