@@ -30,3 +30,11 @@ pub fn init(format: LogFormat, filter: &str) {
         LogFormat::Text => builder.try_init(),
     };
 }
+
+/// Renders a Prometheus registry in the text exposition format.
+pub fn render_metrics(registry: &prometheus_client::registry::Registry) -> String {
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut out, registry);
+    out
+}

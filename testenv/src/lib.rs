@@ -8,11 +8,13 @@
 //! stopped and their data directories removed, so a test binary never leaks servers.
 
 mod control_plane;
+mod database;
 mod paths;
 mod postgres;
 mod process;
 
 pub use control_plane::{ControlPlane, install_crds};
+pub use database::fresh_database;
 pub use paths::{bin_dir, workspace_root};
 pub use postgres::PgCluster;
 

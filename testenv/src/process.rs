@@ -59,6 +59,9 @@ while kill -0 "$owner" 2>/dev/null && kill -0 "$server" 2>/dev/null; do sleep 0.
 
     /// Stops the server and waits for its watchdog.
     pub fn stop(&mut self) {
+        if !self.is_running() {
+            return;
+        }
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         let _ = self.child.wait();
     }
