@@ -6,7 +6,11 @@ use clap::Parser;
 use javari_core::telemetry::LogFormat;
 
 #[derive(Parser, Debug, Clone)]
-#[command(name = "javari-console", version, about = "Javari's web console and JSON API")]
+#[command(
+    name = "javari-console",
+    version,
+    about = "Javari's web console and JSON API"
+)]
 pub struct Config {
     /// PostgreSQL URL of the shared schema.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]

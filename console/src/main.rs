@@ -12,7 +12,10 @@ enum StartError {
     #[error(transparent)]
     Database(#[from] javari_core::db::DbError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: std::net::SocketAddr, source: std::io::Error },
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -36,7 +39,10 @@ async fn run(config: Config) -> Result<(), StartError> {
     javari_core::db::migrate(&pool).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|source| StartError::Listen { addr: config.listen, source })?;
+        .map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
     info!(addr = %config.listen, "javari-console listening on http://{}", config.listen);
     axum::serve(listener, app(AppState::new(pool)))
         .with_graceful_shutdown(async {

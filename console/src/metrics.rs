@@ -40,10 +40,26 @@ impl HttpMetrics {
         let duration = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.001, 2.0, 14))
         });
-        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
-        registry.register("http_request_duration_seconds", "HTTP request latency by route", duration.clone());
-        registry.register("build", "Build information", Info::new(vec![("version", javari_core::VERSION)]));
-        Self { registry, requests, duration }
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            duration.clone(),
+        );
+        registry.register(
+            "build",
+            "Build information",
+            Info::new(vec![("version", javari_core::VERSION)]),
+        );
+        Self {
+            registry,
+            requests,
+            duration,
+        }
     }
 }
 
@@ -60,8 +76,15 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     let metrics = &state.metrics;
     metrics
         .requests
-        .get_or_create(&RequestLabels { method, route: route.clone(), status: response.status().as_u16() })
+        .get_or_create(&RequestLabels {
+            method,
+            route: route.clone(),
+            status: response.status().as_u16(),
+        })
         .inc();
-    metrics.duration.get_or_create(&RouteLabels { route }).observe(started.elapsed().as_secs_f64());
+    metrics
+        .duration
+        .get_or_create(&RouteLabels { route })
+        .observe(started.elapsed().as_secs_f64());
     response
 }

@@ -13,6 +13,9 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(db: PgPool) -> Self {
-        Self { db, metrics: Arc::new(HttpMetrics::new()) }
+        Self {
+            db,
+            metrics: Arc::new(HttpMetrics::new()),
+        }
     }
 }

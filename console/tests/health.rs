@@ -14,7 +14,12 @@ async fn get(router: &axum::Router, path: &str) -> (StatusCode, String) {
         .await
         .expect("infallible");
     let status = response.status();
-    let body = response.into_body().collect().await.expect("body").to_bytes();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
@@ -32,7 +37,10 @@ async fn api_health_follows_the_database() {
     assert_eq!(json["status"], "healthy");
     assert_eq!(json["checks"]["database"]["status"], "healthy");
     assert!(json["checks"]["database"]["latency"].is_u64(), "{json}");
-    assert!(json["timestamp"].as_str().is_some_and(|t| t.contains('T')), "{json}");
+    assert!(
+        json["timestamp"].as_str().is_some_and(|t| t.contains('T')),
+        "{json}"
+    );
     assert_eq!(json["version"], javari_core::VERSION);
 
     pg.stop().expect("stop PostgreSQL");
@@ -43,7 +51,10 @@ async fn api_health_follows_the_database() {
     assert_eq!(json["status"], "unhealthy");
     assert_eq!(json["checks"]["database"]["status"], "unhealthy");
     assert!(json["checks"]["database"]["error"].is_string(), "{json}");
-    assert!(!body.contains(&pg.port().to_string()), "no connection details leak: {body}");
+    assert!(
+        !body.contains(&pg.port().to_string()),
+        "no connection details leak: {body}"
+    );
 
     // Liveness does not depend on the database.
     let (status, _) = get(&router, "/healthz").await;
@@ -52,13 +63,19 @@ async fn api_health_follows_the_database() {
     let (status, metrics) = get(&router, "/metrics").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        metrics.contains(r#"javari_console_http_requests_total{method="GET",route="/api/health",status="503"} 1"#),
+        metrics.contains(
+            r#"javari_console_http_requests_total{method="GET",route="/api/health",status="503"} 1"#
+        ),
         "{metrics}"
     );
 
     pg.start().expect("restart PostgreSQL");
     let (status, body) = get(&router, "/api/health").await;
-    assert_eq!(status, StatusCode::OK, "recovers once the database is back: {body}");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "recovers once the database is back: {body}"
+    );
 }
 
 #[tokio::test]
@@ -86,7 +103,10 @@ async fn console_binary_serves_health_and_refuses_an_unreachable_database() {
     assert_eq!(status, 200);
 
     // A dead database at start-up: a clear error, non-zero exit, and no password in it.
-    let dead = format!("postgres://javari:s3cret-pw@127.0.0.1:{}/javari", javari_testenv::free_port().expect("port"));
+    let dead = format!(
+        "postgres://javari:s3cret-pw@127.0.0.1:{}/javari",
+        javari_testenv::free_port().expect("port")
+    );
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_javari-console"))
         .env("DATABASE_URL", &dead)
         .env("JAVARI_CONSOLE_LISTEN", "127.0.0.1:0")
@@ -94,6 +114,9 @@ async fn console_binary_serves_health_and_refuses_an_unreachable_database() {
         .expect("run console");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
-    assert!(stderr.contains("cannot connect to PostgreSQL at 127.0.0.1"), "{stderr}");
+    assert!(
+        stderr.contains("cannot connect to PostgreSQL at 127.0.0.1"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("s3cret-pw"), "password leaked: {stderr}");
 }

@@ -22,8 +22,14 @@ pub enum DbError {
 /// Opens a pool. The error names host, port and database, never the password.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, DbError> {
     let options: PgConnectOptions = url.parse().map_err(DbError::InvalidUrl)?;
-    let options = options.log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
-    let target = format!("{}:{}/{}", options.get_host(), options.get_port(), options.get_database().unwrap_or("postgres"));
+    let options =
+        options.log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
+    let target = format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("postgres")
+    );
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(3))

@@ -41,8 +41,17 @@ pub struct HealthReport {
 impl HealthReport {
     /// Healthy only when every check is.
     pub fn from_checks(checks: Checks) -> Self {
-        let status = if checks.database.status == Status::Healthy { Status::Healthy } else { Status::Unhealthy };
-        Self { status, timestamp: Utc::now(), checks, version: crate::VERSION }
+        let status = if checks.database.status == Status::Healthy {
+            Status::Healthy
+        } else {
+            Status::Unhealthy
+        };
+        Self {
+            status,
+            timestamp: Utc::now(),
+            checks,
+            version: crate::VERSION,
+        }
     }
 
     pub fn is_healthy(&self) -> bool {
@@ -58,8 +67,16 @@ pub async fn check_database(pool: &PgPool) -> Check {
     let started = Instant::now();
     let ping = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(pool);
     match tokio::time::timeout(DATABASE_TIMEOUT, ping).await {
-        Ok(Ok(_)) => Check { status: Status::Healthy, latency: Some(elapsed_ms(started)), error: None },
-        Ok(Err(e)) => Check { status: Status::Unhealthy, latency: None, error: Some(describe(&e)) },
+        Ok(Ok(_)) => Check {
+            status: Status::Healthy,
+            latency: Some(elapsed_ms(started)),
+            error: None,
+        },
+        Ok(Err(e)) => Check {
+            status: Status::Unhealthy,
+            latency: None,
+            error: Some(describe(&e)),
+        },
         Err(_) => Check {
             status: Status::Unhealthy,
             latency: None,
@@ -89,7 +106,11 @@ mod tests {
 
     #[test]
     fn report_is_unhealthy_when_the_database_is() {
-        let down = Check { status: Status::Unhealthy, latency: None, error: Some("x".into()) };
+        let down = Check {
+            status: Status::Unhealthy,
+            latency: None,
+            error: Some("x".into()),
+        };
         let report = HealthReport::from_checks(Checks { database: down });
         assert!(!report.is_healthy());
         let json = serde_json::to_value(&report).expect("json");
@@ -101,8 +122,13 @@ mod tests {
 
     #[test]
     fn report_is_healthy_with_latency() {
-        let up = Check { status: Status::Healthy, latency: Some(3), error: None };
-        let json = serde_json::to_value(HealthReport::from_checks(Checks { database: up })).expect("json");
+        let up = Check {
+            status: Status::Healthy,
+            latency: Some(3),
+            error: None,
+        };
+        let json =
+            serde_json::to_value(HealthReport::from_checks(Checks { database: up })).expect("json");
         assert_eq!(json["status"], "healthy");
         assert_eq!(json["checks"]["database"]["latency"], 3);
         assert!(json["checks"]["database"].get("error").is_none());

@@ -55,21 +55,35 @@ async fn javari_tables(pool: &PgPool) -> Vec<String> {
 
 #[sqlx::test(migrations = false)]
 async fn migrations_go_up_down_and_up_again(pool: PgPool) {
-    assert!(MIGRATOR.iter().count() >= 6, "expected the shared schema's migrations");
-    assert!(MIGRATOR.iter().all(|m| m.migration_type.is_reversible()), "every migration has a .down.sql");
+    assert!(
+        MIGRATOR.iter().count() >= 6,
+        "expected the shared schema's migrations"
+    );
+    assert!(
+        MIGRATOR.iter().all(|m| m.migration_type.is_reversible()),
+        "every migration has a .down.sql"
+    );
 
     MIGRATOR.run(&pool).await.expect("up");
     let after_up = javari_tables(&pool).await;
     for table in TABLES {
-        assert!(after_up.iter().any(|t| t == table), "{table} missing after up; have {after_up:?}");
+        assert!(
+            after_up.iter().any(|t| t == table),
+            "{table} missing after up; have {after_up:?}"
+        );
     }
 
     MIGRATOR.undo(&pool, 0).await.expect("down");
-    assert_eq!(javari_tables(&pool).await, Vec::<String>::new(), "down leaves no javari tables");
-    let functions: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_proc WHERE proname LIKE 'javari%'")
-        .fetch_one(&pool)
-        .await
-        .expect("count functions");
+    assert_eq!(
+        javari_tables(&pool).await,
+        Vec::<String>::new(),
+        "down leaves no javari tables"
+    );
+    let functions: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_proc WHERE proname LIKE 'javari%'")
+            .fetch_one(&pool)
+            .await
+            .expect("count functions");
     assert_eq!(functions, 0, "down drops the helper functions");
 
     MIGRATOR.run(&pool).await.expect("up again");
@@ -87,14 +101,26 @@ async fn row_level_security_is_on_for_user_owned_tables(pool: PgPool) {
     .await
     .expect("pg_class");
     for table in USER_OWNED {
-        let flag = rls.iter().find(|(name, _)| name == table).map(|(_, on)| *on);
-        assert_eq!(flag, Some(true), "{table} must have row-level security enabled");
+        let flag = rls
+            .iter()
+            .find(|(name, _)| name == table)
+            .map(|(_, on)| *on);
+        assert_eq!(
+            flag,
+            Some(true),
+            "{table} must have row-level security enabled"
+        );
     }
-    let policies: i64 = sqlx::query_scalar("SELECT count(DISTINCT tablename) FROM pg_policies WHERE tablename LIKE 'javari%'")
-        .fetch_one(&pool)
-        .await
-        .expect("pg_policies");
-    assert!(policies >= USER_OWNED.len() as i64, "each RLS table has a policy");
+    let policies: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT tablename) FROM pg_policies WHERE tablename LIKE 'javari%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("pg_policies");
+    assert!(
+        policies >= USER_OWNED.len() as i64,
+        "each RLS table has a policy"
+    );
 }
 
 #[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
@@ -106,26 +132,43 @@ async fn indexes_follow_the_naming_convention(pool: PgPool) {
     .fetch_all(&pool)
     .await
     .expect("pg_indexes");
-    assert!(bad.is_empty(), "indexes not named idx_{{table}}_{{cols}}: {bad:?}");
+    assert!(
+        bad.is_empty(),
+        "indexes not named idx_{{table}}_{{cols}}: {bad:?}"
+    );
 }
 
 #[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
 async fn updated_at_moves_on_update(pool: PgPool) {
-    sqlx::query("INSERT INTO javari_settings (key, value) VALUES ('theme', '\"dark\"')").execute(&pool).await.expect("insert");
+    sqlx::query("INSERT INTO javari_settings (key, value) VALUES ('theme', '\"dark\"')")
+        .execute(&pool)
+        .await
+        .expect("insert");
     let before: chrono::DateTime<chrono::Utc> =
-        sqlx::query_scalar("SELECT updated_at FROM javari_settings WHERE key = 'theme'").fetch_one(&pool).await.expect("read");
-    sqlx::query("UPDATE javari_settings SET value = '\"light\"' WHERE key = 'theme'").execute(&pool).await.expect("update");
+        sqlx::query_scalar("SELECT updated_at FROM javari_settings WHERE key = 'theme'")
+            .fetch_one(&pool)
+            .await
+            .expect("read");
+    sqlx::query("UPDATE javari_settings SET value = '\"light\"' WHERE key = 'theme'")
+        .execute(&pool)
+        .await
+        .expect("update");
     let after: chrono::DateTime<chrono::Utc> =
-        sqlx::query_scalar("SELECT updated_at FROM javari_settings WHERE key = 'theme'").fetch_one(&pool).await.expect("read");
+        sqlx::query_scalar("SELECT updated_at FROM javari_settings WHERE key = 'theme'")
+            .fetch_one(&pool)
+            .await
+            .expect("read");
     assert!(after > before, "updated_at trigger: {before} -> {after}");
 }
 
 #[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
 async fn vector_search_column_exists_where_pgvector_is_installed(pool: PgPool) {
-    let available: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector')")
-        .fetch_one(&pool)
-        .await
-        .expect("extensions");
+    let available: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector')",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("extensions");
     let column: Option<String> = sqlx::query_scalar(
         "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
          WHERE attrelid = 'javari_document_chunks'::regclass AND attname = 'embedding' AND NOT attisdropped",
@@ -139,7 +182,10 @@ async fn vector_search_column_exists_where_pgvector_is_installed(pool: PgPool) {
     .fetch_one(&pool)
     .await
     .expect("indexes");
-    assert!(tsv_index, "full-text search needs a GIN index on the chunks");
+    assert!(
+        tsv_index,
+        "full-text search needs a GIN index on the chunks"
+    );
     if available {
         assert_eq!(column.as_deref(), Some("vector(1536)"));
         let hnsw: bool = sqlx::query_scalar(

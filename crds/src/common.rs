@@ -48,7 +48,9 @@ pub enum Health {
 }
 
 /// Incident severity, P0 (platform down) to P3 (minor).
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, JsonSchema,
+)]
 pub enum Severity {
     P0,
     P1,

@@ -22,9 +22,21 @@ pub const ROTATE_NOW_ANNOTATION: &str = "javari.ai/rotate-now";
     category = "javari",
     printcolumn(name = "Service", type_ = "string", json_path = ".spec.service"),
     printcolumn(name = "Version", type_ = "integer", json_path = ".status.version"),
-    printcolumn(name = "Next-Rotation", type_ = "date", json_path = ".status.nextRotationAt"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Next-Rotation",
+        type_ = "date",
+        json_path = ".status.nextRotationAt"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialSpec {
@@ -39,7 +51,10 @@ pub struct CredentialSpec {
     pub source: CredentialSource,
     /// Name of the materialized Secret (default: the Credential's name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"), length(max = 253))]
+    #[schemars(
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"),
+        length(max = 253)
+    )]
     pub secret_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation: Option<RotationPolicy>,

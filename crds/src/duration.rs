@@ -7,8 +7,7 @@ pub const DURATION_PATTERN: &str = r"^([0-9]+(ms|s|m|h|d|w))+$";
 
 /// The OpenAPI pattern for cron fields: a macro such as `@daily`, or five or six fields
 /// (seconds optional) of digits, names, `*`, `,`, `-`, `/`, `?`, `L`, `W`, `#`.
-pub const CRON_PATTERN: &str =
-    r"^(@(yearly|annually|monthly|weekly|daily|hourly)|([0-9A-Za-z*,/?#-]+[ \t]+){4,5}[0-9A-Za-z*,/?#-]+)$";
+pub const CRON_PATTERN: &str = r"^(@(yearly|annually|monthly|weekly|daily|hourly)|([0-9A-Za-z*,/?#-]+[ \t]+){4,5}[0-9A-Za-z*,/?#-]+)$";
 
 /// Why a duration string is not well formed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,7 +19,10 @@ pub struct ParseDurationError {
 
 /// Parses a manifest duration. Accepts the same language as [`DURATION_PATTERN`].
 pub fn parse_duration(input: &str) -> Result<Duration, ParseDurationError> {
-    let err = |reason| ParseDurationError { input: input.to_owned(), reason };
+    let err = |reason| ParseDurationError {
+        input: input.to_owned(),
+        reason,
+    };
     if input.is_empty() {
         return Err(err("empty"));
     }
@@ -31,7 +33,9 @@ pub fn parse_duration(input: &str) -> Result<Duration, ParseDurationError> {
         if digits == 0 {
             return Err(err("a number must come before each unit"));
         }
-        let value: u64 = rest[..digits].parse().map_err(|_| err("number too large"))?;
+        let value: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| err("number too large"))?;
         rest = &rest[digits..];
         let (unit_ms, unit_len) = match rest.as_bytes() {
             [b'm', b's', ..] => (1, 2),
@@ -66,7 +70,16 @@ mod tests {
 
     #[test]
     fn rejects_malformed_durations() {
-        for bad in ["", "30", "s", "7 d", "1.5h", "7days", "-1s", "99999999999999999999s"] {
+        for bad in [
+            "",
+            "30",
+            "s",
+            "7 d",
+            "1.5h",
+            "7days",
+            "-1s",
+            "99999999999999999999s",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be rejected");
         }
     }

@@ -4,6 +4,10 @@
 //! validation that the API server enforces (OpenAPI patterns, ranges and CEL rules) is
 //! declared on the fields so a bad manifest is refused before any controller sees it.
 
+// Clippy reads kube's repeated `printcolumn(name = .., type_ = ..)` arguments as duplicated
+// attributes; they are separate columns.
+#![allow(clippy::duplicated_attributes)]
+
 pub mod common;
 pub mod credential;
 pub mod duration;
@@ -26,7 +30,12 @@ pub const VERSION: &str = "v1alpha1";
 
 /// All CustomResourceDefinitions of the Javari API, in a stable order.
 pub fn all_crds() -> Vec<CustomResourceDefinition> {
-    vec![Project::crd(), Provider::crd(), Monitor::crd(), Credential::crd()]
+    vec![
+        Project::crd(),
+        Provider::crd(),
+        Monitor::crd(),
+        Credential::crd(),
+    ]
 }
 
 /// Renders one CRD as the YAML committed under `charts/javari/crds/`.

@@ -26,9 +26,21 @@ pub const CONDITION_PATTERN: &str = r"^\[(STATUS|RESPONSE_TIME|CERTIFICATE_EXPIR
     category = "javari",
     printcolumn(name = "Severity", type_ = "string", json_path = ".spec.severity"),
     printcolumn(name = "State", type_ = "string", json_path = ".status.state"),
-    printcolumn(name = "Failures", type_ = "integer", json_path = ".status.consecutiveFailures"),
-    printcolumn(name = "Uptime-24h", type_ = "string", json_path = ".status.uptime.last24h"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Failures",
+        type_ = "integer",
+        json_path = ".status.consecutiveFailures"
+    ),
+    printcolumn(
+        name = "Uptime-24h",
+        type_ = "string",
+        json_path = ".status.uptime.last24h"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[x_kube(validation = Rule::new("has(self.projectRef) != has(self.url)").message("exactly one of projectRef or url must be set"))]
 #[x_kube(validation = Rule::new("!(has(self.interval) && has(self.schedule))").message("set interval or schedule, not both"))]
@@ -93,7 +105,12 @@ pub struct CheckRequest {
 
 impl Default for CheckRequest {
     fn default() -> Self {
-        Self { method: HttpMethod::default(), headers: BTreeMap::new(), body: None, timeout: default_timeout() }
+        Self {
+            method: HttpMethod::default(),
+            headers: BTreeMap::new(),
+            body: None,
+            timeout: default_timeout(),
+        }
     }
 }
 

@@ -20,8 +20,16 @@ use crate::common::{CredentialKeyRef, Health, LocalRef};
     category = "javari",
     printcolumn(name = "Image", type_ = "string", json_path = ".status.deployedImage"),
     printcolumn(name = "Health", type_ = "string", json_path = ".status.health"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectSpec {
@@ -102,7 +110,10 @@ pub struct RollbackPolicy {
 
 impl Default for RollbackPolicy {
     fn default() -> Self {
-        Self { auto: true, history_limit: default_history_limit() }
+        Self {
+            auto: true,
+            history_limit: default_history_limit(),
+        }
     }
 }
 

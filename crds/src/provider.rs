@@ -22,7 +22,11 @@ use crate::duration::DURATION_PATTERN;
     printcolumn(name = "Priority", type_ = "integer", json_path = ".spec.priority"),
     printcolumn(name = "Health", type_ = "string", json_path = ".status.health"),
     printcolumn(name = "Latency", type_ = "integer", json_path = ".status.latencyMs"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[x_kube(validation = Rule::new("self.api == 'openai-compatible' || has(self.credentialRef)").message("credentialRef is required for hosted providers (openai, anthropic, gemini)").field_path(".credentialRef"))]
 #[x_kube(validation = Rule::new("self.models.all(m, self.models.exists_one(n, n.name == m.name))").message("models[].name must be unique").field_path(".models"))]
@@ -117,7 +121,10 @@ pub struct ProbePolicy {
 
 impl Default for ProbePolicy {
     fn default() -> Self {
-        Self { interval: default_probe_interval(), timeout: default_probe_timeout() }
+        Self {
+            interval: default_probe_interval(),
+            timeout: default_probe_timeout(),
+        }
     }
 }
 

@@ -17,7 +17,9 @@ async fn setup() -> (Client, String) {
 async fn api_for(client: &Client, ns: &str, obj: &DynamicObject) -> Api<DynamicObject> {
     let types = obj.types.as_ref().expect("apiVersion and kind");
     let gvk = GroupVersionKind::try_from(types).expect("gvk");
-    let (resource, _) = pinned_kind(client, &gvk).await.unwrap_or_else(|e| panic!("{gvk:?} not served: {e}"));
+    let (resource, _) = pinned_kind(client, &gvk)
+        .await
+        .unwrap_or_else(|e| panic!("{gvk:?} not served: {e}"));
     Api::namespaced_with(client.clone(), ns, &resource)
 }
 
@@ -33,18 +35,32 @@ async fn every_example_applies() {
     let (client, ns) = setup().await;
     let dir = workspace_root().join("examples");
     let mut applied = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(&dir).expect("examples/").map(|e| e.expect("entry").path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("examples/")
+        .map(|e| e.expect("entry").path())
+        .collect();
     files.sort();
-    for path in files.iter().filter(|p| p.extension().is_some_and(|x| x == "yaml")) {
+    for path in files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+    {
         let text = std::fs::read_to_string(path).expect("read example");
         for mut obj in documents(&text) {
             obj.metadata.namespace = Some(ns.clone());
             let api = api_for(&client, &ns, &obj).await;
             let name = obj.name_any();
-            let kind = obj.types.as_ref().map(|t| t.kind.clone()).unwrap_or_default();
-            api.patch(&name, &PatchParams::apply("javari-test").force(), &Patch::Apply(&obj))
-                .await
-                .unwrap_or_else(|e| panic!("{} {kind}/{name} was refused: {e}", path.display()));
+            let kind = obj
+                .types
+                .as_ref()
+                .map(|t| t.kind.clone())
+                .unwrap_or_default();
+            api.patch(
+                &name,
+                &PatchParams::apply("javari-test").force(),
+                &Patch::Apply(&obj),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{} {kind}/{name} was refused: {e}", path.display()));
             // Defaults from the schema were applied by the server.
             let stored = api.get(&name).await.expect("stored");
             assert!(stored.data.get("spec").is_some());
@@ -52,7 +68,10 @@ async fn every_example_applies() {
         }
     }
     for kind in ["Project/", "Provider/", "Monitor/", "Credential/"] {
-        assert!(applied.iter().any(|a| a.starts_with(kind)), "examples/ has no {kind}: {applied:?}");
+        assert!(
+            applied.iter().any(|a| a.starts_with(kind)),
+            "examples/ has no {kind}: {applied:?}"
+        );
     }
 }
 
@@ -64,7 +83,10 @@ async fn server_applies_schema_defaults() {
     )
     .remove(0);
     let api = api_for(&client, &ns, &obj).await;
-    let created = api.create(&PostParams::default(), &obj).await.expect("minimal monitor accepted");
+    let created = api
+        .create(&PostParams::default(), &obj)
+        .await
+        .expect("minimal monitor accepted");
     let spec = &created.data["spec"];
     assert_eq!(spec["failureThreshold"], 3);
     assert_eq!(spec["successThreshold"], 1);
@@ -117,7 +139,10 @@ const INVALID: &[(&str, &str, &[&str])] = &[
     (
         "negative price",
         "kind: Provider\nspec: {api: openai-compatible, endpoint: 'http://ollama:11434/v1', models: [{name: m, inputCostPer1k: -1, outputCostPer1k: 0}]}",
-        &["spec.models[0].inputCostPer1k", "greater than or equal to 0"],
+        &[
+            "spec.models[0].inputCostPer1k",
+            "greater than or equal to 0",
+        ],
     ),
     (
         "monitor with both url and projectRef",
@@ -167,7 +192,10 @@ const INVALID: &[(&str, &str, &[&str])] = &[
     (
         "rollback without a project",
         "kind: Monitor\nspec: {url: 'https://x.example', actions: {rollback: true}}",
-        &["spec.actions.rollback", "actions.rollback requires projectRef"],
+        &[
+            "spec.actions.rollback",
+            "actions.rollback requires projectRef",
+        ],
     ),
     (
         "bad cron expression",
@@ -177,7 +205,10 @@ const INVALID: &[(&str, &str, &[&str])] = &[
     (
         "schedule and everyDays together",
         "kind: Credential\nspec: {service: github, source: {generate: {}}, rotation: {schedule: '0 3 * * *', everyDays: 90}}",
-        &["spec.rotation", "a rotation has a schedule or everyDays, not both"],
+        &[
+            "spec.rotation",
+            "a rotation has a schedule or everyDays, not both",
+        ],
     ),
     (
         "zero everyDays",
@@ -192,7 +223,10 @@ const INVALID: &[(&str, &str, &[&str])] = &[
     (
         "two sources",
         "kind: Credential\nspec: {service: github, source: {generate: {}, external: {}}}",
-        &["spec.source", "exactly one of generate, secretRef or external"],
+        &[
+            "spec.source",
+            "exactly one of generate, secretRef or external",
+        ],
     ),
     (
         "password too short",
@@ -222,7 +256,10 @@ async fn invalid_manifests_are_refused_with_a_message_naming_the_field() {
                 }
                 for fragment in *expected {
                     if !status.message.contains(fragment) {
-                        failures.push(format!("{what}: message lacks {fragment:?}: {}", status.message));
+                        failures.push(format!(
+                            "{what}: message lacks {fragment:?}: {}",
+                            status.message
+                        ));
                     }
                 }
             }
@@ -230,5 +267,11 @@ async fn invalid_manifests_are_refused_with_a_message_naming_the_field() {
         }
     }
     assert!(INVALID.len() >= 10);
-    assert!(failures.is_empty(), "{} of {} cases wrong:\n{}", failures.len(), INVALID.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases wrong:\n{}",
+        failures.len(),
+        INVALID.len(),
+        failures.join("\n")
+    );
 }

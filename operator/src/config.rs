@@ -8,7 +8,11 @@ use javari_core::telemetry::LogFormat;
 /// The Kubernetes connection comes from `KUBECONFIG`, `~/.kube/config` or the in-cluster
 /// service account, in that order.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "javari-operator", version, about = "Reconciles Javari resources")]
+#[command(
+    name = "javari-operator",
+    version,
+    about = "Reconciles Javari resources"
+)]
 pub struct Config {
     /// PostgreSQL URL of the shared schema.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]

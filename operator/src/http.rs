@@ -19,7 +19,10 @@ pub struct Probe {
 
 impl Probe {
     pub fn new(metrics: Arc<Metrics>) -> Self {
-        Self { ready: Arc::new(AtomicBool::new(false)), metrics }
+        Self {
+            ready: Arc::new(AtomicBool::new(false)),
+            metrics,
+        }
     }
 
     pub fn set_ready(&self, ready: bool) {
@@ -44,13 +47,19 @@ async fn readyz(State(probe): State<Probe>) -> impl IntoResponse {
     if probe.ready.load(Ordering::SeqCst) {
         (StatusCode::OK, "ready")
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "starting: checking CRDs and migrating the schema")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "starting: checking CRDs and migrating the schema",
+        )
     }
 }
 
 async fn metrics(State(probe): State<Probe>) -> impl IntoResponse {
     (
-        [(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         javari_core::telemetry::render_metrics(&probe.metrics.registry),
     )
 }

@@ -34,7 +34,10 @@ async fn run(config: Config) -> Result<(), preflight::Error> {
     let probe = Probe::new(metrics.clone());
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|source| preflight::Error::Listen { addr: config.listen, source })?;
+        .map_err(|source| preflight::Error::Listen {
+            addr: config.listen,
+            source,
+        })?;
     info!(addr = %config.listen, "serving /healthz, /readyz and /metrics");
     let server = tokio::spawn(http::serve(listener, probe.clone()));
 
@@ -55,10 +58,11 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => return std::future::pending().await,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return std::future::pending().await,
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

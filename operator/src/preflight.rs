@@ -13,7 +13,10 @@ use crate::config::Config;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot bind {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot reach the Kubernetes API (set KUBECONFIG or run in a cluster): {0}")]
     Kube(#[source] kube::Error),
     #[error(
@@ -24,7 +27,10 @@ pub enum Error {
     #[error("CRD {name} does not serve {version}; upgrade the CRDs from charts/javari/crds/")]
     VersionNotServed { name: String, version: &'static str },
     #[error("cannot list {kind} (check the operator's RBAC): {source}")]
-    List { kind: &'static str, source: kube::Error },
+    List {
+        kind: &'static str,
+        source: kube::Error,
+    },
     #[error(transparent)]
     Database(#[from] javari_core::db::DbError),
     #[error("HTTP server failed: {0}")]
@@ -64,15 +70,24 @@ async fn check_crds(client: &Client) -> Result<usize, Error> {
         match api.get_opt(&name).await.map_err(Error::Kube)? {
             None => missing.push(name),
             Some(installed) => {
-                let served = installed.spec.versions.iter().any(|v| v.name == javari_crds::VERSION && v.served);
+                let served = installed
+                    .spec
+                    .versions
+                    .iter()
+                    .any(|v| v.name == javari_crds::VERSION && v.served);
                 if !served {
-                    return Err(Error::VersionNotServed { name, version: javari_crds::VERSION });
+                    return Err(Error::VersionNotServed {
+                        name,
+                        version: javari_crds::VERSION,
+                    });
                 }
             }
         }
     }
     if !missing.is_empty() {
-        return Err(Error::CrdsMissing { missing: missing.join(", ") });
+        return Err(Error::CrdsMissing {
+            missing: missing.join(", "),
+        });
     }
     Ok(wanted.len())
 }
@@ -84,7 +99,10 @@ async fn check_kinds_listable(client: &Client) -> Result<(), Error> {
             Api::<$kind>::all(client.clone())
                 .list_metadata(&one)
                 .await
-                .map_err(|source| Error::List { kind: <$kind>::crd_name(), source })?;
+                .map_err(|source| Error::List {
+                    kind: <$kind>::crd_name(),
+                    source,
+                })?;
         };
     }
     list!(javari_crds::Project);

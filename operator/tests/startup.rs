@@ -4,7 +4,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use javari_testenv::{ControlPlane, fresh_database, free_port, install_crds};
+use javari_testenv::{ControlPlane, free_port, fresh_database, install_crds};
 
 fn operator(cp: &ControlPlane, database_url: &str, port: u16) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_javari-operator"));
@@ -36,7 +36,10 @@ async fn wait_for(url: &str, want: u16, child: &mut Child) -> reqwest::Response 
         if let Ok(Some(status)) = child.try_wait() {
             panic!("operator exited with {status} before {url} answered {want}");
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "{url} did not answer {want} within 60s");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{url} did not answer {want} within 60s"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -55,29 +58,66 @@ async fn operator_needs_the_crds_and_is_ready_with_them() {
     .expect("join")
     .expect("run operator");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "exit code; stderr:\n{stderr}");
-    assert!(stderr.contains("the Javari CRDs are not installed"), "{stderr}");
-    for crd in ["projects.javari.ai", "providers.javari.ai", "monitors.javari.ai", "credentials.javari.ai"] {
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "exit code; stderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("the Javari CRDs are not installed"),
+        "{stderr}"
+    );
+    for crd in [
+        "projects.javari.ai",
+        "providers.javari.ai",
+        "monitors.javari.ai",
+        "credentials.javari.ai",
+    ] {
         assert!(stderr.contains(crd), "message names {crd}: {stderr}");
     }
-    assert!(stderr.contains("kubectl apply -f charts/javari/crds/"), "message says how to fix it: {stderr}");
+    assert!(
+        stderr.contains("kubectl apply -f charts/javari/crds/"),
+        "message says how to fix it: {stderr}"
+    );
 
     // With the CRDs: ready, metrics say so, and the schema is migrated.
-    install_crds(&cp.client().await.expect("client")).await.expect("install CRDs");
+    install_crds(&cp.client().await.expect("client"))
+        .await
+        .expect("install CRDs");
     let port = free_port().expect("port");
-    let mut child = Running(operator(&cp, &database_url, port).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn"));
+    let mut child = Running(
+        operator(&cp, &database_url, port)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn"),
+    );
     let base = format!("http://127.0.0.1:{port}");
     wait_for(&format!("{base}/readyz"), 200, &mut child.0).await;
-    let healthz = reqwest::get(format!("{base}/healthz")).await.expect("healthz");
+    let healthz = reqwest::get(format!("{base}/healthz"))
+        .await
+        .expect("healthz");
     assert_eq!(healthz.status(), 200);
-    let metrics = reqwest::get(format!("{base}/metrics")).await.expect("metrics").text().await.expect("body");
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
     assert!(metrics.contains("javari_operator_ready 1"), "{metrics}");
-    assert!(!metrics.contains(&database_url), "metrics never carry connection strings");
+    assert!(
+        !metrics.contains(&database_url),
+        "metrics never carry connection strings"
+    );
 
     let pool = sqlx::PgPool::connect(&database_url).await.expect("connect");
-    let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'javari_%'")
-        .fetch_one(&pool)
-        .await
-        .expect("count");
-    assert!(tables >= 20, "operator applied the migrations ({tables} tables)");
+    let tables: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'javari_%'")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+    assert!(
+        tables >= 20,
+        "operator applied the migrations ({tables} tables)"
+    );
 }

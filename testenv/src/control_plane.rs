@@ -35,7 +35,10 @@ impl ControlPlane {
         let started = SHARED.get_or_init(|| {
             // Started on a runtime of its own: the callers' runtimes come and go per test.
             std::thread::spawn(|| {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?;
                 rt.block_on(async {
                     let cp = ControlPlane::start().await?;
                     install_crds(&cp.client().await?).await?;
@@ -55,7 +58,8 @@ impl ControlPlane {
     /// Starts a fresh etcd and kube-apiserver without any CRDs.
     pub async fn start() -> Result<ControlPlane> {
         let bins = bin_dir();
-        let dir = std::env::temp_dir().join(format!("javari-cp-{}-{}", std::process::id(), short_id()));
+        let dir =
+            std::env::temp_dir().join(format!("javari-cp-{}-{}", std::process::id(), short_id()));
         mkdir(&dir.join("certs"))?;
 
         let etcd_client = free_port()?;
@@ -76,11 +80,27 @@ impl ControlPlane {
 
         let sa_key = dir.join("sa.key");
         let sa_pub = dir.join("sa.pub");
-        run(Command::new("openssl").args(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out"]).arg(&sa_key))?;
-        run(Command::new("openssl").args(["ec", "-pubout", "-in"]).arg(&sa_key).arg("-out").arg(&sa_pub))?;
+        run(Command::new("openssl")
+            .args([
+                "ecparam",
+                "-name",
+                "prime256v1",
+                "-genkey",
+                "-noout",
+                "-out",
+            ])
+            .arg(&sa_key))?;
+        run(Command::new("openssl")
+            .args(["ec", "-pubout", "-in"])
+            .arg(&sa_key)
+            .arg("-out")
+            .arg(&sa_pub))?;
         let token = format!("{}{}", short_id(), short_id());
         let tokens = dir.join("tokens.csv");
-        write(&tokens, &format!("{token},javari-admin,javari-admin,\"system:masters\"\n"))?;
+        write(
+            &tokens,
+            &format!("{token},javari-admin,javari-admin,\"system:masters\"\n"),
+        )?;
 
         let port = free_port()?;
         let server = format!("https://127.0.0.1:{port}");
@@ -101,43 +121,97 @@ impl ControlPlane {
             "--enable-priority-and-fairness=false".to_owned(),
         ];
         // The apiserver's watchdog removes the whole directory once both are gone.
-        let apiserver = Watched::spawn(&bins.join("kube-apiserver"), &api_args, &dir.join("kube-apiserver.log"), Some(&dir))?;
+        let apiserver = Watched::spawn(
+            &bins.join("kube-apiserver"),
+            &api_args,
+            &dir.join("kube-apiserver.log"),
+            Some(&dir),
+        )?;
 
-        let kubeconfig = dir.join("kubeconfig");
-        write(&kubeconfig, &kubeconfig_yaml(&server, &token))?;
-        let cp = ControlPlane { dir, kubeconfig, server, processes: Mutex::new(vec![etcd, apiserver]) };
+        let cp = ControlPlane {
+            kubeconfig: dir.join("kubeconfig"),
+            dir,
+            server,
+            processes: Mutex::new(vec![etcd, apiserver]),
+        };
+        let ca = cp.wait_for_serving_ca().await?;
+        write(&cp.kubeconfig, &kubeconfig_yaml(&cp.server, &ca, &token))?;
         cp.wait_ready().await?;
         Ok(cp)
+    }
+
+    /// kube-apiserver writes its self-signed serving certificate and the CA that signed it
+    /// into `--cert-dir` before it listens; clients then verify TLS against that CA.
+    async fn wait_for_serving_ca(&self) -> Result<PathBuf> {
+        let started = Instant::now();
+        let bundle = self.dir.join("certs/apiserver.crt");
+        let ca = self.dir.join("certs/ca.crt");
+        loop {
+            let pem = std::fs::read_to_string(&bundle).unwrap_or_default();
+            let end = "-----END CERTIFICATE-----";
+            let blocks: Vec<&str> = pem
+                .split_inclusive(end)
+                .filter(|b| b.contains(end))
+                .collect();
+            if let [_, ca_block] = blocks[..] {
+                write(&ca, &format!("{}\n", ca_block.trim()))?;
+                return Ok(ca);
+            }
+            if let Some(log) = self.failure_log(started) {
+                return Err(Error::NotReady {
+                    what: "kube-apiserver serving certificate",
+                    seconds: READY_TIMEOUT.as_secs(),
+                    log,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     async fn wait_ready(&self) -> Result<()> {
         let started = Instant::now();
         let client = self.client().await?;
         loop {
-            let request = http::Request::get("/readyz").body(Vec::new()).map_err(|e| Error::Command {
-                command: "GET /readyz".into(),
-                output: e.to_string(),
-            })?;
+            let request = http::Request::get("/readyz")
+                .body(Vec::new())
+                .map_err(|e| Error::Command {
+                    command: "GET /readyz".into(),
+                    output: e.to_string(),
+                })?;
             if let Ok(body) = client.request_text(request).await
                 && body.trim() == "ok"
             {
                 return Ok(());
             }
-            let mut processes = self.processes.lock().unwrap_or_else(|e| e.into_inner());
-            let dead = processes.iter_mut().any(|p| !p.is_running());
-            if dead || started.elapsed() > READY_TIMEOUT {
-                let log = processes.iter().map(|p| p.log_tail(25)).collect::<Vec<_>>().join("\n---\n");
-                return Err(Error::NotReady { what: "kube-apiserver", seconds: READY_TIMEOUT.as_secs(), log });
+            if let Some(log) = self.failure_log(started) {
+                return Err(Error::NotReady {
+                    what: "kube-apiserver",
+                    seconds: READY_TIMEOUT.as_secs(),
+                    log,
+                });
             }
-            drop(processes);
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+
+    /// The servers' last log lines when one has died or start-up took too long.
+    fn failure_log(&self, started: Instant) -> Option<String> {
+        let mut processes = self.processes.lock().unwrap_or_else(|e| e.into_inner());
+        let dead = processes.iter_mut().any(|p| !p.is_running());
+        (dead || started.elapsed() > READY_TIMEOUT).then(|| {
+            processes
+                .iter()
+                .map(|p| p.log_tail(25))
+                .collect::<Vec<_>>()
+                .join("\n---\n")
+        })
     }
 
     /// A new client for the calling test's runtime (clients must not cross runtimes).
     pub async fn client(&self) -> Result<Client> {
         let kubeconfig = Kubeconfig::read_from(&self.kubeconfig)?;
-        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
+        let config =
+            Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
         Ok(Client::try_from(config)?)
     }
 
@@ -159,8 +233,16 @@ impl ControlPlane {
     /// Creates a namespace with a random name for one test to isolate itself in.
     pub async fn test_namespace(&self, client: &Client) -> Result<String> {
         let name = format!("t-{}", short_id());
-        let ns = Namespace { metadata: ObjectMeta { name: Some(name.clone()), ..Default::default() }, ..Default::default() };
-        Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await?;
+        let ns = Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &ns)
+            .await?;
         Ok(name)
     }
 
@@ -185,28 +267,50 @@ pub async fn install_crds(client: &Client) -> Result<()> {
     let dir = workspace_root().join("charts/javari/crds");
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map_err(|source| Error::Io { path: dir.display().to_string(), source })?
+        .map_err(|source| Error::Io {
+            path: dir.display().to_string(),
+            source,
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
         .collect();
     entries.sort();
     for path in entries {
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         let crd: CustomResourceDefinition =
-            serde_yaml::from_str(&text).map_err(|source| Error::Yaml { path: path.display().to_string(), source })?;
+            serde_yaml::from_str(&text).map_err(|source| Error::Yaml {
+                path: path.display().to_string(),
+                source,
+            })?;
         let name = crd.metadata.name.clone().unwrap_or_default();
-        api.patch(&name, &PatchParams::apply("javari-testenv").force(), &Patch::Apply(&crd)).await?;
+        api.patch(
+            &name,
+            &PatchParams::apply("javari-testenv").force(),
+            &Patch::Apply(&crd),
+        )
+        .await?;
         let established = await_condition(api.clone(), &name, conditions::is_crd_established());
-        if tokio::time::timeout(Duration::from_secs(30), established).await.is_err() {
-            return Err(Error::NotReady { what: "CRD", seconds: 30, log: name });
+        if tokio::time::timeout(Duration::from_secs(30), established)
+            .await
+            .is_err()
+        {
+            return Err(Error::NotReady {
+                what: "CRD",
+                seconds: 30,
+                log: name,
+            });
         }
     }
     Ok(())
 }
 
-fn kubeconfig_yaml(server: &str, token: &str) -> String {
+fn kubeconfig_yaml(server: &str, ca: &Path, token: &str) -> String {
+    let ca = ca.display();
     format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: javari-test\n  cluster:\n    server: {server}\n    insecure-skip-tls-verify: true\nusers:\n- name: admin\n  user:\n    token: {token}\ncontexts:\n- name: javari-test\n  context:\n    cluster: javari-test\n    user: admin\n    namespace: default\ncurrent-context: javari-test\n"
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: javari-test\n  cluster:\n    server: {server}\n    certificate-authority: {ca}\nusers:\n- name: admin\n  user:\n    token: {token}\ncontexts:\n- name: javari-test\n  context:\n    cluster: javari-test\n    user: admin\n    namespace: default\ncurrent-context: javari-test\n"
     )
 }
 
@@ -215,9 +319,15 @@ fn short_id() -> String {
 }
 
 fn mkdir(path: &Path) -> Result<()> {
-    std::fs::create_dir_all(path).map_err(|source| Error::Io { path: path.display().to_string(), source })
+    std::fs::create_dir_all(path).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|source| Error::Io { path: path.display().to_string(), source })
+    std::fs::write(path, text).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }

@@ -18,15 +18,24 @@ pub async fn fresh_database() -> Result<String> {
         output: e.to_string(),
     })?;
     let name = format!("javari_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect_with(&options).await.map_err(|e| Error::Command {
-        command: format!("connect to {}:{}", options.get_host(), options.get_port()),
-        output: e.to_string(),
-    })?;
+    let mut conn = PgConnection::connect_with(&options)
+        .await
+        .map_err(|e| Error::Command {
+            command: format!("connect to {}:{}", options.get_host(), options.get_port()),
+            output: e.to_string(),
+        })?;
     // The name is generated here from a UUID, never from input.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.map_err(|e| Error::Command {
-        command: format!("CREATE DATABASE {name}"),
-        output: e.to_string(),
-    })?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .map_err(|e| Error::Command {
+            command: format!("CREATE DATABASE {name}"),
+            output: e.to_string(),
+        })?;
     let _ = conn.close().await;
-    Ok(format!("postgres://postgres@{}:{}/{name}", options.get_host(), options.get_port()))
+    Ok(format!(
+        "postgres://postgres@{}:{}/{name}",
+        options.get_host(),
+        options.get_port()
+    ))
 }

@@ -22,32 +22,54 @@ pub use postgres::PgCluster;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{what} not found at {path}: {hint}")]
-    Missing { what: &'static str, path: String, hint: &'static str },
+    Missing {
+        what: &'static str,
+        path: String,
+        hint: &'static str,
+    },
     #[error("failed to run {command}: {source}")]
-    Spawn { command: String, source: std::io::Error },
+    Spawn {
+        command: String,
+        source: std::io::Error,
+    },
     #[error("{command} failed: {output}")]
     Command { command: String, output: String },
     #[error("{what} did not become ready within {seconds}s; last log lines:\n{log}")]
-    NotReady { what: &'static str, seconds: u64, log: String },
+    NotReady {
+        what: &'static str,
+        seconds: u64,
+        log: String,
+    },
     #[error("I/O error on {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("kubernetes: {0}")]
     Kube(#[from] kube::Error),
     #[error("kubeconfig: {0}")]
     Kubeconfig(#[from] kube::config::KubeconfigError),
     #[error("invalid CRD YAML {path}: {source}")]
-    Yaml { path: String, source: serde_yaml::Error },
+    Yaml {
+        path: String,
+        source: serde_yaml::Error,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A free TCP port on 127.0.0.1 (bound and released; the race is acceptable for tests).
 pub fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(|source| Error::Io { path: "127.0.0.1:0".into(), source })?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|source| Error::Io {
+        path: "127.0.0.1:0".into(),
+        source,
+    })?;
     let port = listener
         .local_addr()
-        .map_err(|source| Error::Io { path: "127.0.0.1:0".into(), source })?
+        .map_err(|source| Error::Io {
+            path: "127.0.0.1:0".into(),
+            source,
+        })?
         .port();
     Ok(port)
 }

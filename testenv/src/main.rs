@@ -43,7 +43,11 @@ async fn main() -> anyhow::Result<()> {
             let cp = ControlPlane::start().await?;
             install_crds(&cp.client().await?).await?;
             std::fs::copy(cp.kubeconfig(), &kubeconfig)?;
-            println!("kube-apiserver ready at {}; kubeconfig: {}", cp.server(), kubeconfig.display());
+            println!(
+                "kube-apiserver ready at {}; kubeconfig: {}",
+                cp.server(),
+                kubeconfig.display()
+            );
             tokio::signal::ctrl_c().await?;
             cp.stop();
         }

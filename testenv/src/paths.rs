@@ -9,5 +9,7 @@ pub fn workspace_root() -> PathBuf {
 /// Where `testenv/build-bins.sh` puts kube-apiserver, etcd, kubectl and helm.
 /// `JAVARI_BIN_DIR` overrides it.
 pub fn bin_dir() -> PathBuf {
-    std::env::var_os("JAVARI_BIN_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join(".bin"))
+    std::env::var_os("JAVARI_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".bin"))
 }

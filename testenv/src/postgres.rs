@@ -38,14 +38,33 @@ impl PgCluster {
 
     /// The cluster in `dir` (which may not exist or run yet), without touching it.
     pub fn open(dir: &Path, port: u16) -> Result<PgCluster> {
-        let dir = std::path::absolute(dir).map_err(|source| Error::Io { path: dir.display().to_string(), source })?;
-        Ok(PgCluster { dir, port, bin: server_bin_dir()?, owner: run_as()?, ephemeral: false })
+        let dir = std::path::absolute(dir).map_err(|source| Error::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        Ok(PgCluster {
+            dir,
+            port,
+            bin: server_bin_dir()?,
+            owner: run_as()?,
+            ephemeral: false,
+        })
     }
 
     /// A throw-away cluster on a free port, removed when dropped.
     pub fn ephemeral() -> Result<PgCluster> {
-        let dir = std::env::temp_dir().join(format!("javari-pg-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
-        let cluster = PgCluster { dir, port: free_port()?, bin: server_bin_dir()?, owner: run_as()?, ephemeral: true };
+        let dir = std::env::temp_dir().join(format!(
+            "javari-pg-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        let cluster = PgCluster {
+            dir,
+            port: free_port()?,
+            bin: server_bin_dir()?,
+            owner: run_as()?,
+            ephemeral: true,
+        };
         cluster.init_if_needed()?;
         cluster.start()?;
         Ok(cluster)
@@ -68,13 +87,17 @@ impl PgCluster {
         if self.data_dir().join("PG_VERSION").exists() {
             return Ok(());
         }
-        std::fs::create_dir_all(&self.dir).map_err(|source| Error::Io { path: self.dir.display().to_string(), source })?;
+        std::fs::create_dir_all(&self.dir).map_err(|source| Error::Io {
+            path: self.dir.display().to_string(),
+            source,
+        })?;
         self.chown(&self.dir)?;
-        run(self
-            .command("initdb")
-            .arg("-D")
-            .arg(self.data_dir())
-            .args(["--auth=trust", "--username=postgres", "--encoding=UTF8", "--locale=C"]))?;
+        run(self.command("initdb").arg("-D").arg(self.data_dir()).args([
+            "--auth=trust",
+            "--username=postgres",
+            "--encoding=UTF8",
+            "--locale=C",
+        ]))?;
         let settings = format!(
             "\n# javari-testenv\nport = {}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
              max_connections = 300\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n",
@@ -82,25 +105,51 @@ impl PgCluster {
             self.dir.display()
         );
         let conf = self.data_dir().join("postgresql.conf");
-        let mut text = std::fs::read_to_string(&conf).map_err(|source| Error::Io { path: conf.display().to_string(), source })?;
+        let mut text = std::fs::read_to_string(&conf).map_err(|source| Error::Io {
+            path: conf.display().to_string(),
+            source,
+        })?;
         text.push_str(&settings);
-        std::fs::write(&conf, text).map_err(|source| Error::Io { path: conf.display().to_string(), source })
+        std::fs::write(&conf, text).map_err(|source| Error::Io {
+            path: conf.display().to_string(),
+            source,
+        })
     }
 
     /// Starts the server and waits until it accepts connections.
     pub fn start(&self) -> Result<()> {
         let log = self.dir.join("postgres.log");
-        let started = run(self.command("pg_ctl").arg("-D").arg(self.data_dir()).arg("-l").arg(&log).args(["-w", "-t", "60", "start"]));
-        started.map(|_| ()).map_err(|e| Error::NotReady { what: "PostgreSQL", seconds: 60, log: format!("{e}\n{}", tail(&log, 20)) })
+        let started = run(self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data_dir())
+            .arg("-l")
+            .arg(&log)
+            .args(["-w", "-t", "60", "start"]));
+        started.map(|_| ()).map_err(|e| Error::NotReady {
+            what: "PostgreSQL",
+            seconds: 60,
+            log: format!("{e}\n{}", tail(&log, 20)),
+        })
     }
 
     /// Stops the server (fast shutdown: active connections are closed).
     pub fn stop(&self) -> Result<()> {
-        run(self.command("pg_ctl").arg("-D").arg(self.data_dir()).args(["-m", "fast", "-w", "stop"])).map(|_| ())
+        run(self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data_dir())
+            .args(["-m", "fast", "-w", "stop"]))
+        .map(|_| ())
     }
 
     pub fn is_running(&self) -> bool {
-        self.command("pg_ctl").arg("-D").arg(self.data_dir()).arg("status").output().is_ok_and(|o| o.status.success())
+        self.command("pg_ctl")
+            .arg("-D")
+            .arg(self.data_dir())
+            .arg("status")
+            .output()
+            .is_ok_and(|o| o.status.success())
     }
 
     fn command(&self, tool: &str) -> Command {
@@ -108,14 +157,21 @@ impl PgCluster {
         if let Some((uid, gid)) = self.owner {
             command.uid(uid).gid(gid);
         }
-        command.current_dir(&self.dir.parent().map(Path::to_path_buf).unwrap_or_else(std::env::temp_dir));
+        command.current_dir(
+            self.dir
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(std::env::temp_dir),
+        );
         command
     }
 
     fn chown(&self, path: &Path) -> Result<()> {
         if let Some((uid, gid)) = self.owner {
-            std::os::unix::fs::chown(path, Some(uid), Some(gid))
-                .map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+            std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|source| Error::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
         }
         Ok(())
     }
@@ -134,21 +190,30 @@ impl Drop for PgCluster {
 fn server_bin_dir() -> Result<PathBuf> {
     let root = Path::new("/usr/lib/postgresql");
     let mut majors: Vec<(u32, PathBuf)> = std::fs::read_dir(root)
-        .map_err(|_| Error::Missing { what: "PostgreSQL server", path: root.display().to_string(), hint: INSTALL_HINT })?
+        .map_err(|_| Error::Missing {
+            what: "PostgreSQL server",
+            path: root.display().to_string(),
+            hint: INSTALL_HINT,
+        })?
         .filter_map(|e| e.ok())
         .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
-        .filter(|(_, bin): &(u32, PathBuf)| bin.join("initdb").exists() && bin.join("pg_ctl").exists())
+        .filter(|(_, bin): &(u32, PathBuf)| {
+            bin.join("initdb").exists() && bin.join("pg_ctl").exists()
+        })
         .collect();
     majors.sort();
-    majors
-        .pop()
-        .map(|(_, bin)| bin)
-        .ok_or(Error::Missing { what: "PostgreSQL server (initdb, pg_ctl)", path: root.display().to_string(), hint: INSTALL_HINT })
+    majors.pop().map(|(_, bin)| bin).ok_or(Error::Missing {
+        what: "PostgreSQL server (initdb, pg_ctl)",
+        path: root.display().to_string(),
+        hint: INSTALL_HINT,
+    })
 }
 
 /// The uid/gid to run the server as: `postgres` when we are root, ourselves otherwise.
 fn run_as() -> Result<Option<(u32, u32)>> {
-    let euid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
+    let euid = std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(u32::MAX);
     if euid != 0 {
         return Ok(None);
     }
@@ -157,8 +222,13 @@ fn run_as() -> Result<Option<(u32, u32)>> {
         .lines()
         .find_map(|line| {
             let fields: Vec<&str> = line.split(':').collect();
-            (fields.first() == Some(&"postgres")).then(|| Some((fields.get(2)?.parse().ok()?, fields.get(3)?.parse().ok()?)))?
+            (fields.first() == Some(&"postgres"))
+                .then(|| Some((fields.get(2)?.parse().ok()?, fields.get(3)?.parse().ok()?)))?
         })
         .map(Some)
-        .ok_or(Error::Missing { what: "the `postgres` system user", path: "/etc/passwd".into(), hint: INSTALL_HINT })
+        .ok_or(Error::Missing {
+            what: "the `postgres` system user",
+            path: "/etc/passwd".into(),
+            hint: INSTALL_HINT,
+        })
 }

@@ -15,7 +15,12 @@ pub struct Watched {
 }
 
 impl Watched {
-    pub fn spawn(program: &Path, args: &[String], log: &Path, cleanup_dir: Option<&Path>) -> Result<Self> {
+    pub fn spawn(
+        program: &Path,
+        args: &[String],
+        log: &Path,
+        cleanup_dir: Option<&Path>,
+    ) -> Result<Self> {
         if !program.exists() {
             return Err(Error::Missing {
                 what: "binary",
@@ -23,8 +28,14 @@ impl Watched {
                 hint: "build the test control plane with `make testenv` (testenv/build-bins.sh)",
             });
         }
-        let log_file = File::create(log).map_err(|source| Error::Io { path: log.display().to_string(), source })?;
-        let log_err = log_file.try_clone().map_err(|source| Error::Io { path: log.display().to_string(), source })?;
+        let log_file = File::create(log).map_err(|source| Error::Io {
+            path: log.display().to_string(),
+            source,
+        })?;
+        let log_err = log_file.try_clone().map_err(|source| Error::Io {
+            path: log.display().to_string(),
+            source,
+        })?;
         // $1 = owner pid, $2 = dir to remove, then the command line.
         let watchdog = r#"owner=$1; dir=$2; shift 2
 "$@" & server=$!
@@ -36,15 +47,26 @@ while kill -0 "$owner" 2>/dev/null && kill -0 "$server" 2>/dev/null; do sleep 0.
             .arg(watchdog)
             .arg("watchdog")
             .arg(std::process::id().to_string())
-            .arg(cleanup_dir.filter(|_| std::env::var_os("JAVARI_TESTENV_KEEP").is_none()).map(|d| d.display().to_string()).unwrap_or_default())
+            .arg(
+                cleanup_dir
+                    .filter(|_| std::env::var_os("JAVARI_TESTENV_KEEP").is_none())
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default(),
+            )
             .arg(program)
             .args(args)
             .stdin(Stdio::null())
             .stdout(log_file)
             .stderr(log_err)
             .spawn()
-            .map_err(|source| Error::Spawn { command: program.display().to_string(), source })?;
-        Ok(Self { child, log: log.to_owned() })
+            .map_err(|source| Error::Spawn {
+                command: program.display().to_string(),
+                source,
+            })?;
+        Ok(Self {
+            child,
+            log: log.to_owned(),
+        })
     }
 
     /// Whether the server (through its watchdog) is still running.
@@ -62,7 +84,10 @@ while kill -0 "$owner" 2>/dev/null && kill -0 "$server" 2>/dev/null; do sleep 0.
         if !self.is_running() {
             return;
         }
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let _ = self.child.wait();
     }
 }
@@ -82,11 +107,21 @@ pub fn tail(path: &Path, lines: usize) -> String {
 /// Runs a command to completion; a non-zero exit becomes an error carrying its output.
 pub fn run(command: &mut Command) -> Result<String> {
     let shown = format!("{command:?}");
-    let output = command.output().map_err(|source| Error::Spawn { command: shown.clone(), source })?;
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let output = command.output().map_err(|source| Error::Spawn {
+        command: shown.clone(),
+        source,
+    })?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     if output.status.success() {
         Ok(text)
     } else {
-        Err(Error::Command { command: shown, output: text })
+        Err(Error::Command {
+            command: shown,
+            output: text,
+        })
     }
 }

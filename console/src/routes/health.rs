@@ -15,14 +15,23 @@ pub async fn liveness() -> &'static str {
 
 /// 200 with `status: healthy` when every dependency answers, 503 otherwise.
 pub async fn api_health(State(state): State<AppState>) -> impl IntoResponse {
-    let report = HealthReport::from_checks(Checks { database: check_database(&state.db).await });
-    let code = if report.is_healthy() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let report = HealthReport::from_checks(Checks {
+        database: check_database(&state.db).await,
+    });
+    let code = if report.is_healthy() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, [(header::CACHE_CONTROL, "no-store")], Json(report))
 }
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         javari_core::telemetry::render_metrics(&state.metrics.registry),
     )
 }

@@ -15,7 +15,10 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::liveness))
         .route("/api/health", get(health::api_health))
         .route("/metrics", get(health::metrics))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -1,0 +1,48 @@
+# Javari — the two commands that matter: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+TEST_PG_DIR  := .javari/test-pg
+TEST_PG_PORT := 55432
+TEST_DATABASE_URL := postgres://postgres@127.0.0.1:$(TEST_PG_PORT)/postgres
+TESTENV := cargo run -q -p javari-testenv --
+
+.PHONY: help run test deps bins test-pg lint fmt clippy unit crds stop
+
+help:
+	@echo "make run    start PostgreSQL, a local control plane (if no cluster), the operator and the console"
+	@echo "make test   everything CI checks: fmt, clippy, all tests on real PostgreSQL and kube-apiserver"
+	@echo "make crds   regenerate charts/javari/crds/ from the Rust types"
+	@echo "make stop   stop the local PostgreSQL clusters"
+
+run: deps bins
+	@bash testenv/run-local.sh
+
+test: deps bins lint test-pg
+	DATABASE_URL=$(TEST_DATABASE_URL) cargo test --workspace --all-targets --no-fail-fast
+	DATABASE_URL=$(TEST_DATABASE_URL) cargo test --workspace --doc
+
+deps:
+	@bash testenv/install-deps.sh
+
+# kube-apiserver, etcd, kubectl and helm from Go modules into .bin/ (built once, cached).
+bins:
+	@bash testenv/build-bins.sh
+
+test-pg:
+	@$(TESTENV) pg-up $(TEST_PG_DIR) $(TEST_PG_PORT) >/dev/null
+
+lint: fmt clippy
+
+fmt:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+crds:
+	cargo run -q -p javari-crds --bin crdgen
+
+stop:
+	-@$(TESTENV) pg-down $(TEST_PG_DIR) $(TEST_PG_PORT)
+	-@$(TESTENV) pg-down .javari/pg 55433

@@ -1,0 +1,112 @@
+//! The Helm chart lints, and `helm install` against a real kube-apiserver creates the
+//! operator and console with their RBAC (no controller-manager runs, so no pods start).
+
+use std::process::Command;
+
+use javari_testenv::{ControlPlane, bin_dir, workspace_root};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::rbac::v1::ClusterRole;
+use kube::Api;
+
+fn helm(cp: &ControlPlane) -> Command {
+    let mut cmd = Command::new(bin_dir().join("helm"));
+    cmd.env("KUBECONFIG", cp.kubeconfig())
+        .env("HELM_CACHE_HOME", cp.dir().join("helm/cache"))
+        .env("HELM_CONFIG_HOME", cp.dir().join("helm/config"))
+        .env("HELM_DATA_HOME", cp.dir().join("helm/data"));
+    cmd
+}
+
+fn run(cmd: &mut Command) -> String {
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (build helm with `make bins`)"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{cmd:?} failed:\n{text}");
+    text
+}
+
+#[tokio::test]
+async fn chart_lints_and_installs() {
+    let cp = ControlPlane::shared();
+    let client = cp.client().await.expect("client");
+    let ns = cp.test_namespace(&client).await.expect("namespace");
+    let chart = workspace_root().join("charts/javari");
+
+    run(helm(cp).arg("lint").arg(&chart).args([
+        "--strict",
+        "--set",
+        "database.existingSecret=javari-db",
+    ]));
+
+    // A missing database Secret name is refused with a message that says what to set.
+    let refused = helm(cp)
+        .arg("template")
+        .arg("x")
+        .arg(&chart)
+        .args(["--kube-version", "1.34.0"])
+        .output()
+        .expect("helm");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("database.existingSecret is required")
+    );
+
+    let release = format!("javari-{ns}");
+    run(helm(cp).args(["install", &release]).arg(&chart).args([
+        "--namespace",
+        &ns,
+        "--set",
+        "database.existingSecret=javari-db",
+        "--wait=false",
+    ]));
+
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    for component in ["operator", "console"] {
+        let d = deployments
+            .get(&format!("{release}-{component}"))
+            .await
+            .expect("deployment created");
+        let pod = d.spec.expect("spec").template.spec.expect("pod spec");
+        let container = &pod.containers[0];
+        assert!(
+            container
+                .image
+                .as_deref()
+                .is_some_and(|i| i.contains(&format!("javari-{component}:0.1.0")))
+        );
+        let env = container.env.as_ref().expect("env");
+        let db = env
+            .iter()
+            .find(|e| e.name == "DATABASE_URL")
+            .expect("DATABASE_URL");
+        assert!(
+            db.value.is_none(),
+            "the database URL comes from a Secret, never inline"
+        );
+        assert!(container.readiness_probe.is_some() && container.liveness_probe.is_some());
+    }
+    let service = Api::<Service>::namespaced(client.clone(), &ns)
+        .get(&format!("{release}-console"))
+        .await
+        .expect("service");
+    assert_eq!(
+        service.spec.and_then(|s| s.ports).map(|p| p[0].port),
+        Some(80)
+    );
+    let role = Api::<ClusterRole>::all(client)
+        .get(&format!("{release}-operator"))
+        .await
+        .expect("cluster role");
+    let rules = role.rules.expect("rules");
+    assert!(rules.iter().any(|r| {
+        r.resources
+            .as_ref()
+            .is_some_and(|res| res.iter().any(|x| x == "credentials/status"))
+    }));
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what `make test` and `make run` need from Debian's packages, once: the PostgreSQL
+# server (plus pgvector where it can be had), openssl, and checks the Go and Rust toolchains.
+# Idempotent: installs nothing when everything is present.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else echo "need root to run: $*" >&2; exit 1
+  fi
+}
+
+missing=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql postgresql-contrib)
+command -v openssl >/dev/null || missing+=(openssl)
+command -v psql >/dev/null || missing+=(postgresql-client)
+
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "installing ${missing[*]} (apt-get)" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# pgvector is optional: without it the schema keeps full-text search only.
+if [[ -x "$here/install-pgvector.sh" ]]; then
+  "$here/install-pgvector.sh" || echo "warning: pgvector unavailable; knowledge search uses full text only" >&2
+fi
+
+command -v go >/dev/null || { echo "Go 1.24+ is required to build the test control plane (https://go.dev/doc/install)" >&2; exit 1; }
+command -v cargo >/dev/null || { echo "Rust (cargo) is required: https://rustup.rs" >&2; exit 1; }
+cargo fmt --version >/dev/null 2>&1 || { echo "rustfmt is required: rustup component add rustfmt" >&2; exit 1; }
+cargo clippy --version >/dev/null 2>&1 || { echo "clippy is required: rustup component add clippy" >&2; exit 1; }

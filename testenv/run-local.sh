@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# `make run`: the whole stack on this machine with embedded defaults.
+#  - a private PostgreSQL under .javari/pg (port 55433), database `javari`
+#  - the cluster from KUBECONFIG / ~/.kube/config, or else a local etcd + kube-apiserver
+#  - the Javari CRDs and the sample resources in examples/
+#  - javari-operator (:8081) and javari-console (:8080)
+# Ctrl-C stops everything it started; the database stays in .javari/pg (`make stop` stops it).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+state=.javari
+mkdir -p "$state"
+console_port=${JAVARI_CONSOLE_PORT:-8080}
+operator_port=${JAVARI_OPERATOR_PORT:-8081}
+
+cargo build -q -p javari-testenv -p javari-operator -p javari-console
+bin=target/debug
+kubectl=.bin/kubectl
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+pg_url=$("$bin/javari-testenv" pg-up "$state/pg" 55433)
+if ! psql "$pg_url" -tAc "SELECT 1 FROM pg_database WHERE datname = 'javari'" | grep -q 1; then
+  psql "$pg_url" -qc "CREATE DATABASE javari"
+fi
+export DATABASE_URL=${pg_url%/postgres}/javari
+echo "PostgreSQL: $DATABASE_URL"
+
+if [[ -z "${KUBECONFIG:-}" && ! -f "$HOME/.kube/config" ]]; then
+  export KUBECONFIG="$root/$state/kubeconfig"
+  rm -f "$KUBECONFIG"
+  "$bin/javari-testenv" control-plane --kubeconfig "$KUBECONFIG" >"$state/control-plane.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 240); do [[ -f "$KUBECONFIG" ]] && break; sleep 0.5; done
+  [[ -f "$KUBECONFIG" ]] || { echo "local control plane did not start; see $state/control-plane.log" >&2; exit 1; }
+  echo "Kubernetes: local kube-apiserver (KUBECONFIG=$KUBECONFIG)"
+else
+  echo "Kubernetes: ${KUBECONFIG:-$HOME/.kube/config}"
+  "$kubectl" apply --server-side --field-manager=javari -f charts/javari/crds/ >/dev/null
+  "$kubectl" wait --for condition=Established --timeout=60s -f charts/javari/crds/ >/dev/null
+fi
+
+"$kubectl" apply --server-side --field-manager=javari -f examples/ | sed 's/^/  /'
+
+JAVARI_OPERATOR_LISTEN=127.0.0.1:$operator_port "$bin/javari-operator" >"$state/operator.log" 2>&1 &
+pids+=($!)
+JAVARI_CONSOLE_LISTEN=0.0.0.0:$console_port "$bin/javari-console" >"$state/console.log" 2>&1 &
+pids+=($!)
+
+for _ in $(seq 1 120); do
+  curl -fsS "http://127.0.0.1:$console_port/healthz" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+curl -fsS "http://127.0.0.1:$console_port/healthz" >/dev/null || { echo "console did not start; see $state/console.log" >&2; exit 1; }
+echo
+echo "Javari console: http://localhost:$console_port"
+echo "Operator health: http://127.0.0.1:$operator_port/readyz   logs: $state/*.log"
+echo "kubectl: KUBECONFIG=$KUBECONFIG $kubectl get javari -A"
+echo "Ctrl-C to stop."
+wait -n "${pids[@]}"
