@@ -39,7 +39,13 @@ impl Watched {
         // $1 = owner pid, $2 = dir to remove, then the command line.
         let watchdog = r#"owner=$1; dir=$2; shift 2
 "$@" & server=$!
-trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; [ -n "$dir" ] && rm -rf "$dir"' EXIT
+stop() {
+  kill -TERM "$server" 2>/dev/null
+  for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$server" 2>/dev/null; wait "$server" 2>/dev/null
+  [ -n "$dir" ] && rm -rf "$dir"
+}
+trap stop EXIT
 trap 'exit 0' TERM INT
 while kill -0 "$owner" 2>/dev/null && kill -0 "$server" 2>/dev/null; do sleep 0.3; done"#;
         let child = Command::new("bash")
