@@ -2,9 +2,13 @@
 //! Everything here is either a pure function or talks to PostgreSQL; the binaries are thin
 //! adapters that read input, call in here and write output.
 
+pub mod conditions;
+pub mod credentials;
 pub mod db;
 pub mod health;
 pub mod telemetry;
+pub mod time;
+pub mod vault;
 
 /// Version of this build, reported by `/api/health` and the binaries' `--version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

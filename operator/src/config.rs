@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
 use javari_core::telemetry::LogFormat;
 
 /// The Kubernetes connection comes from `KUBECONFIG`, `~/.kube/config` or the in-cluster
@@ -13,10 +13,37 @@ use javari_core::telemetry::LogFormat;
     version,
     about = "Reconciles Javari resources"
 )]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Re-encrypt every vault row under JAVARI_MASTER_KEY (rows sealed with a key listed in
+    /// JAVARI_MASTER_KEYS_OLD), in batches; safe to interrupt and run again.
+    Rewrap {
+        #[arg(long, default_value_t = 100)]
+        batch_size: i64,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
 pub struct Config {
     /// PostgreSQL URL of the shared schema.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: String,
+    /// Vault master key: 32 bytes as hex or base64 (`openssl rand -hex 32`).
+    #[arg(long, env = "JAVARI_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// Retired master keys, comma-separated, for reading rows not yet rewrapped.
+    #[arg(long, env = "JAVARI_MASTER_KEYS_OLD", hide_env_values = true)]
+    pub master_keys_old: Option<String>,
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "JAVARI_WATCH_NAMESPACE")]
+    pub watch_namespace: Option<String>,
     /// Address of the /healthz, /readyz and /metrics server.
     #[arg(long, env = "JAVARI_OPERATOR_LISTEN", default_value = "0.0.0.0:8081")]
     pub listen: SocketAddr,

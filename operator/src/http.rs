@@ -49,7 +49,7 @@ async fn readyz(State(probe): State<Probe>) -> impl IntoResponse {
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            "starting: checking CRDs and migrating the schema",
+            "starting: checking the master key and CRDs, migrating the schema",
         )
     }
 }

@@ -1,21 +1,57 @@
-//! The operator's Prometheus metrics.
+//! The operator's Prometheus metrics: readiness, reconciles by kind and outcome, failures by
+//! error reason (the same reasons as Events), durations, rotations.
 
+use std::time::Instant;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FailureLabels {
+    pub kind: &'static str,
+    pub reason: &'static str,
+}
 
 pub struct Metrics {
     pub registry: Registry,
     pub ready: Gauge,
+    pub reconciles: Family<KindLabels, Counter>,
+    pub failures: Family<FailureLabels, Counter>,
+    pub duration: Family<KindLabels, Histogram>,
+    pub rotations: Counter,
+    pub restarts: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("javari_operator");
         let ready = Gauge::default();
+        let reconciles = Family::<KindLabels, Counter>::default();
+        let failures = Family::<FailureLabels, Counter>::default();
+        let duration = Family::<KindLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 14))
+        });
+        let rotations = Counter::default();
+        let restarts = Counter::default();
         registry.register(
             "ready",
-            "1 once the CRDs are checked and the schema migrated",
+            "1 once the CRDs are checked, the schema migrated and the controllers started",
             ready.clone(),
         );
         registry.register(
@@ -23,6 +59,66 @@ impl Metrics {
             "Build information",
             Info::new(vec![("version", javari_core::VERSION)]),
         );
-        Self { registry, ready }
+        registry.register("reconciles", "Reconciles by kind", reconciles.clone());
+        registry.register(
+            "reconcile_failures",
+            "Failed reconciles by kind and error reason",
+            failures.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Reconcile duration by kind",
+            duration.clone(),
+        );
+        registry.register(
+            "credential_rotations",
+            "Credential versions created by rotation",
+            rotations.clone(),
+        );
+        registry.register(
+            "workload_restarts",
+            "Workloads restarted for a new credential version",
+            restarts.clone(),
+        );
+        Self {
+            registry,
+            ready,
+            reconciles,
+            failures,
+            duration,
+            rotations,
+            restarts,
+        }
+    }
+
+    /// Counts a reconcile and measures it until the guard drops.
+    pub fn reconcile(&self, kind: &'static str) -> ReconcileGuard<'_> {
+        self.reconciles.get_or_create(&KindLabels { kind }).inc();
+        ReconcileGuard {
+            metrics: self,
+            kind,
+            started: Instant::now(),
+        }
+    }
+
+    pub fn failure(&self, kind: &'static str, reason: &'static str) {
+        self.failures
+            .get_or_create(&FailureLabels { kind, reason })
+            .inc();
+    }
+}
+
+pub struct ReconcileGuard<'a> {
+    metrics: &'a Metrics,
+    kind: &'static str,
+    started: Instant,
+}
+
+impl Drop for ReconcileGuard<'_> {
+    fn drop(&mut self) {
+        self.metrics
+            .duration
+            .get_or_create(&KindLabels { kind: self.kind })
+            .observe(self.started.elapsed().as_secs_f64());
     }
 }

@@ -1,7 +1,11 @@
-//! Start-up checks: the cluster is reachable, the Javari CRDs are installed and served, and
-//! the shared schema is migrated. Each failure says what to do about it.
+//! Start-up checks: the master key is given and matches the vault, the cluster is reachable,
+//! the Javari CRDs are installed and served, and the shared schema is migrated. Each failure
+//! says what to do about it, and none changes anything in the vault.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+
+use javari_core::vault::{Keyring, Vault};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams};
@@ -33,6 +37,12 @@ pub enum Error {
     },
     #[error(transparent)]
     Database(#[from] javari_core::db::DbError),
+    #[error(transparent)]
+    MasterKey(#[from] javari_core::vault::KeyError),
+    #[error(transparent)]
+    Vault(#[from] javari_core::vault::VaultError),
+    #[error("cannot start the scheduler: {0}")]
+    Scheduler(String),
     #[error("HTTP server failed: {0}")]
     Server(String),
 }
@@ -42,26 +52,60 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::CrdsMissing { .. } | Error::VersionNotServed { .. } => 2,
+            Error::MasterKey(_)
+            | Error::Vault(javari_core::vault::VaultError::KeyMismatch { .. }) => 3,
             _ => 1,
         }
     }
 }
 
+/// What the checks produced, ready for the controllers.
 pub struct Checked {
-    pub crds: usize,
+    pub client: Client,
+    pub vault: Vault,
 }
 
 pub async fn run(config: &Config) -> Result<Checked, Error> {
+    let keys = keyring(config)?;
     let client = Client::try_default().await.map_err(Error::Kube)?;
-    let crds = check_crds(&client).await?;
+    check_crds(&client).await?;
     check_kinds_listable(&client).await?;
     let pool = javari_core::db::connect(&config.database_url, config.db_max_connections).await?;
     javari_core::db::migrate(&pool).await?;
     info!("shared schema migrated");
-    Ok(Checked { crds })
+    let vault = Vault::new(pool, Arc::new(keys));
+    vault.verify_keys().await?;
+    info!(
+        key_id = vault.keys().current().id(),
+        "vault master key verified"
+    );
+    Ok(Checked { client, vault })
 }
 
-async fn check_crds(client: &Client) -> Result<usize, Error> {
+fn keyring(config: &Config) -> Result<Keyring, Error> {
+    Ok(Keyring::from_config(
+        config.master_key.as_deref(),
+        config.master_keys_old.as_deref(),
+    )?)
+}
+
+/// `javari-operator rewrap`: re-encrypts the vault under the current master key.
+pub async fn rewrap(config: &Config, batch_size: i64) -> Result<(), Error> {
+    let keys = keyring(config)?;
+    let pool = javari_core::db::connect(&config.database_url, config.db_max_connections).await?;
+    javari_core::db::migrate(&pool).await?;
+    let report = javari_core::vault::rewrap(&pool, &keys, batch_size, "cli:rewrap").await?;
+    println!(
+        "rewrapped {} versions and {} credentials under key {} in {} batches",
+        report.versions,
+        report.credentials,
+        keys.current().id(),
+        report.batches
+    );
+    Ok(())
+}
+
+async fn check_crds(client: &Client) -> Result<(), Error> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let wanted = javari_crds::all_crds();
     let mut missing = Vec::new();
@@ -89,7 +133,7 @@ async fn check_crds(client: &Client) -> Result<usize, Error> {
             missing: missing.join(", "),
         });
     }
-    Ok(wanted.len())
+    Ok(())
 }
 
 async fn check_kinds_listable(client: &Client) -> Result<(), Error> {

@@ -11,6 +11,10 @@ fn operator(cp: &ControlPlane, database_url: &str, port: u16) -> Command {
     cmd.env("KUBECONFIG", cp.kubeconfig())
         .env("DATABASE_URL", database_url)
         .env("JAVARI_OPERATOR_LISTEN", format!("127.0.0.1:{port}"))
+        .env(
+            "JAVARI_MASTER_KEY",
+            "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+        )
         .env("RUST_LOG", "info")
         .stdin(Stdio::null());
     cmd

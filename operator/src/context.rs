@@ -1,0 +1,66 @@
+//! What every reconcile gets: clients, the vault, metrics, timers and fault injection.
+
+use std::sync::Arc;
+
+use javari_core::vault::Vault;
+use javari_crds::Credential;
+use kube::Client;
+use kube::runtime::events::{Recorder, Reporter};
+
+use crate::faults::Faults;
+use crate::metrics::Metrics;
+use crate::timer::Timer;
+
+pub struct Context {
+    pub client: Client,
+    pub vault: Vault,
+    pub metrics: Arc<Metrics>,
+    pub recorder: Recorder,
+    pub credential_timer: Arc<Timer<Credential>>,
+    pub faults: Faults,
+    /// Watch only this namespace (all when `None`).
+    pub namespace: Option<String>,
+}
+
+/// The name written to audit rows, Events and field managers.
+pub const MANAGER: &str = "javari-operator";
+
+impl Context {
+    pub fn new(
+        client: Client,
+        vault: Vault,
+        metrics: Arc<Metrics>,
+        credential_timer: Arc<Timer<Credential>>,
+    ) -> Self {
+        let reporter = Reporter {
+            controller: MANAGER.to_owned(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            vault,
+            metrics,
+            credential_timer,
+            faults: Faults::default(),
+            namespace: None,
+        }
+    }
+
+    /// Restricts the controllers to one namespace.
+    pub fn watching(mut self, namespace: Option<String>) -> Self {
+        self.namespace = namespace;
+        self
+    }
+
+    /// An API for `K` over the watched namespace(s).
+    pub fn watched_api<K>(&self) -> kube::Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        match &self.namespace {
+            Some(ns) => kube::Api::namespaced(self.client.clone(), ns),
+            None => kube::Api::all(self.client.clone()),
+        }
+    }
+}

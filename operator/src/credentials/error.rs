@@ -1,0 +1,48 @@
+use javari_core::credentials::{GenerateError, ScheduleError};
+use javari_core::vault::VaultError;
+
+use crate::faults::Step;
+
+/// Why a Credential could not be reconciled. `reason()` is the Event reason and the metric
+/// label; messages never contain a secret value.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error("source Secret {secret} not found in the Credential's namespace")]
+    SourceSecretMissing { secret: String },
+    #[error("source Secret {secret} has no key {key:?}")]
+    SourceKeyMissing { secret: String, key: String },
+    #[error(
+        "Secret {secret} already exists and is not managed by this Credential; choose another spec.secretName"
+    )]
+    SecretNotOwned { secret: String },
+    #[error(transparent)]
+    Generate(#[from] GenerateError),
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    #[error("stopped after step {0:?} (fault injected by a test)")]
+    Injected(Step),
+    #[error("finalizer: {0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+}
+
+impl Error {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "KubeApiError",
+            Error::Vault(VaultError::Decrypt { .. }) => "DecryptionFailed",
+            Error::Vault(VaultError::Conflict { .. }) => "ConcurrentRotation",
+            Error::Vault(_) => "VaultError",
+            Error::SourceSecretMissing { .. } => "SourceSecretMissing",
+            Error::SourceKeyMissing { .. } => "SourceKeyMissing",
+            Error::SecretNotOwned { .. } => "SecretNotOwned",
+            Error::Generate(_) => "GenerateFailed",
+            Error::Schedule(_) => "InvalidSchedule",
+            Error::Injected(_) => "FaultInjected",
+            Error::Finalizer(_) => "FinalizerError",
+        }
+    }
+}

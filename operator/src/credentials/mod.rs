@@ -1,0 +1,52 @@
+//! The Credential controller: vault first, then the Secret, then the consumers, then status.
+//! See `reconcile.rs` for the order and why it is crash-safe.
+
+mod consumers;
+mod error;
+mod reconcile;
+mod secret;
+mod status;
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use futures::channel::mpsc::UnboundedReceiver;
+use javari_crds::Credential;
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{Controller, watcher};
+use tracing::{debug, warn};
+
+pub use consumers::annotation_key;
+pub use error::Error;
+pub use reconcile::{FINALIZER, reconcile};
+pub use secret::{MANAGED_BY, VERSION_ANNOTATION};
+
+use crate::Context;
+
+/// Runs the controller until `shutdown` resolves.
+pub async fn run(
+    ctx: Arc<Context>,
+    wake: UnboundedReceiver<ObjectRef<Credential>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let credentials: Api<Credential> = ctx.watched_api();
+    let secrets: Api<Secret> = ctx.watched_api();
+    Controller::new(credentials, watcher::Config::default().any_semantic())
+        .owns(
+            secrets,
+            watcher::Config::default()
+                .labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}")),
+        )
+        .reconcile_on(wake)
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, reconcile::error_policy, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((object, _)) => debug!(credential = %object, "reconciled"),
+                Err(e) => warn!(error = %e, "credential reconcile failed"),
+            }
+        })
+        .await;
+}

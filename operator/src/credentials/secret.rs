@@ -1,0 +1,180 @@
+//! The materialized Secret: built by a pure function, written in one server-side apply so
+//! `value` and `previous` always change together, and skipped when already current.
+
+use std::collections::BTreeMap;
+
+use javari_core::vault::{SecretValue, StoredCredential};
+use javari_crds::Credential;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ObjectMeta, Patch, PatchParams};
+use kube::{Resource, ResourceExt};
+
+use super::Error;
+use crate::context::{Context, MANAGER};
+
+/// `app.kubernetes.io/managed-by` value on every Secret the operator writes.
+pub const MANAGED_BY: &str = "javari";
+/// Annotation with the vault version a Secret holds.
+pub const VERSION_ANNOTATION: &str = "javari.ai/version";
+
+/// The Secret for `version`, with `previous` while a grace period runs.
+pub fn build(
+    cred: &Credential,
+    name: &str,
+    version: i32,
+    value: &SecretValue,
+    previous: Option<&SecretValue>,
+) -> Secret {
+    let mut data = BTreeMap::from([("value".to_owned(), ByteString(value.expose().to_vec()))]);
+    if let Some(previous) = previous {
+        data.insert(
+            "previous".to_owned(),
+            ByteString(previous.expose().to_vec()),
+        );
+    }
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: cred.namespace(),
+            labels: Some(BTreeMap::from([
+                (
+                    "app.kubernetes.io/managed-by".to_owned(),
+                    MANAGED_BY.to_owned(),
+                ),
+                ("javari.ai/credential".to_owned(), cred.name_any()),
+            ])),
+            annotations: Some(BTreeMap::from([(
+                VERSION_ANNOTATION.to_owned(),
+                version.to_string(),
+            )])),
+            owner_references: cred.controller_owner_ref(&()).map(|o| vec![o]),
+            ..Default::default()
+        },
+        type_: Some("Opaque".to_owned()),
+        data: Some(data),
+        ..Default::default()
+    }
+}
+
+/// Whether `secret` already holds `version` (and `previous` exactly when it should).
+pub fn is_current(secret: &Secret, cred_uid: &str, version: i32, serve_previous: bool) -> bool {
+    let has = |key: &str| secret.data.as_ref().is_some_and(|d| d.contains_key(key));
+    secret
+        .annotations()
+        .get(VERSION_ANNOTATION)
+        .map(String::as_str)
+        == Some(version.to_string().as_str())
+        && has("value")
+        && has("previous") == serve_previous
+        && owned_by(secret, cred_uid)
+}
+
+fn owned_by(secret: &Secret, cred_uid: &str) -> bool {
+    secret
+        .owner_references()
+        .iter()
+        .any(|o| o.uid == cred_uid && o.controller == Some(true))
+}
+
+/// Makes the Secret hold `stored.version`; returns whether it wrote.
+pub async fn materialize(
+    ctx: &Context,
+    cred: &Credential,
+    stored: &StoredCredential,
+    name: &str,
+    serve_previous: bool,
+) -> Result<bool, Error> {
+    let ns = cred.namespace().unwrap_or_default();
+    let uid = cred.uid().unwrap_or_default();
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    if let Some(existing) = api.get_opt(name).await? {
+        if is_current(&existing, &uid, stored.version, serve_previous) {
+            return Ok(false);
+        }
+        if !owned_by(&existing, &uid) {
+            return Err(Error::SecretNotOwned {
+                secret: name.to_owned(),
+            });
+        }
+    }
+    let value = ctx
+        .vault
+        .read(stored, stored.version, MANAGER, "materialize Secret")
+        .await?;
+    let previous = match serve_previous {
+        true => Some(
+            ctx.vault
+                .read(
+                    stored,
+                    stored.version - 1,
+                    MANAGER,
+                    "serve previous version during grace period",
+                )
+                .await?,
+        ),
+        false => None,
+    };
+    let secret = build(cred, name, stored.version, &value, previous.as_ref());
+    api.patch(
+        name,
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&secret),
+    )
+    .await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use javari_crds::credential::{CredentialSource, CredentialSpec, CredentialType};
+
+    use super::*;
+
+    fn credential() -> Credential {
+        let mut c = Credential::new(
+            "db",
+            CredentialSpec {
+                service: "postgres".into(),
+                credential_type: CredentialType::DatabasePassword,
+                description: None,
+                source: CredentialSource {
+                    generate: None,
+                    secret_ref: None,
+                    external: Some(Default::default()),
+                },
+                secret_name: None,
+                rotation: None,
+                expires_at: None,
+                revision_history_limit: 5,
+                rollout_restart_targets: vec![],
+            },
+        );
+        c.metadata.namespace = Some("ns".into());
+        c.metadata.uid = Some("uid-1".into());
+        c
+    }
+
+    #[test]
+    fn secret_holds_both_keys_in_one_object_and_is_owned() {
+        let cred = credential();
+        let s = build(
+            &cred,
+            "db",
+            2,
+            &SecretValue::from("new".to_owned()),
+            Some(&SecretValue::from("old".to_owned())),
+        );
+        let data = s.data.as_ref().expect("data");
+        assert_eq!(data["value"].0, b"new");
+        assert_eq!(data["previous"].0, b"old");
+        assert_eq!(s.annotations()[VERSION_ANNOTATION], "2");
+        assert!(is_current(&s, "uid-1", 2, true));
+        assert!(
+            !is_current(&s, "uid-1", 2, false),
+            "previous must go after the grace period"
+        );
+        assert!(!is_current(&s, "uid-1", 3, true));
+        assert!(!is_current(&s, "other-uid", 2, true));
+    }
+}

@@ -1,0 +1,16 @@
+//! Javari's operator as a library: the binary (`main.rs`) parses flags and calls [`run`];
+//! tests build a [`Context`] and drive the controllers or a single reconcile directly.
+
+pub mod config;
+pub mod context;
+pub mod credentials;
+pub mod faults;
+pub mod http;
+pub mod metrics;
+pub mod preflight;
+pub mod timer;
+
+mod run;
+
+pub use context::Context;
+pub use run::{Error, run, run_controllers};

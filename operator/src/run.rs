@@ -1,0 +1,73 @@
+//! Start-up and the controllers' lifetime.
+
+use std::sync::Arc;
+
+use futures::channel::mpsc::UnboundedReceiver;
+use javari_crds::Credential;
+use kube::runtime::reflector::ObjectRef;
+use tracing::info;
+
+use crate::config::Config;
+use crate::http::Probe;
+use crate::metrics::Metrics;
+use crate::timer::Timer;
+use crate::{Context, credentials, preflight};
+
+pub use crate::preflight::Error;
+
+/// Runs the operator until SIGTERM or Ctrl-C.
+pub async fn run(config: Config) -> Result<(), Error> {
+    let metrics = Arc::new(Metrics::new());
+    let probe = Probe::new(metrics.clone());
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| Error::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    info!(addr = %config.listen, "serving /healthz, /readyz and /metrics");
+    let server = tokio::spawn(crate::http::serve(listener, probe.clone()));
+
+    let checked = preflight::run(&config).await?;
+    let (timer, wake) = Timer::start()
+        .await
+        .map_err(|e| Error::Scheduler(e.to_string()))?;
+    let ctx = Arc::new(
+        Context::new(checked.client, checked.vault, metrics, timer)
+            .watching(config.watch_namespace.clone()),
+    );
+    probe.set_ready(true);
+    info!("javari-operator ready");
+
+    tokio::select! {
+        _ = run_controllers(ctx, wake, shutdown_signal()) => {
+            info!("controllers stopped");
+            Ok(())
+        }
+        result = server => match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Error::Server(e.to_string())),
+            Err(e) => Err(Error::Server(e.to_string())),
+        },
+    }
+}
+
+/// Runs every controller until `shutdown` resolves (tests pass their own trigger).
+pub async fn run_controllers(
+    ctx: Arc<Context>,
+    credential_wake: UnboundedReceiver<ObjectRef<Credential>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    credentials::run(ctx, credential_wake, shutdown).await;
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+}
