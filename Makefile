@@ -7,11 +7,12 @@ TEST_PG_PORT := 55432
 TEST_DATABASE_URL := postgres://postgres@127.0.0.1:$(TEST_PG_PORT)/postgres
 TESTENV := cargo run -q -p javari-testenv --
 
-.PHONY: help run test deps bins test-pg lint fmt clippy unit crds stop
+.PHONY: help run test bench deps bins test-pg lint fmt clippy crds stop
 
 help:
 	@echo "make run    start PostgreSQL, a local control plane (if no cluster), the operator and the console"
 	@echo "make test   everything CI checks: fmt, clippy, all tests on real PostgreSQL and kube-apiserver"
+	@echo "make bench  print performance figures (vault cipher, 1,000 credential rotations, operator memory)"
 	@echo "make crds   regenerate charts/javari/crds/ from the Rust types"
 	@echo "make stop   stop the local PostgreSQL clusters"
 
@@ -21,6 +22,9 @@ run: deps bins
 test: deps bins lint test-pg
 	DATABASE_URL=$(TEST_DATABASE_URL) cargo test --workspace --all-targets --no-fail-fast
 	DATABASE_URL=$(TEST_DATABASE_URL) cargo test --workspace --doc
+
+bench: deps bins test-pg
+	DATABASE_URL=$(TEST_DATABASE_URL) cargo bench -p javari-operator --bench credentials
 
 deps:
 	@bash testenv/install-deps.sh

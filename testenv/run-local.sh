@@ -17,6 +17,16 @@ cargo build -q -p javari-testenv -p javari-operator -p javari-console
 bin=target/debug
 kubectl=.bin/kubectl
 
+# The vault's master key: JAVARI_MASTER_KEY if set, else one generated once into .javari/.
+if [[ -z "${JAVARI_MASTER_KEY:-}" ]]; then
+  if [[ ! -s "$state/master.key" ]]; then
+    (umask 077 && openssl rand -hex 32 > "$state/master.key")
+    echo "generated a vault master key in $state/master.key (keep it: the vault cannot be read without it)"
+  fi
+  JAVARI_MASTER_KEY=$(cat "$state/master.key")
+  export JAVARI_MASTER_KEY
+fi
+
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done

@@ -38,11 +38,13 @@ async fn chart_lints_and_installs() {
     let ns = cp.test_namespace(&client).await.expect("namespace");
     let chart = workspace_root().join("charts/javari");
 
-    run(helm(cp).arg("lint").arg(&chart).args([
-        "--strict",
+    let required = [
         "--set",
         "database.existingSecret=javari-db",
-    ]));
+        "--set",
+        "operator.masterKeySecret=javari-master-key",
+    ];
+    run(helm(cp).arg("lint").arg(&chart).arg("--strict").args(required));
 
     // A missing database Secret name is refused with a message that says what to set.
     let refused = helm(cp)
@@ -58,13 +60,11 @@ async fn chart_lints_and_installs() {
     );
 
     let release = format!("javari-{ns}");
-    run(helm(cp).args(["install", &release]).arg(&chart).args([
-        "--namespace",
-        &ns,
-        "--set",
-        "database.existingSecret=javari-db",
-        "--wait=false",
-    ]));
+    run(helm(cp)
+        .args(["install", &release])
+        .arg(&chart)
+        .args(["--namespace", &ns, "--wait=false"])
+        .args(required));
 
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
     for component in ["operator", "console"] {
@@ -89,6 +89,10 @@ async fn chart_lints_and_installs() {
             db.value.is_none(),
             "the database URL comes from a Secret, never inline"
         );
+        if component == "operator" {
+            let key = env.iter().find(|e| e.name == "JAVARI_MASTER_KEY").expect("master key");
+            assert!(key.value.is_none(), "the master key comes from a Secret, never inline");
+        }
         assert!(container.readiness_probe.is_some() && container.liveness_probe.is_some());
     }
     let service = Api::<Service>::namespaced(client.clone(), &ns)

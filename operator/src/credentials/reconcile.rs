@@ -135,6 +135,9 @@ async fn converge(
     let secret_name = spec.secret_name.clone().unwrap_or_else(|| name.clone());
     if secret::materialize(ctx, cred, &stored, &secret_name, serve_previous).await? {
         info!(version = stored.version, secret = %secret_name, previous = serve_previous, "Secret updated");
+        for orphan in secret::delete_orphans(ctx, cred, &secret_name).await? {
+            info!(secret = %orphan, "deleted the Secret of an earlier secretName");
+        }
     }
     ctx.faults
         .check(Step::SecretWritten)
