@@ -9,7 +9,7 @@ use futures::{StreamExt, TryStreamExt};
 use javari_core::vault::{Keyring, MasterKey, SecretValue, open, seal};
 use javari_crds::Credential;
 use javari_crds::credential::ROTATE_NOW_ANNOTATION;
-use javari_testenv::{ControlPlane, fresh_database, free_port};
+use javari_testenv::{ControlPlane, free_port, fresh_database};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
@@ -38,18 +38,31 @@ fn cipher_cost() {
 
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 async fn wait_all(api: &Api<Credential>, version: i64) -> Duration {
     let started = Instant::now();
     loop {
         let list = api.list(&ListParams::default()).await.expect("list");
-        let done = list.items.iter().filter(|c| c.status.as_ref().and_then(|s| s.version) == Some(version)).count();
+        let done = list
+            .items
+            .iter()
+            .filter(|c| c.status.as_ref().and_then(|s| s.version) == Some(version))
+            .count();
         if done == CREDENTIALS {
             return started.elapsed();
         }
-        assert!(started.elapsed() < Duration::from_secs(900), "only {done} of {CREDENTIALS} reached version {version}");
+        assert!(
+            started.elapsed() < Duration::from_secs(900),
+            "only {done} of {CREDENTIALS} reached version {version}"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -59,7 +72,9 @@ async fn rotation_end_to_end() {
     let client = cp.client().await.expect("client");
     javari_testenv::install_crds(&client).await.expect("CRDs");
     let ns = cp.test_namespace(&client).await.expect("namespace");
-    let database_url = fresh_database().await.expect("database (run through `make bench`)");
+    let database_url = fresh_database()
+        .await
+        .expect("database (run through `make bench`)");
     let port = free_port().expect("port");
     let mut operator = Command::new(env!("CARGO_BIN_EXE_javari-operator"))
         .env("KUBECONFIG", cp.kubeconfig())
@@ -93,7 +108,10 @@ async fn rotation_end_to_end() {
         .expect("create credentials");
     let created_in = started.elapsed();
     let ready_in = wait_all(&api, 1).await + created_in;
-    println!("create {CREDENTIALS} Credentials -> Secrets (vault + Secret + status): {:.1} s", ready_in.as_secs_f64());
+    println!(
+        "create {CREDENTIALS} Credentials -> Secrets (vault + Secret + status): {:.1} s",
+        ready_in.as_secs_f64()
+    );
 
     let started = Instant::now();
     futures::stream::iter(0..CREDENTIALS)
@@ -101,7 +119,13 @@ async fn rotation_end_to_end() {
             let api = api.clone();
             async move {
                 let patch = json!({"metadata": {"annotations": {ROTATE_NOW_ANNOTATION: "bench"}}});
-                api.patch(&format!("bench-{i}"), &PatchParams::default(), &Patch::Merge(&patch)).await.map(|_| ())
+                api.patch(
+                    &format!("bench-{i}"),
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
+                .await
+                .map(|_| ())
             }
         })
         .buffer_unordered(16)
@@ -110,9 +134,15 @@ async fn rotation_end_to_end() {
         .expect("annotate");
     let rotated_in = wait_all(&api, 2).await + started.elapsed();
     let rate = CREDENTIALS as f64 / rotated_in.as_secs_f64();
-    println!("rotate {CREDENTIALS} Credentials end to end: {:.1} s ({rate:.0}/s)", rotated_in.as_secs_f64());
+    println!(
+        "rotate {CREDENTIALS} Credentials end to end: {:.1} s ({rate:.0}/s)",
+        rotated_in.as_secs_f64()
+    );
     match peak_rss_kib(operator.id()) {
-        Some(kib) => println!("javari-operator peak memory (VmHWM): {:.1} MiB", kib as f64 / 1024.0),
+        Some(kib) => println!(
+            "javari-operator peak memory (VmHWM): {:.1} MiB",
+            kib as f64 / 1024.0
+        ),
         None => println!("javari-operator peak memory: unavailable (no /proc)"),
     }
     let _ = operator.kill();

@@ -356,6 +356,42 @@ async fn create_rotate_now_restart_consumers_and_end_the_grace_period() {
 }
 
 #[tokio::test]
+async fn a_cron_schedule_rotates_by_itself() {
+    let env = env(keys()).await;
+    // Every 3 seconds (six fields: seconds first), so the test sees two scheduled rotations.
+    env.apply_credential(
+        "ticking",
+        generated(json!({"rotation": {"schedule": "*/3 * * * * *", "gracePeriod": "1s"}})),
+    )
+    .await;
+    let (_ctx, stop, task) = env.start_operator().await;
+    env.wait_for("two scheduled rotations", async || {
+        (env.status_version("ticking").await >= Some(3)).then_some(())
+    })
+    .await;
+    let audit = recent_audit(env.vault.pool(), &env.ns, "ticking", 50)
+        .await
+        .expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "rotate" && a.reason.as_deref() == Some("scheduled rotation"))
+    );
+    let status = env
+        .credentials()
+        .get("ticking")
+        .await
+        .expect("get")
+        .status
+        .expect("status");
+    let next = status.next_rotation_at.expect("next rotation in status");
+    let last = status.last_rotated_at.expect("last rotation in status");
+    assert!(next.0 > last.0, "the next rotation comes after the last");
+    drop(stop);
+    task.await.expect("stopped");
+}
+
+#[tokio::test]
 async fn reconciles_and_operator_restarts_change_nothing() {
     let env = env(keys()).await;
     env.deployment("api").await;

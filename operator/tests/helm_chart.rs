@@ -44,7 +44,11 @@ async fn chart_lints_and_installs() {
         "--set",
         "operator.masterKeySecret=javari-master-key",
     ];
-    run(helm(cp).arg("lint").arg(&chart).arg("--strict").args(required));
+    run(helm(cp)
+        .arg("lint")
+        .arg(&chart)
+        .arg("--strict")
+        .args(required));
 
     // A missing database Secret name is refused with a message that says what to set.
     let refused = helm(cp)
@@ -90,8 +94,14 @@ async fn chart_lints_and_installs() {
             "the database URL comes from a Secret, never inline"
         );
         if component == "operator" {
-            let key = env.iter().find(|e| e.name == "JAVARI_MASTER_KEY").expect("master key");
-            assert!(key.value.is_none(), "the master key comes from a Secret, never inline");
+            let key = env
+                .iter()
+                .find(|e| e.name == "JAVARI_MASTER_KEY")
+                .expect("master key");
+            assert!(
+                key.value.is_none(),
+                "the master key comes from a Secret, never inline"
+            );
         }
         assert!(container.readiness_probe.is_some() && container.liveness_probe.is_some());
     }

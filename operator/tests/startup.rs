@@ -1,10 +1,13 @@
 //! `javari-operator` against a real kube-apiserver: refuses to run without the CRDs, reports
-//! ready once they are installed, and migrates the shared schema.
+//! ready once they are installed, migrates the shared schema, and never logs a secret value.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use javari_crds::Credential;
 use javari_testenv::{ControlPlane, free_port, fresh_database, install_crds};
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
 
 fn operator(cp: &ControlPlane, database_url: &str, port: u16) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_javari-operator"));
@@ -89,10 +92,13 @@ async fn operator_needs_the_crds_and_is_ready_with_them() {
         .await
         .expect("install CRDs");
     let port = free_port().expect("port");
+    let log_path = cp.dir().join("operator.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
     let mut child = Running(
         operator(&cp, &database_url, port)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .env("RUST_LOG", "debug")
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
             .spawn()
             .expect("spawn"),
     );
@@ -123,5 +129,55 @@ async fn operator_needs_the_crds_and_is_ready_with_them() {
     assert!(
         tables >= 20,
         "operator applied the migrations ({tables} tables)"
+    );
+
+    // A credential goes through the real binary; its value shows up in no log line.
+    let client = cp.client().await.expect("client");
+    let ns = cp.test_namespace(&client).await.expect("namespace");
+    let credentials: Api<Credential> = Api::namespaced(client.clone(), &ns);
+    let cred: Credential = serde_json::from_value(serde_json::json!({
+        "apiVersion": "javari.ai/v1alpha1", "kind": "Credential", "metadata": {"name": "db"},
+        "spec": {"service": "postgres", "source": {"generate": {"length": 32}}}
+    }))
+    .expect("credential");
+    credentials
+        .create(&Default::default(), &cred)
+        .await
+        .expect("create");
+    let secrets: Api<Secret> = Api::namespaced(client, &ns);
+    let started = Instant::now();
+    let value = loop {
+        if let Some(v) = secrets
+            .get_opt("db")
+            .await
+            .expect("get")
+            .and_then(|s| s.data?.remove("value"))
+        {
+            break v.0;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no Secret from the operator binary"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let logs = std::fs::read(&log_path).expect("read logs");
+    assert!(logs.len() > 1000, "debug logs were written");
+    let as_text = String::from_utf8_lossy(&value).into_owned();
+    assert!(
+        !String::from_utf8_lossy(&logs).contains(&as_text),
+        "the secret value leaked into the logs"
+    );
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    assert!(!metrics.contains(&as_text));
+    assert!(
+        metrics.contains(r#"javari_operator_reconciles_total{kind="Credential"}"#),
+        "{metrics}"
     );
 }

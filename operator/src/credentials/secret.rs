@@ -126,13 +126,24 @@ pub async fn materialize(
 }
 
 /// Deletes Secrets this Credential materialized under an earlier `secretName`.
-pub async fn delete_orphans(ctx: &Context, cred: &Credential, current: &str) -> Result<Vec<String>, Error> {
+pub async fn delete_orphans(
+    ctx: &Context,
+    cred: &Credential,
+    current: &str,
+) -> Result<Vec<String>, Error> {
     let ns = cred.namespace().unwrap_or_default();
     let uid = cred.uid().unwrap_or_default();
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-    let selector = format!("app.kubernetes.io/managed-by={MANAGED_BY},javari.ai/credential={}", cred.name_any());
+    let selector = format!(
+        "app.kubernetes.io/managed-by={MANAGED_BY},javari.ai/credential={}",
+        cred.name_any()
+    );
     let mut deleted = Vec::new();
-    for secret in api.list(&ListParams::default().labels(&selector)).await?.items {
+    for secret in api
+        .list(&ListParams::default().labels(&selector))
+        .await?
+        .items
+    {
         let name = secret.name_any();
         if name != current && owned_by(&secret, &uid) {
             api.delete(&name, &Default::default()).await?;
