@@ -3,7 +3,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 TEST_PG_DIR  := .javari/test-pg
-TEST_PG_PORT := 55432
+# A port per checkout, so two clones can run `make test` side by side.
+TEST_PG_PORT := $(shell echo $$((55000 + $$(pwd | cksum | cut -d' ' -f1) % 400)))
 TEST_DATABASE_URL := postgres://postgres@127.0.0.1:$(TEST_PG_PORT)/postgres
 TESTENV := cargo run -q -p javari-testenv --
 

@@ -681,7 +681,7 @@ async fn master_key_checks_and_rewrap_through_the_binary() {
     };
     let before = fingerprint().await;
 
-    let operator = |key: Option<&str>, args: &[&str]| {
+    let operator_with = |key: Option<&str>, old: Option<&str>, args: &[&str]| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_javari-operator"));
         cmd.env("KUBECONFIG", ControlPlane::shared().kubeconfig())
             .env("DATABASE_URL", &env.database_url)
@@ -689,11 +689,14 @@ async fn master_key_checks_and_rewrap_through_the_binary() {
             .env_remove("JAVARI_MASTER_KEY")
             .env_remove("JAVARI_MASTER_KEYS_OLD")
             .args(args);
-        if let Some(key) = key {
-            cmd.env("JAVARI_MASTER_KEY", key);
+        for (var, value) in [("JAVARI_MASTER_KEY", key), ("JAVARI_MASTER_KEYS_OLD", old)] {
+            if let Some(value) = value {
+                cmd.env(var, value);
+            }
         }
         cmd.output().expect("run operator")
     };
+    let operator = |key: Option<&str>, args: &[&str]| operator_with(key, None, args);
     let missing = operator(None, &[]);
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert_eq!(missing.status.code(), Some(3), "{stderr}");
@@ -717,14 +720,11 @@ async fn master_key_checks_and_rewrap_through_the_binary() {
     assert_eq!(fingerprint().await, before, "a wrong key changes nothing");
 
     // Rewrap under B with A retired, then read with B alone.
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_javari-operator"));
-    let out = cmd
-        .env("DATABASE_URL", &env.database_url)
-        .env("JAVARI_MASTER_KEY", &key_b_hex)
-        .env("JAVARI_MASTER_KEYS_OLD", &key_a_hex)
-        .args(["rewrap", "--batch-size", "1"])
-        .output()
-        .expect("rewrap");
+    let out = operator_with(
+        Some(&key_b_hex),
+        Some(&key_a_hex),
+        &["rewrap", "--batch-size", "1"],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

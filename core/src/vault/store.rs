@@ -48,8 +48,12 @@ pub struct Vault {
     keys: Arc<Keyring>,
 }
 
-const SELECT: &str = "SELECT id, namespace, name, current_version, last_rotated_at, created_at, \
-                      metadata->>'rotate_request' AS rotate_request FROM javari_credentials";
+/// The columns of a [`StoredCredential`], for SELECT and RETURNING clauses.
+macro_rules! stored_columns {
+    () => {
+        "id, namespace, name, current_version, last_rotated_at, created_at, metadata->>'rotate_request' AS rotate_request"
+    };
+}
 
 fn from_row(row: &sqlx::postgres::PgRow) -> Result<StoredCredential, sqlx::Error> {
     Ok(StoredCredential {
@@ -108,9 +112,11 @@ impl Vault {
         namespace: &str,
         name: &str,
     ) -> Result<Option<StoredCredential>, VaultError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE namespace = $1 AND name = $2"
-        )))
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            stored_columns!(),
+            " FROM javari_credentials WHERE namespace = $1 AND name = $2"
+        ))
         .bind(namespace)
         .bind(name)
         .fetch_optional(&self.pool)
@@ -129,12 +135,13 @@ impl Vault {
         let id = Uuid::new_v4();
         let sealed = seal(self.keys.current(), id, 1, value)?;
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
+        let row = sqlx::query(concat!(
             "INSERT INTO javari_credentials (id, namespace, name, service_name, credential_type, source, current_version, \
              encrypted_value, nonce, key_id, last_rotated_at, created_by) \
              VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, now(), $10) \
-             RETURNING id, namespace, name, current_version, last_rotated_at, created_at, metadata->>'rotate_request' AS rotate_request"
-        )
+             RETURNING ",
+            stored_columns!()
+        ))
         .bind(id)
         .bind(new.namespace)
         .bind(new.name)
@@ -196,13 +203,14 @@ impl Vault {
             });
         }
         insert_snapshot(&mut tx, current.id, next, &sealed).await?;
-        let row = sqlx::query(
+        let row = sqlx::query(concat!(
             "UPDATE javari_credentials SET current_version = $2, encrypted_value = $3, nonce = $4, key_id = $5, \
              last_rotated_at = now(), status = 'active', \
              metadata = CASE WHEN $6::text IS NULL THEN metadata ELSE jsonb_set(metadata, '{rotate_request}', to_jsonb($6::text)) END \
              WHERE id = $1 \
-             RETURNING id, namespace, name, current_version, last_rotated_at, created_at, metadata->>'rotate_request' AS rotate_request",
-        )
+             RETURNING ",
+            stored_columns!()
+        ))
         .bind(current.id)
         .bind(next)
         .bind(&sealed.ciphertext)
@@ -234,10 +242,11 @@ impl Vault {
         credential: &StoredCredential,
         request: &str,
     ) -> Result<StoredCredential, VaultError> {
-        let row = sqlx::query(
+        let row = sqlx::query(concat!(
             "UPDATE javari_credentials SET metadata = jsonb_set(metadata, '{rotate_request}', to_jsonb($2::text)) WHERE id = $1 \
-             RETURNING id, namespace, name, current_version, last_rotated_at, created_at, metadata->>'rotate_request' AS rotate_request",
-        )
+             RETURNING ",
+            stored_columns!()
+        ))
         .bind(credential.id)
         .bind(request)
         .fetch_one(&self.pool)
