@@ -30,8 +30,14 @@ impl PgCluster {
     pub fn ensure(dir: &Path, port: u16) -> Result<PgCluster> {
         let cluster = Self::open(dir, port)?;
         cluster.init_if_needed()?;
-        if !cluster.is_running() {
-            cluster.start()?;
+        match cluster.running_port() {
+            Some(port) if port == cluster.port => {}
+            Some(_) => {
+                // Running, but on another port than asked for: move it.
+                cluster.stop()?;
+                cluster.start()?;
+            }
+            None => cluster.start()?,
         }
         Ok(cluster)
     }
@@ -99,9 +105,9 @@ impl PgCluster {
             "--locale=C",
         ]))?;
         let settings = format!(
-            "\n# javari-testenv\nport = {}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
-             max_connections = 300\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n",
-            self.port,
+            "\n# javari-testenv (the port is given at each start)\nlisten_addresses = '127.0.0.1'\n\
+             unix_socket_directories = '{}'\nmax_connections = 300\nfsync = off\nsynchronous_commit = off\n\
+             full_page_writes = off\n",
             self.dir.display()
         );
         let conf = self.data_dir().join("postgresql.conf");
@@ -125,6 +131,8 @@ impl PgCluster {
             .arg(self.data_dir())
             .arg("-l")
             .arg(&log)
+            .arg("-o")
+            .arg(format!("-p {}", self.port))
             .args(["-w", "-t", "60", "start"]));
         started.map(|_| ()).map_err(|e| Error::NotReady {
             what: "PostgreSQL",
@@ -141,6 +149,15 @@ impl PgCluster {
             .arg(self.data_dir())
             .args(["-m", "fast", "-w", "stop"]))
         .map(|_| ())
+    }
+
+    /// The port of the running server (from `postmaster.pid`), if it runs.
+    fn running_port(&self) -> Option<u16> {
+        if !self.is_running() {
+            return None;
+        }
+        let pid = std::fs::read_to_string(self.data_dir().join("postmaster.pid")).ok()?;
+        pid.lines().nth(3)?.trim().parse().ok()
     }
 
     pub fn is_running(&self) -> bool {
