@@ -21,7 +21,7 @@ run: deps bins
 	@bash testenv/run-local.sh
 
 test: deps bins lint test-pg
-	DATABASE_URL=$(TEST_DATABASE_URL) cargo test --workspace --all-targets --no-fail-fast
+	DATABASE_URL=$(TEST_DATABASE_URL) cargo test --workspace --lib --bins --tests --no-fail-fast
 	DATABASE_URL=$(TEST_DATABASE_URL) cargo test --workspace --doc
 
 bench: deps bins test-pg

@@ -6,6 +6,7 @@ pub mod conditions;
 pub mod credentials;
 pub mod db;
 pub mod health;
+pub mod providers;
 pub mod telemetry;
 pub mod time;
 pub mod vault;

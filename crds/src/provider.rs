@@ -131,8 +131,11 @@ impl Default for ProbePolicy {
 /// Health of a provider as seen by the probe.
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ProviderHealth {
-    Healthy,
+    /// Answers authenticated calls quickly.
+    Operational,
+    /// Answers, but slowly or rate-limited.
     Degraded,
+    /// Refuses, fails or does not answer; routing skips it.
     Down,
     #[default]
     Unknown,

@@ -20,6 +20,8 @@ pub struct Context {
     pub faults: Faults,
     /// Watch only this namespace (all when `None`).
     pub namespace: Option<String>,
+    /// For probes and checks of external endpoints.
+    pub http: reqwest::Client,
 }
 
 /// The name written to audit rows, Events and field managers.
@@ -44,6 +46,10 @@ impl Context {
             credential_timer,
             faults: Faults::default(),
             namespace: None,
+            http: reqwest::Client::builder()
+                .user_agent(concat!("javari-operator/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .unwrap_or_default(),
         }
     }
 

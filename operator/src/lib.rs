@@ -8,6 +8,7 @@ pub mod faults;
 pub mod http;
 pub mod metrics;
 pub mod preflight;
+pub mod providers;
 pub mod timer;
 
 mod run;

@@ -30,6 +30,7 @@ pub struct Metrics {
     pub duration: Family<KindLabels, Histogram>,
     pub rotations: Counter,
     pub restarts: Counter,
+    pub probes: Counter,
 }
 
 impl Default for Metrics {
@@ -49,6 +50,7 @@ impl Metrics {
         });
         let rotations = Counter::default();
         let restarts = Counter::default();
+        let probes = Counter::default();
         registry.register(
             "ready",
             "1 once the CRDs are checked, the schema migrated and the controllers started",
@@ -80,6 +82,11 @@ impl Metrics {
             "Workloads restarted for a new credential version",
             restarts.clone(),
         );
+        registry.register(
+            "provider_probes",
+            "Provider health probes sent",
+            probes.clone(),
+        );
         Self {
             registry,
             ready,
@@ -88,6 +95,7 @@ impl Metrics {
             duration,
             rotations,
             restarts,
+            probes,
         }
     }
 

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::http::Probe;
 use crate::metrics::Metrics;
 use crate::timer::Timer;
-use crate::{Context, credentials, preflight};
+use crate::{Context, credentials, preflight, providers};
 
 pub use crate::preflight::Error;
 
@@ -58,7 +58,12 @@ pub async fn run_controllers(
     credential_wake: UnboundedReceiver<ObjectRef<Credential>>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    credentials::run(ctx, credential_wake, shutdown).await;
+    // One shutdown signal, shared by every controller.
+    let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
+    tokio::join!(
+        credentials::run(ctx.clone(), credential_wake, shutdown.clone()),
+        providers::run(ctx, shutdown),
+    );
 }
 
 async fn shutdown_signal() {

@@ -1,0 +1,202 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use javari_core::conditions::{Desired, set};
+use javari_core::providers::{ProbeOutcome, StoredModel, probe, record_probe, sync_provider};
+use javari_core::time::{from_k8s, to_k8s};
+use javari_core::vault::SecretValue;
+use javari_crds::common::condition::{DEGRADED, READY};
+use javari_crds::duration::parse_duration;
+use javari_crds::provider::{Capability, ProviderApi, ProviderHealth, ProviderStatus};
+use javari_crds::{Credential, GROUP, Provider, VERSION};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+use tracing::{Instrument, info, info_span, warn};
+
+use super::Error;
+use crate::context::{Context, MANAGER};
+
+pub fn error_policy(_p: Arc<Provider>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.failure("Provider", error.reason());
+    Action::requeue(Duration::from_secs(15))
+}
+
+pub async fn reconcile(provider: Arc<Provider>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let span = info_span!("reconcile", kind = "Provider", namespace = %provider.namespace().unwrap_or_default(), name = %provider.name_any());
+    async move {
+        let _timing = ctx.metrics.reconcile("Provider");
+        let spec = &provider.spec;
+        let interval = parse_duration(&spec.probe.interval)?;
+        let timeout = parse_duration(&spec.probe.timeout)?;
+        let prev = provider.status.clone().unwrap_or_default();
+        let now = Utc::now();
+        let generation = provider.metadata.generation;
+        if let Some(last) = prev.last_probe_at.as_ref().map(from_k8s)
+            && prev.observed_generation == generation
+        {
+            let due = last + chrono::TimeDelta::from_std(interval).unwrap_or_default();
+            if due > now {
+                return Ok(Action::requeue((due - now).to_std().unwrap_or(interval)));
+            }
+        }
+
+        let outcome = match credential_value(&ctx, &provider).await? {
+            Ok(key) => probe(&ctx.http, spec.api, &spec.endpoint, key.as_ref(), timeout).await,
+            Err(why) => ProbeOutcome { health: ProviderHealth::Down, latency_ms: None, error: Some(why) },
+        };
+        let failures = if outcome.health == ProviderHealth::Operational { 0 } else { prev.consecutive_failures.saturating_add(1) };
+        let id = sync(&ctx, &provider).await?;
+        record_probe(ctx.vault.pool(), id, &outcome, failures, now).await?;
+        ctx.metrics.probes.inc();
+
+        if prev.health != outcome.health {
+            info!(from = ?prev.health, to = ?outcome.health, "provider health changed");
+            let (type_, reason) = match outcome.health {
+                ProviderHealth::Operational => (EventType::Normal, "Operational"),
+                ProviderHealth::Degraded => (EventType::Warning, "Degraded"),
+                _ => (EventType::Warning, "Down"),
+            };
+            let note = outcome.error.clone().unwrap_or_else(|| "probe succeeded".to_owned());
+            let event = Event { type_, reason: reason.to_owned(), note: Some(note), action: "Probe".to_owned(), secondary: None };
+            if let Err(e) = ctx.recorder.publish(&event, &provider.object_ref(&())).await {
+                warn!(error = %e, "could not publish event");
+            }
+        }
+        let status = status(&prev, generation, &outcome, failures, now);
+        let api: Api<Provider> = Api::namespaced(ctx.client.clone(), &provider.namespace().unwrap_or_default());
+        let patch = json!({"apiVersion": format!("{GROUP}/{VERSION}"), "kind": "Provider", "status": status});
+        api.patch_status(&provider.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(&patch)).await?;
+        Ok(Action::requeue(interval))
+    }
+    .instrument(span)
+    .await
+}
+
+fn status(
+    prev: &ProviderStatus,
+    generation: Option<i64>,
+    outcome: &ProbeOutcome,
+    failures: i32,
+    now: chrono::DateTime<Utc>,
+) -> ProviderStatus {
+    let mut s = prev.clone();
+    s.observed_generation = generation;
+    s.health = outcome.health;
+    s.latency_ms = outcome.latency_ms;
+    s.last_probe_at = Some(to_k8s(now));
+    s.consecutive_failures = failures;
+    s.last_error = outcome.error.clone();
+    let usable = matches!(
+        outcome.health,
+        ProviderHealth::Operational | ProviderHealth::Degraded
+    );
+    let message = outcome.error.clone().unwrap_or_default();
+    set(
+        &mut s.conditions,
+        Desired::new(
+            READY,
+            usable,
+            &format!("{:?}", outcome.health),
+            message.clone(),
+        ),
+        generation,
+        now,
+    );
+    let degraded = outcome.health != ProviderHealth::Operational;
+    set(
+        &mut s.conditions,
+        Desired::new(
+            DEGRADED,
+            degraded,
+            &format!("{:?}", outcome.health),
+            message,
+        ),
+        generation,
+        now,
+    );
+    s
+}
+
+/// The API key from the referenced Credential's Secret; `Err` explains why there is none.
+async fn credential_value(
+    ctx: &Context,
+    provider: &Provider,
+) -> Result<Result<Option<SecretValue>, String>, Error> {
+    let Some(reference) = &provider.spec.credential_ref else {
+        return Ok(Ok(None));
+    };
+    let ns = provider.namespace().unwrap_or_default();
+    let Some(credential) = Api::<Credential>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(&reference.name)
+        .await?
+    else {
+        return Ok(Err(format!("Credential {} not found", reference.name)));
+    };
+    let secret_name = credential
+        .status
+        .and_then(|s| s.secret_name)
+        .or(credential.spec.secret_name)
+        .unwrap_or_else(|| reference.name.clone());
+    let value = Api::<Secret>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(&secret_name)
+        .await?
+        .and_then(|s| s.data)
+        .and_then(|mut d| d.remove(&reference.key));
+    Ok(match value {
+        Some(bytes) => Ok(Some(SecretValue::new(bytes.0))),
+        None => Err(format!("Credential {} has no value yet", reference.name)),
+    })
+}
+
+async fn sync(ctx: &Context, provider: &Provider) -> Result<uuid::Uuid, Error> {
+    let spec = &provider.spec;
+    let models: Vec<StoredModel<'_>> = spec
+        .models
+        .iter()
+        .map(|m| StoredModel {
+            name: &m.name,
+            input_cost_per_1k: m.input_cost_per1k,
+            output_cost_per_1k: m.output_cost_per1k,
+            capabilities: m
+                .capabilities
+                .iter()
+                .map(capability)
+                .map(str::to_owned)
+                .collect(),
+            context_window: m.context_window.and_then(|c| i32::try_from(c).ok()),
+        })
+        .collect();
+    let api = match spec.api {
+        ProviderApi::Openai => "openai",
+        ProviderApi::Anthropic => "anthropic",
+        ProviderApi::Gemini => "gemini",
+        ProviderApi::OpenaiCompatible => "openai-compatible",
+    };
+    Ok(sync_provider(
+        ctx.vault.pool(),
+        &provider.namespace().unwrap_or_default(),
+        &provider.name_any(),
+        api,
+        &spec.endpoint,
+        spec.credential_ref.as_ref().map(|c| c.name.as_str()),
+        spec.priority,
+        spec.enabled,
+        spec.rate_limit.as_ref().map(|r| r.requests_per_minute),
+        &models,
+    )
+    .await?)
+}
+
+fn capability(c: &Capability) -> &'static str {
+    match c {
+        Capability::Chat => "chat",
+        Capability::Code => "code",
+        Capability::Embeddings => "embeddings",
+        Capability::Vision => "vision",
+    }
+}
