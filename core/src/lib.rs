@@ -6,6 +6,8 @@ pub mod conditions;
 pub mod credentials;
 pub mod db;
 pub mod health;
+pub mod http;
+pub mod projects;
 pub mod providers;
 pub mod telemetry;
 pub mod time;

@@ -46,10 +46,7 @@ impl Context {
             credential_timer,
             faults: Faults::default(),
             namespace: None,
-            http: reqwest::Client::builder()
-                .user_agent(concat!("javari-operator/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .unwrap_or_default(),
+            http: javari_core::http::client(),
         }
     }
 

@@ -150,7 +150,7 @@ mod tests {
 
     #[test]
     fn keys_travel_in_headers() {
-        let http = reqwest::Client::new();
+        let http = crate::http::client();
         let key = SecretValue::from("sk-test".to_owned());
         for api in [
             ProviderApi::Openai,

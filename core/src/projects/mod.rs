@@ -1,0 +1,10 @@
+//! Projects: the Deployment and Service a Project becomes, its health (Argo CD's rules, worst
+//! of children), and which image to run (never one marked bad).
+
+mod build;
+mod health;
+mod revision;
+
+pub use build::{SELECTOR_LABEL, deployment, labels, service};
+pub use health::{deployment_health, worst};
+pub use revision::{Decision, choose_image, render_image};
