@@ -5,6 +5,7 @@
 pub mod conditions;
 pub mod credentials;
 pub mod db;
+pub mod github;
 pub mod health;
 pub mod http;
 pub mod projects;

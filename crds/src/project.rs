@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::{CredentialKeyRef, Health, LocalRef};
 
+/// Annotation that asks for a rollback to the last known good revision; its value is any new
+/// token (a timestamp, an incident id). The console and Monitor actions set it too.
+pub const ROLLBACK_ANNOTATION: &str = "javari.ai/rollback";
+
 /// Desired state of a Project.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
@@ -93,6 +97,10 @@ pub struct GitHubRepo {
     #[serde(default = "default_branch")]
     #[schemars(length(min = 1, max = 255))]
     pub branch: String,
+    /// Token for the GitHub API (a Credential in the same namespace); public repositories
+    /// work without one, within GitHub's anonymous rate limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_ref: Option<CredentialKeyRef>,
 }
 
 /// When and how far back a Project rolls back.
@@ -161,6 +169,12 @@ pub struct ProjectStatus {
     pub known_bad_images: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rollbacks: Vec<RollbackRecord>,
+    /// The last rollback annotation value acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_rollback_request: Option<String>,
+    /// The commit last reported to GitHub as deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_commit: Option<String>,
 }
 
 fn default_replicas() -> i32 {

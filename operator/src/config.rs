@@ -44,6 +44,9 @@ pub struct Config {
     /// Watch only this namespace (default: all namespaces).
     #[arg(long, env = "JAVARI_WATCH_NAMESPACE")]
     pub watch_namespace: Option<String>,
+    /// GitHub API base URL (GitHub Enterprise: https://HOST/api/v3).
+    #[arg(long, env = "JAVARI_GITHUB_API_URL", default_value = javari_core::github::DEFAULT_API_URL)]
+    pub github_api_url: String,
     /// Address of the /healthz, /readyz and /metrics server.
     #[arg(long, env = "JAVARI_OPERATOR_LISTEN", default_value = "0.0.0.0:8081")]
     pub listen: SocketAddr,

@@ -22,6 +22,8 @@ pub struct Context {
     pub namespace: Option<String>,
     /// For probes and checks of external endpoints.
     pub http: reqwest::Client,
+    /// Base URL of the GitHub API.
+    pub github_api: String,
 }
 
 /// The name written to audit rows, Events and field managers.
@@ -47,12 +49,19 @@ impl Context {
             faults: Faults::default(),
             namespace: None,
             http: javari_core::http::client(),
+            github_api: javari_core::github::DEFAULT_API_URL.to_owned(),
         }
     }
 
     /// Restricts the controllers to one namespace.
     pub fn watching(mut self, namespace: Option<String>) -> Self {
         self.namespace = namespace;
+        self
+    }
+
+    /// Talks to this GitHub API (GitHub Enterprise, or a test server).
+    pub fn with_github_api(mut self, url: String) -> Self {
+        self.github_api = url;
         self
     }
 

@@ -8,7 +8,9 @@ pub mod faults;
 pub mod http;
 pub mod metrics;
 pub mod preflight;
+pub mod projects;
 pub mod providers;
+pub mod secrets;
 pub mod timer;
 
 mod run;

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::http::Probe;
 use crate::metrics::Metrics;
 use crate::timer::Timer;
-use crate::{Context, credentials, preflight, providers};
+use crate::{Context, credentials, preflight, projects, providers};
 
 pub use crate::preflight::Error;
 
@@ -62,7 +62,8 @@ pub async fn run_controllers(
     let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
     tokio::join!(
         credentials::run(ctx.clone(), credential_wake, shutdown.clone()),
-        providers::run(ctx, shutdown),
+        providers::run(ctx.clone(), shutdown.clone()),
+        projects::run(ctx, shutdown),
     );
 }
 

@@ -4,12 +4,14 @@
 //!   into `.bin/`, started on free loopback ports, with the Javari CRDs installed.
 //! - [`PgCluster`]: a private PostgreSQL cluster from Debian's packages.
 //! - [`FakeProvider`]: OpenAI, Anthropic and Gemini wire protocols with scripted faults.
+//! - [`FakeGitHub`]: branch heads, deployments and deployment statuses.
 //!
 //! Processes started here are watched: when the process that started them exits, they are
 //! stopped and their data directories removed, so a test binary never leaks servers.
 
 mod control_plane;
 mod database;
+mod fake_github;
 mod fake_provider;
 mod paths;
 mod postgres;
@@ -17,6 +19,7 @@ mod process;
 
 pub use control_plane::{ControlPlane, install_crds};
 pub use database::fresh_database;
+pub use fake_github::FakeGitHub;
 pub use fake_provider::{Behaviour, FakeProvider};
 pub use paths::{bin_dir, workspace_root};
 pub use postgres::PgCluster;

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use javari_crds::Project;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, PodSpec, PodTemplateSpec, Probe, SecretKeySelector, Service,
-    ServicePort, ServiceSpec,
+    Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, PodSpec, PodTemplateSpec, Probe,
+    SecretKeySelector, Service, ServicePort, ServiceSpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -17,7 +17,10 @@ pub const SELECTOR_LABEL: &str = "javari.ai/project";
 pub fn labels(project: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("app.kubernetes.io/name".to_owned(), project.to_owned()),
-        ("app.kubernetes.io/managed-by".to_owned(), "javari".to_owned()),
+        (
+            "app.kubernetes.io/managed-by".to_owned(),
+            "javari".to_owned(),
+        ),
         (SELECTOR_LABEL.to_owned(), project.to_owned()),
     ])
 }
@@ -42,19 +45,31 @@ pub fn deployment(
 ) -> Deployment {
     let name = project.metadata.name.clone().unwrap_or_default();
     let spec = &project.spec;
-    let mut env: Vec<EnvVar> =
-        spec.env.iter().map(|(k, v)| EnvVar { name: k.clone(), value: Some(v.clone()), ..Default::default() }).collect();
-    env.extend(spec.credentials.iter().map(|c| EnvVar {
-        name: c.env.clone(),
-        value_from: Some(EnvVarSource {
-            secret_key_ref: Some(SecretKeySelector {
-                name: credential_secrets.get(&c.credential_ref.name).cloned().unwrap_or_else(|| c.credential_ref.name.clone()),
-                key: c.credential_ref.key.clone(),
-                optional: Some(false),
+    let mut env: Vec<EnvVar> = spec
+        .env
+        .iter()
+        .map(|(k, v)| EnvVar {
+            name: k.clone(),
+            value: Some(v.clone()),
+            ..Default::default()
+        })
+        .collect();
+    env.extend(spec.credentials.iter().map(|c| {
+        EnvVar {
+            name: c.env.clone(),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: credential_secrets
+                        .get(&c.credential_ref.name)
+                        .cloned()
+                        .unwrap_or_else(|| c.credential_ref.name.clone()),
+                    key: c.credential_ref.key.clone(),
+                    optional: Some(false),
+                }),
+                ..Default::default()
             }),
             ..Default::default()
-        }),
-        ..Default::default()
+        }
     }));
     let probe = |initial: i32| Probe {
         http_get: Some(HTTPGetAction {
@@ -69,7 +84,11 @@ pub fn deployment(
     let container = Container {
         name: "app".to_owned(),
         image: Some(image.to_owned()),
-        ports: Some(vec![ContainerPort { name: Some("http".to_owned()), container_port: spec.port, ..Default::default() }]),
+        ports: Some(vec![ContainerPort {
+            name: Some("http".to_owned()),
+            container_port: spec.port,
+            ..Default::default()
+        }]),
         env: (!env.is_empty()).then_some(env),
         readiness_probe: Some(probe(2)),
         liveness_probe: Some(probe(15)),
@@ -85,8 +104,14 @@ pub fn deployment(
                 ..Default::default()
             },
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta { labels: Some(labels(&name)), ..Default::default() }),
-                spec: Some(PodSpec { containers: vec![container], ..Default::default() }),
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels(&name)),
+                    ..Default::default()
+                }),
+                spec: Some(PodSpec {
+                    containers: vec![container],
+                    ..Default::default()
+                }),
             },
             ..Default::default()
         }),
@@ -141,17 +166,34 @@ mod tests {
         assert_eq!(c.ports.as_ref().expect("ports")[0].container_port, 3000);
         let env = c.env.as_ref().expect("env");
         assert_eq!(env[0].value.as_deref(), Some("production"));
-        let secret = env[1].value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()).expect("secret ref");
-        assert_eq!((secret.name.as_str(), secret.key.as_str()), ("db-secret", "value"));
-        let probe = c.readiness_probe.as_ref().and_then(|p| p.http_get.as_ref()).expect("probe");
+        let secret = env[1]
+            .value_from
+            .as_ref()
+            .and_then(|v| v.secret_key_ref.as_ref())
+            .expect("secret ref");
+        assert_eq!(
+            (secret.name.as_str(), secret.key.as_str()),
+            ("db-secret", "value")
+        );
+        let probe = c
+            .readiness_probe
+            .as_ref()
+            .and_then(|p| p.http_get.as_ref())
+            .expect("probe");
         assert_eq!(probe.path.as_deref(), Some("/api/health"));
-        assert_eq!(spec.selector.match_labels.expect("selector")[SELECTOR_LABEL], "web");
+        assert_eq!(
+            spec.selector.match_labels.expect("selector")[SELECTOR_LABEL],
+            "web"
+        );
     }
 
     #[test]
     fn service_targets_the_named_port() {
         let s = service(&project(), None).spec.expect("spec");
         assert_eq!(s.selector.expect("selector")[SELECTOR_LABEL], "web");
-        assert_eq!(s.ports.expect("ports")[0].target_port, Some(IntOrString::String("http".into())));
+        assert_eq!(
+            s.ports.expect("ports")[0].target_port,
+            Some(IntOrString::String("http".into()))
+        );
     }
 }

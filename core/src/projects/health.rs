@@ -16,7 +16,10 @@ fn rank(h: Health) -> u8 {
 }
 
 pub fn worst(healths: impl IntoIterator<Item = Health>) -> Health {
-    healths.into_iter().max_by_key(|h| rank(*h)).unwrap_or(Health::Healthy)
+    healths
+        .into_iter()
+        .max_by_key(|h| rank(*h))
+        .unwrap_or(Health::Healthy)
 }
 
 /// Healthy once the controller has observed the current generation and every replica is
@@ -27,15 +30,15 @@ pub fn deployment_health(d: Option<&Deployment>) -> Health {
     if spec.and_then(|s| s.paused) == Some(true) {
         return Health::Suspended;
     }
-    let Some(status) = d.status.as_ref() else { return Health::Progressing };
+    let Some(status) = d.status.as_ref() else {
+        return Health::Progressing;
+    };
     if status.observed_generation.unwrap_or(0) < d.metadata.generation.unwrap_or(0) {
         return Health::Progressing;
     }
-    let deadline_exceeded = status
-        .conditions
-        .iter()
-        .flatten()
-        .any(|c| c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded"));
+    let deadline_exceeded = status.conditions.iter().flatten().any(|c| {
+        c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+    });
     if deadline_exceeded {
         return Health::Degraded;
     }
@@ -55,8 +58,20 @@ mod tests {
 
     use super::*;
 
-    fn deployment(generation: i64, observed: i64, replicas: i32, updated: i32, available: i32) -> Deployment {
-        let mut d = Deployment { spec: Some(DeploymentSpec { replicas: Some(replicas), ..Default::default() }), ..Default::default() };
+    fn deployment(
+        generation: i64,
+        observed: i64,
+        replicas: i32,
+        updated: i32,
+        available: i32,
+    ) -> Deployment {
+        let mut d = Deployment {
+            spec: Some(DeploymentSpec {
+                replicas: Some(replicas),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
         d.metadata.generation = Some(generation);
         d.status = Some(DeploymentStatus {
             observed_generation: Some(observed),
@@ -71,10 +86,25 @@ mod tests {
     #[test]
     fn argo_rules() {
         assert_eq!(deployment_health(None), Health::Missing);
-        assert_eq!(deployment_health(Some(&deployment(2, 1, 2, 2, 2))), Health::Progressing, "generation not observed");
-        assert_eq!(deployment_health(Some(&deployment(2, 2, 2, 1, 1))), Health::Progressing, "rollout under way");
-        assert_eq!(deployment_health(Some(&deployment(2, 2, 2, 2, 1))), Health::Progressing, "not yet available");
-        assert_eq!(deployment_health(Some(&deployment(2, 2, 2, 2, 2))), Health::Healthy);
+        assert_eq!(
+            deployment_health(Some(&deployment(2, 1, 2, 2, 2))),
+            Health::Progressing,
+            "generation not observed"
+        );
+        assert_eq!(
+            deployment_health(Some(&deployment(2, 2, 2, 1, 1))),
+            Health::Progressing,
+            "rollout under way"
+        );
+        assert_eq!(
+            deployment_health(Some(&deployment(2, 2, 2, 2, 1))),
+            Health::Progressing,
+            "not yet available"
+        );
+        assert_eq!(
+            deployment_health(Some(&deployment(2, 2, 2, 2, 2))),
+            Health::Healthy
+        );
         let mut stuck = deployment(2, 2, 2, 1, 1);
         if let Some(s) = stuck.status.as_mut() {
             s.conditions = Some(vec![DeploymentCondition {
@@ -89,8 +119,14 @@ mod tests {
 
     #[test]
     fn worst_of_children() {
-        assert_eq!(worst([Health::Healthy, Health::Progressing]), Health::Progressing);
-        assert_eq!(worst([Health::Missing, Health::Degraded, Health::Healthy]), Health::Degraded);
+        assert_eq!(
+            worst([Health::Healthy, Health::Progressing]),
+            Health::Progressing
+        );
+        assert_eq!(
+            worst([Health::Missing, Health::Degraded, Health::Healthy]),
+            Health::Degraded
+        );
         assert_eq!(worst([]), Health::Healthy);
     }
 }

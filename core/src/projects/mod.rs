@@ -4,7 +4,9 @@
 mod build;
 mod health;
 mod revision;
+mod store;
 
 pub use build::{SELECTOR_LABEL, deployment, labels, service};
 pub use health::{deployment_health, worst};
 pub use revision::{Decision, choose_image, render_image};
+pub use store::{ProjectRow, record_rollback, upsert_project};

@@ -37,6 +37,8 @@ use crate::faults::Step;
 pub const FINALIZER: &str = "javari.ai/credential";
 /// Longest sleep between reconciles of a healthy Credential.
 const RESYNC: Duration = Duration::from_secs(3600);
+/// How often a Credential waiting for its external value looks for it in the vault.
+const WAITING_POLL: Duration = Duration::from_secs(15);
 
 pub async fn reconcile(cred: Arc<Credential>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = cred.namespace().unwrap_or_default();
@@ -47,7 +49,12 @@ pub async fn reconcile(cred: Arc<Credential>, ctx: Arc<Context>) -> Result<Actio
         let api: Api<Credential> = Api::namespaced(ctx.client.clone(), &ns);
         finalizer(&api, FINALIZER, cred, |event| async {
             match event {
-                Finalizer::Apply(cred) => apply(&cred, &ctx).await,
+                Finalizer::Apply(cred) => {
+                    // The watch cache can lag behind our own last status write; decide on
+                    // the stored object so no rotation, restart or rollback record is lost.
+                    let latest = api.get(&cred.name_any()).await?;
+                    apply(&latest, &ctx).await
+                }
                 Finalizer::Cleanup(cred) => cleanup(&cred, &ctx).await,
             }
         })
@@ -117,7 +124,8 @@ async fn converge(
     // 1. vault
     let (stored, rotation_waiting) = match vault_step(cred, ctx, now, expires_at).await? {
         Vaulted::WaitingForValue(message) => {
-            return Ok((status::waiting(prev, generation, message, now), None));
+            let poll = now + chrono::TimeDelta::from_std(WAITING_POLL).unwrap_or_default();
+            return Ok((status::waiting(prev, generation, message, now), Some(poll)));
         }
         Vaulted::Current { stored, waiting } => (stored, waiting),
     };

@@ -9,8 +9,7 @@ use javari_core::vault::SecretValue;
 use javari_crds::common::condition::{DEGRADED, READY};
 use javari_crds::duration::parse_duration;
 use javari_crds::provider::{Capability, ProviderApi, ProviderHealth, ProviderStatus};
-use javari_crds::{Credential, GROUP, Provider, VERSION};
-use k8s_openapi::api::core::v1::Secret;
+use javari_crds::{GROUP, Provider, VERSION};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
@@ -122,7 +121,7 @@ fn status(
     s
 }
 
-/// The API key from the referenced Credential's Secret; `Err` explains why there is none.
+/// The API key, or why there is none.
 async fn credential_value(
     ctx: &Context,
     provider: &Provider,
@@ -131,26 +130,9 @@ async fn credential_value(
         return Ok(Ok(None));
     };
     let ns = provider.namespace().unwrap_or_default();
-    let Some(credential) = Api::<Credential>::namespaced(ctx.client.clone(), &ns)
-        .get_opt(&reference.name)
+    Ok(crate::secrets::credential_value(ctx, &ns, reference)
         .await?
-    else {
-        return Ok(Err(format!("Credential {} not found", reference.name)));
-    };
-    let secret_name = credential
-        .status
-        .and_then(|s| s.secret_name)
-        .or(credential.spec.secret_name)
-        .unwrap_or_else(|| reference.name.clone());
-    let value = Api::<Secret>::namespaced(ctx.client.clone(), &ns)
-        .get_opt(&secret_name)
-        .await?
-        .and_then(|s| s.data)
-        .and_then(|mut d| d.remove(&reference.key));
-    Ok(match value {
-        Some(bytes) => Ok(Some(SecretValue::new(bytes.0))),
-        None => Err(format!("Credential {} has no value yet", reference.name)),
-    })
+        .map(Some))
 }
 
 async fn sync(ctx: &Context, provider: &Provider) -> Result<uuid::Uuid, Error> {

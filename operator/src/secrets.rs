@@ -1,0 +1,51 @@
+//! Reading a Credential's current value from the Secret the Credential controller keeps.
+
+use javari_core::vault::SecretValue;
+use javari_crds::Credential;
+use javari_crds::common::CredentialKeyRef;
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+
+use crate::Context;
+
+/// The value of `reference` in `namespace`; `Ok(Err(why))` when there is none yet.
+pub async fn credential_value(
+    ctx: &Context,
+    namespace: &str,
+    reference: &CredentialKeyRef,
+) -> Result<Result<SecretValue, String>, kube::Error> {
+    let Some(credential) = Api::<Credential>::namespaced(ctx.client.clone(), namespace)
+        .get_opt(&reference.name)
+        .await?
+    else {
+        return Ok(Err(format!("Credential {} not found", reference.name)));
+    };
+    let secret_name = credential
+        .status
+        .and_then(|s| s.secret_name)
+        .or(credential.spec.secret_name)
+        .unwrap_or_else(|| reference.name.clone());
+    let value = Api::<Secret>::namespaced(ctx.client.clone(), namespace)
+        .get_opt(&secret_name)
+        .await?
+        .and_then(|s| s.data)
+        .and_then(|mut d| d.remove(&reference.key));
+    Ok(value
+        .map(|b| SecretValue::new(b.0))
+        .ok_or_else(|| format!("Credential {} has no value yet", reference.name)))
+}
+
+/// The Secret each referenced Credential materializes (its name may differ from the
+/// Credential's through `spec.secretName`).
+pub async fn secret_name(
+    ctx: &Context,
+    namespace: &str,
+    credential: &str,
+) -> Result<String, kube::Error> {
+    let found = Api::<Credential>::namespaced(ctx.client.clone(), namespace)
+        .get_opt(credential)
+        .await?;
+    Ok(found
+        .and_then(|c| c.status.and_then(|s| s.secret_name).or(c.spec.secret_name))
+        .unwrap_or_else(|| credential.to_owned()))
+}
