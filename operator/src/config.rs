@@ -47,6 +47,15 @@ pub struct Config {
     /// GitHub API base URL (GitHub Enterprise: https://HOST/api/v3).
     #[arg(long, env = "JAVARI_GITHUB_API_URL", default_value = javari_core::github::DEFAULT_API_URL)]
     pub github_api_url: String,
+    /// Elect one active replica with a Lease (turn off only for a single local process).
+    #[arg(long, env = "JAVARI_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+    /// Namespace of the leader Lease (the operator's own).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub lease_namespace: String,
+    /// How long a leader's Lease lasts without renewal, in seconds.
+    #[arg(long, env = "JAVARI_LEASE_SECONDS", default_value_t = 15)]
+    pub lease_seconds: u64,
     /// Address of the /healthz, /readyz and /metrics server.
     #[arg(long, env = "JAVARI_OPERATOR_LISTEN", default_value = "0.0.0.0:8081")]
     pub listen: SocketAddr,

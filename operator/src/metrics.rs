@@ -25,6 +25,7 @@ pub struct FailureLabels {
 pub struct Metrics {
     pub registry: Registry,
     pub ready: Gauge,
+    pub leader: Gauge,
     pub reconciles: Family<KindLabels, Counter>,
     pub failures: Family<FailureLabels, Counter>,
     pub duration: Family<KindLabels, Histogram>,
@@ -43,6 +44,7 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("javari_operator");
         let ready = Gauge::default();
+        let leader = Gauge::default();
         let reconciles = Family::<KindLabels, Counter>::default();
         let failures = Family::<FailureLabels, Counter>::default();
         let duration = Family::<KindLabels, Histogram>::new_with_constructor(|| {
@@ -90,6 +92,7 @@ impl Metrics {
         Self {
             registry,
             ready,
+            leader,
             reconciles,
             failures,
             duration,

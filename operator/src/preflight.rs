@@ -45,6 +45,8 @@ pub enum Error {
     Scheduler(String),
     #[error("HTTP server failed: {0}")]
     Server(String),
+    #[error("lost the leader Lease to another replica; restarting as a standby")]
+    LostLeadership,
 }
 
 impl Error {

@@ -1,6 +1,7 @@
 //! Start-up and the controllers' lifetime.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::channel::mpsc::UnboundedReceiver;
 use javari_crds::Credential;
@@ -9,6 +10,7 @@ use tracing::info;
 
 use crate::config::Config;
 use crate::http::Probe;
+use crate::leader::Elector;
 use crate::metrics::Metrics;
 use crate::timer::Timer;
 use crate::{Context, credentials, preflight, projects, providers};
@@ -33,23 +35,67 @@ pub async fn run(config: Config) -> Result<(), Error> {
         .await
         .map_err(|e| Error::Scheduler(e.to_string()))?;
     let ctx = Arc::new(
-        Context::new(checked.client, checked.vault, metrics, timer)
-            .watching(config.watch_namespace.clone()),
+        Context::new(
+            checked.client.clone(),
+            checked.vault,
+            metrics.clone(),
+            timer,
+        )
+        .watching(config.watch_namespace.clone())
+        .with_github_api(config.github_api_url.clone()),
     );
+    // A standby replica is ready too: it serves probes and waits for the Lease.
     probe.set_ready(true);
-    info!("javari-operator ready");
 
-    tokio::select! {
+    let elector = config.leader_election.then(|| {
+        let identity = std::env::var("POD_NAME")
+            .unwrap_or_else(|_| format!("javari-operator-{}", std::process::id()));
+        Elector::new(
+            checked.client,
+            &config.lease_namespace,
+            "javari-operator",
+            &identity,
+            Duration::from_secs(config.lease_seconds),
+        )
+    });
+    if let Some(elector) = &elector {
+        info!(
+            identity = elector.identity(),
+            "waiting for the leader Lease"
+        );
+        tokio::select! {
+            _ = elector.acquire() => {}
+            _ = shutdown_signal() => return Ok(()),
+        }
+    }
+    metrics.leader.set(1);
+    info!("javari-operator running its controllers");
+
+    let lost = async {
+        match &elector {
+            Some(e) => e.hold().await,
+            None => std::future::pending().await,
+        }
+    };
+    let result = tokio::select! {
         _ = run_controllers(ctx, wake, shutdown_signal()) => {
             info!("controllers stopped");
             Ok(())
         }
+        _ = lost => Err(Error::LostLeadership),
         result = server => match result {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(Error::Server(e.to_string())),
             Err(e) => Err(Error::Server(e.to_string())),
         },
+    };
+    metrics.leader.set(0);
+    if let Some(elector) = &elector
+        && result.is_ok()
+    {
+        elector.release().await;
     }
+    result
 }
 
 /// Runs every controller until `shutdown` resolves (tests pass their own trigger).
