@@ -8,6 +8,7 @@ pub mod db;
 pub mod github;
 pub mod health;
 pub mod http;
+pub mod monitors;
 pub mod projects;
 pub mod providers;
 pub mod telemetry;

@@ -1,0 +1,12 @@
+//! Monitors: the check condition language, the failure/success threshold state machine, and
+//! the health-check and incident tables.
+
+mod condition;
+mod store;
+mod threshold;
+
+pub use condition::{CheckResult, Condition, Op, ParseError, Subject, evaluate_all, parse};
+pub use store::{
+    CheckRow, LatencyStats, insert_checks, latency_stats, open_incident, resolve_incident, uptime,
+};
+pub use threshold::{Counters, Transition, step};
