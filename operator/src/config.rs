@@ -47,6 +47,9 @@ pub struct Config {
     /// GitHub API base URL (GitHub Enterprise: https://HOST/api/v3).
     #[arg(long, env = "JAVARI_GITHUB_API_URL", default_value = javari_core::github::DEFAULT_API_URL)]
     pub github_api_url: String,
+    /// Where Monitors with a projectRef send checks ({name}, {namespace}, {path}).
+    #[arg(long, env = "JAVARI_PROJECT_URL_TEMPLATE", default_value = crate::context::DEFAULT_PROJECT_URL)]
+    pub project_url_template: String,
     /// Elect one active replica with a Lease (turn off only for a single local process).
     #[arg(long, env = "JAVARI_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_election: bool,

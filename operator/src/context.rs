@@ -24,7 +24,13 @@ pub struct Context {
     pub http: reqwest::Client,
     /// Base URL of the GitHub API.
     pub github_api: String,
+    /// Where a Monitor with a `projectRef` sends its checks: `{name}`, `{namespace}` and
+    /// `{path}` (the Project's health path) are filled in.
+    pub project_url: String,
 }
+
+/// In-cluster address of a Project's Service.
+pub const DEFAULT_PROJECT_URL: &str = "http://{name}.{namespace}.svc.cluster.local{path}";
 
 /// The name written to audit rows, Events and field managers.
 pub const MANAGER: &str = "javari-operator";
@@ -50,6 +56,7 @@ impl Context {
             namespace: None,
             http: javari_core::http::client(),
             github_api: javari_core::github::DEFAULT_API_URL.to_owned(),
+            project_url: DEFAULT_PROJECT_URL.to_owned(),
         }
     }
 
@@ -62,6 +69,12 @@ impl Context {
     /// Talks to this GitHub API (GitHub Enterprise, or a test server).
     pub fn with_github_api(mut self, url: String) -> Self {
         self.github_api = url;
+        self
+    }
+
+    /// Sends Project checks to this URL template instead of the in-cluster Service.
+    pub fn with_project_url(mut self, template: String) -> Self {
+        self.project_url = template;
         self
     }
 

@@ -8,6 +8,7 @@ pub mod faults;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+pub mod monitors;
 pub mod preflight;
 pub mod projects;
 pub mod providers;

@@ -32,6 +32,8 @@ pub struct Metrics {
     pub rotations: Counter,
     pub restarts: Counter,
     pub probes: Counter,
+    pub checks: Counter,
+    pub incidents_opened: Counter,
 }
 
 impl Default for Metrics {
@@ -53,6 +55,8 @@ impl Metrics {
         let rotations = Counter::default();
         let restarts = Counter::default();
         let probes = Counter::default();
+        let checks = Counter::default();
+        let incidents_opened = Counter::default();
         registry.register(
             "ready",
             "1 once the CRDs are checked, the schema migrated and the controllers started",
@@ -99,6 +103,8 @@ impl Metrics {
             rotations,
             restarts,
             probes,
+            checks,
+            incidents_opened,
         }
     }
 

@@ -13,7 +13,7 @@ use crate::http::Probe;
 use crate::leader::Elector;
 use crate::metrics::Metrics;
 use crate::timer::Timer;
-use crate::{Context, credentials, preflight, projects, providers};
+use crate::{Context, credentials, monitors, preflight, projects, providers};
 
 pub use crate::preflight::Error;
 
@@ -109,7 +109,8 @@ pub async fn run_controllers(
     tokio::join!(
         credentials::run(ctx.clone(), credential_wake, shutdown.clone()),
         providers::run(ctx.clone(), shutdown.clone()),
-        projects::run(ctx, shutdown),
+        projects::run(ctx.clone(), shutdown.clone()),
+        monitors::run(ctx, shutdown),
     );
 }
 

@@ -167,6 +167,18 @@ pub async fn resolve_incident(
     Ok(id)
 }
 
+/// Adds an event to an incident's timeline (actions, webhook results, notes).
+pub async fn add_timeline_event(
+    pool: &PgPool,
+    incident: Uuid,
+    kind: &str,
+    message: &str,
+    actor: &str,
+) -> Result<(), sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    timeline(&mut conn, incident, kind, message, actor).await
+}
+
 async fn timeline(
     tx: &mut sqlx::PgConnection,
     incident: Uuid,

@@ -44,10 +44,13 @@ pub async fn reconcile(provider: Arc<Provider>, ctx: Arc<Context>) -> Result<Act
             }
         }
 
-        let outcome = match credential_value(&ctx, &provider).await? {
+        let failed_over = provider.annotations().get(crate::monitors::FAILOVER_ANNOTATION).cloned();
+        let outcome = if let Some(by) = failed_over {
+            ProbeOutcome { health: ProviderHealth::Down, latency_ms: None, error: Some(format!("failed over by {by}")) }
+        } else { match credential_value(&ctx, &provider).await? {
             Ok(key) => probe(&ctx.http, spec.api, &spec.endpoint, key.as_ref(), timeout).await,
             Err(why) => ProbeOutcome { health: ProviderHealth::Down, latency_ms: None, error: Some(why) },
-        };
+        } };
         let failures = if outcome.health == ProviderHealth::Operational { 0 } else { prev.consecutive_failures.saturating_add(1) };
         let id = sync(&ctx, &provider).await?;
         record_probe(ctx.vault.pool(), id, &outcome, failures, now).await?;

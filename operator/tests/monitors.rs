@@ -1,0 +1,422 @@
+//! The Monitor controller against local HTTP targets that flip between healthy and failing:
+//! thresholds open exactly one incident per outage and resolve it, rows and status agree,
+//! a bad condition is reported, and a failing new image is rolled back once.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use javari_core::vault::{Keyring, MasterKey, Vault};
+use javari_crds::Monitor;
+use javari_crds::monitor::MonitorState;
+use javari_operator::Context;
+use javari_operator::metrics::Metrics;
+use javari_operator::timer::Timer;
+use javari_testenv::{ControlPlane, fresh_database};
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::Client;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::sync::oneshot;
+
+/// A target that answers 200 `{"status":"healthy"}` or 503, and a webhook receiver.
+struct Target {
+    url: String,
+    healthy: Arc<AtomicBool>,
+    hits: Arc<AtomicUsize>,
+    webhooks: Arc<Mutex<Vec<Value>>>,
+}
+
+async fn target() -> Target {
+    let healthy = Arc::new(AtomicBool::new(true));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let webhooks = Arc::new(Mutex::new(Vec::new()));
+    let (h, n, w) = (healthy.clone(), hits.clone(), webhooks.clone());
+    let app = Router::new()
+        .fallback(get(move || {
+            let (h, n) = (h.clone(), n.clone());
+            async move {
+                n.fetch_add(1, Ordering::SeqCst);
+                if h.load(Ordering::SeqCst) {
+                    (StatusCode::OK, r#"{"status":"healthy"}"#)
+                } else {
+                    (StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"down"}"#)
+                }
+            }
+        }))
+        .route(
+            "/hook",
+            post(move |axum::Json(body): axum::Json<Value>| {
+                let w = w.clone();
+                async move {
+                    w.lock().unwrap_or_else(|e| e.into_inner()).push(body);
+                    StatusCode::NO_CONTENT
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    Target {
+        url,
+        healthy,
+        hits,
+        webhooks,
+    }
+}
+
+struct Env {
+    client: Client,
+    ns: String,
+    pool: PgPool,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Env {
+    async fn start(project_url: Option<String>) -> Env {
+        let cp = ControlPlane::shared();
+        let client = cp.client().await.expect("client");
+        let ns = cp.test_namespace(&client).await.expect("namespace");
+        let pool = javari_core::db::connect(&fresh_database().await.expect("database"), 5)
+            .await
+            .expect("connect");
+        javari_core::db::migrate(&pool).await.expect("migrate");
+        let vault = Vault::new(
+            pool.clone(),
+            Arc::new(Keyring::new(MasterKey::generate(), vec![])),
+        );
+        let (timer, wake) = Timer::start().await.expect("timer");
+        let mut ctx = Context::new(client.clone(), vault, Arc::new(Metrics::new()), timer)
+            .watching(Some(ns.clone()));
+        if let Some(url) = project_url {
+            ctx = ctx.with_project_url(url);
+        }
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(javari_operator::run_controllers(
+            Arc::new(ctx),
+            wake,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Env {
+            client,
+            ns,
+            pool,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    async fn stop(mut self) {
+        drop(self.stop.take());
+        if let Some(task) = self.task.take() {
+            task.await.expect("stopped");
+        }
+    }
+
+    fn monitors(&self) -> Api<Monitor> {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    async fn create_monitor(&self, name: &str, spec: Value) {
+        let m: Monitor = serde_json::from_value(
+            json!({"apiVersion": "javari.ai/v1alpha1", "kind": "Monitor",
+            "metadata": {"name": name}, "spec": spec}),
+        )
+        .expect("monitor");
+        self.monitors()
+            .create(&PostParams::default(), &m)
+            .await
+            .expect("create monitor");
+    }
+
+    async fn wait<T>(&self, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+        let started = Instant::now();
+        loop {
+            if let Some(v) = check().await {
+                return v;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "timed out waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn state(&self, name: &str) -> Option<MonitorState> {
+        Some(self.monitors().get(name).await.ok()?.status?.state)
+    }
+
+    async fn incidents(&self, key: &str) -> Vec<(String, i32)> {
+        sqlx::query_as("SELECT status, occurrences FROM javari_incidents WHERE dedup_key = $1 ORDER BY opened_at")
+            .bind(key)
+            .fetch_all(&self.pool)
+            .await
+            .expect("incidents")
+    }
+}
+
+#[tokio::test]
+async fn one_incident_per_outage_with_webhooks_and_agreeing_figures() {
+    let t = target().await;
+    let env = Env::start(None).await;
+    env.create_monitor("web", json!({"url": format!("{}/api/health", t.url), "interval": "1s",
+        "conditions": ["[STATUS] == 200", "[BODY].status == healthy", "[RESPONSE_TIME] < 2000"],
+        "failureThreshold": 3, "successThreshold": 2, "severity": "P1",
+        "actions": {"openIncident": true, "webhook": format!("{}/hook", t.url), "runbook": "api-down"}}))
+    .await;
+    let key = format!("monitor/{}/web", env.ns);
+
+    env.wait("Up", async || {
+        (env.state("web").await == Some(MonitorState::Up)).then_some(())
+    })
+    .await;
+    t.healthy.store(false, Ordering::SeqCst);
+    env.wait("Down", async || {
+        (env.state("web").await == Some(MonitorState::Down)).then_some(())
+    })
+    .await;
+    // Keep failing well past the threshold: still one incident, opened once.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(env.incidents(&key).await, [("open".to_owned(), 1)]);
+    let status = env
+        .monitors()
+        .get("web")
+        .await
+        .expect("get")
+        .status
+        .expect("status");
+    assert!(status.consecutive_failures >= 3);
+    assert!(status.open_incident.is_some());
+    assert!(
+        status
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("[STATUS] == 200 failed")),
+        "{:?}",
+        status.last_error
+    );
+
+    t.healthy.store(true, Ordering::SeqCst);
+    env.wait("Up again", async || {
+        (env.state("web").await == Some(MonitorState::Up)).then_some(())
+    })
+    .await;
+    assert_eq!(env.incidents(&key).await, [("resolved".to_owned(), 1)]);
+    let timeline: Vec<String> = sqlx::query_scalar(
+        "SELECT e.kind FROM javari_incident_events e JOIN javari_incidents i ON i.id = e.incident_id WHERE i.dedup_key = $1 ORDER BY e.id",
+    )
+    .bind(&key)
+    .fetch_all(&env.pool)
+    .await
+    .expect("timeline");
+    assert_eq!(timeline, ["opened", "webhook", "resolved", "webhook"]);
+    let hooks = t.webhooks.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let states: Vec<&str> = hooks.iter().filter_map(|h| h["state"].as_str()).collect();
+    assert_eq!(states, ["down", "resolved"]);
+    let runbook: Option<String> =
+        sqlx::query_scalar("SELECT runbook FROM javari_incidents WHERE dedup_key = $1")
+            .bind(&key)
+            .fetch_one(&env.pool)
+            .await
+            .expect("runbook");
+    assert_eq!(runbook.as_deref(), Some("api-down"));
+
+    // The status figures are the rows' figures.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let status = env
+        .monitors()
+        .get("web")
+        .await
+        .expect("get")
+        .status
+        .expect("status");
+    let (checks, down): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE status = 'down') FROM javari_health_checks WHERE monitor_namespace = $1 AND monitor_name = 'web'",
+    )
+    .bind(&env.ns)
+    .fetch_one(&env.pool)
+    .await
+    .expect("rows");
+    assert!(down >= 3 && checks > down, "{checks} checks, {down} down");
+    let shown: f64 = status
+        .uptime
+        .last1h
+        .as_deref()
+        .expect("uptime")
+        .parse()
+        .expect("number");
+    let from_rows = 100.0 * (checks - down) as f64 / checks as f64;
+    assert!(
+        (shown - from_rows).abs() < 100.0 / checks as f64 + 0.01,
+        "status {shown} vs rows {from_rows}"
+    );
+    assert!(status.latency.is_some());
+    assert!(t.hits.load(Ordering::SeqCst) as i64 >= checks);
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_condition_that_does_not_parse_makes_the_monitor_degraded() {
+    let env = Env::start(None).await;
+    env.create_monitor(
+        "typo",
+        json!({"url": "http://127.0.0.1:9/", "conditions": ["[STATUS] == ok"]}),
+    )
+    .await;
+    let condition = env
+        .wait("Degraded", async || {
+            let s = env.monitors().get("typo").await.ok()?.status?;
+            s.conditions
+                .into_iter()
+                .find(|c| c.type_ == "Degraded" && c.status == "True")
+        })
+        .await;
+    assert_eq!(condition.reason, "ConditionInvalid");
+    assert!(
+        condition.message.contains("[STATUS] == ok") && condition.message.contains("whole number"),
+        "{}",
+        condition.message
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_new_image_is_rolled_back_once_to_the_last_known_good() {
+    let t = target().await;
+    let env = Env::start(Some(format!("{}/{{namespace}}/{{name}}{{path}}", t.url))).await;
+    let projects: Api<javari_crds::Project> = Api::namespaced(env.client.clone(), &env.ns);
+    let deployments: Api<Deployment> = Api::namespaced(env.client.clone(), &env.ns);
+    let p = serde_json::from_value(
+        json!({"apiVersion": "javari.ai/v1alpha1", "kind": "Project", "metadata": {"name": "api"},
+        "spec": {"image": "registry.local/api:1"}}),
+    )
+    .expect("project");
+    projects
+        .create(&PostParams::default(), &p)
+        .await
+        .expect("project");
+    let image = async || -> Option<String> {
+        deployments
+            .get_opt("api")
+            .await
+            .ok()??
+            .spec?
+            .template
+            .spec?
+            .containers
+            .first()?
+            .image
+            .clone()
+    };
+    let finish_rollout = async || {
+        let d = deployments.get("api").await.expect("deployment");
+        let status = json!({"status": {"observedGeneration": d.metadata.generation, "replicas": 1, "updatedReplicas": 1,
+            "readyReplicas": 1, "availableReplicas": 1}});
+        deployments
+            .patch_status("api", &PatchParams::default(), &Patch::Merge(&status))
+            .await
+            .expect("status");
+    };
+    env.wait("api:1", async || {
+        (image().await.as_deref() == Some("registry.local/api:1")).then_some(())
+    })
+    .await;
+    finish_rollout().await;
+    env.wait("known good", async || {
+        projects
+            .get("api")
+            .await
+            .ok()?
+            .status?
+            .last_known_good
+            .map(|_| ())
+    })
+    .await;
+
+    // The "cluster": the app fails while api:2 runs.
+    let (h, d2) = (t.healthy.clone(), deployments.clone());
+    let seen_bad_after_rollback = Arc::new(AtomicBool::new(false));
+    let rolled_back = Arc::new(AtomicBool::new(false));
+    let (seen, back) = (seen_bad_after_rollback.clone(), rolled_back.clone());
+    let follower = tokio::spawn(async move {
+        loop {
+            let running = d2
+                .get_opt("api")
+                .await
+                .ok()
+                .flatten()
+                .and_then(|d| d.spec?.template.spec?.containers.first()?.image.clone());
+            let bad = running.as_deref() == Some("registry.local/api:2");
+            if bad && back.load(Ordering::SeqCst) {
+                seen.store(true, Ordering::SeqCst);
+            }
+            h.store(!bad, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    env.create_monitor(
+        "api-health",
+        json!({"projectRef": {"name": "api"}, "interval": "1s", "failureThreshold": 2,
+        "successThreshold": 1, "severity": "P0", "actions": {"rollback": true}}),
+    )
+    .await;
+    env.wait("Up", async || {
+        (env.state("api-health").await == Some(MonitorState::Up)).then_some(())
+    })
+    .await;
+
+    projects
+        .patch(
+            "api",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"image": "registry.local/api:2"}})),
+        )
+        .await
+        .expect("new image");
+    env.wait("api:2 out", async || {
+        (image().await.as_deref() == Some("registry.local/api:2")).then_some(())
+    })
+    .await;
+    env.wait("rolled back to api:1", async || {
+        (image().await.as_deref() == Some("registry.local/api:1")).then_some(())
+    })
+    .await;
+    rolled_back.store(true, Ordering::SeqCst);
+    env.wait("Up after the rollback", async || {
+        (env.state("api-health").await == Some(MonitorState::Up)).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    follower.abort();
+
+    assert!(
+        !seen_bad_after_rollback.load(Ordering::SeqCst),
+        "api:2 was deployed again after the rollback"
+    );
+    let status = projects
+        .get("api")
+        .await
+        .expect("project")
+        .status
+        .expect("status");
+    assert_eq!(status.rollbacks.len(), 1, "exactly one rollback");
+    assert_eq!(status.known_bad_images, ["registry.local/api:2"]);
+    let healed: i64 = sqlx::query_scalar("SELECT count(*) FROM javari_auto_healing_incidents")
+        .fetch_one(&env.pool)
+        .await
+        .expect("rows");
+    assert_eq!(healed, 1);
+    let key = format!("monitor/{}/api-health", env.ns);
+    assert_eq!(env.incidents(&key).await, [("resolved".to_owned(), 1)]);
+    env.stop().await;
+}
