@@ -93,6 +93,21 @@ impl Metrics {
             "Provider health probes sent",
             probes.clone(),
         );
+        registry.register(
+            "leader",
+            "1 while this replica holds the leader Lease",
+            leader.clone(),
+        );
+        registry.register(
+            "monitor_checks",
+            "Monitor checks run and stored",
+            checks.clone(),
+        );
+        registry.register(
+            "incidents_opened",
+            "Incidents opened by Monitors",
+            incidents_opened.clone(),
+        );
         Self {
             registry,
             ready,
@@ -137,5 +152,32 @@ impl Drop for ReconcileGuard<'_> {
             .duration
             .get_or_create(&KindLabels { kind: self.kind })
             .observe(self.started.elapsed().as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_is_exposed() {
+        let m = Metrics::new();
+        m.reconcile("Credential");
+        m.failure("Credential", "KubeApiError");
+        let text = javari_core::telemetry::render_metrics(&m.registry);
+        for name in [
+            "javari_operator_ready",
+            "javari_operator_leader",
+            "javari_operator_reconciles_total",
+            "javari_operator_reconcile_failures_total",
+            "javari_operator_reconcile_duration_seconds",
+            "javari_operator_credential_rotations_total",
+            "javari_operator_workload_restarts_total",
+            "javari_operator_provider_probes_total",
+            "javari_operator_monitor_checks_total",
+            "javari_operator_incidents_opened_total",
+        ] {
+            assert!(text.contains(name), "{name} missing from /metrics");
+        }
     }
 }
