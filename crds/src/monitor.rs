@@ -101,6 +101,10 @@ pub struct CheckRequest {
     #[serde(default = "default_timeout")]
     #[schemars(regex(pattern = DURATION_PATTERN))]
     pub timeout: String,
+    /// Accept a certificate that does not verify (self-signed targets). The certificate's
+    /// expiry is still read for `[CERTIFICATE_EXPIRATION]`.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
 }
 
 impl Default for CheckRequest {
@@ -110,6 +114,7 @@ impl Default for CheckRequest {
             headers: BTreeMap::new(),
             body: None,
             timeout: default_timeout(),
+            insecure_skip_verify: false,
         }
     }
 }

@@ -70,6 +70,9 @@ pub struct ProjectSpec {
     /// Automatic rollback to the last known good revision.
     #[serde(default)]
     pub rollback: RollbackPolicy,
+    /// CPU and memory requests and limits of the application container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<k8s_openapi::api::core::v1::ResourceRequirements>,
 }
 
 /// One credential mounted as an environment variable.

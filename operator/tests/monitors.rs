@@ -420,3 +420,42 @@ async fn a_failing_new_image_is_rolled_back_once_to_the_last_known_good() {
     assert_eq!(env.incidents(&key).await, [("resolved".to_owned(), 1)]);
     env.stop().await;
 }
+
+#[tokio::test]
+async fn certificate_expiry_is_read_from_a_real_tls_server() {
+    // The test kube-apiserver serves HTTPS with a one-year self-signed certificate.
+    let env = Env::start(None).await;
+    let livez = format!("{}/livez", ControlPlane::shared().server());
+    for (name, condition) in [
+        ("cert-ok", "[CERTIFICATE_EXPIRATION] > 240h"),
+        ("cert-short", "[CERTIFICATE_EXPIRATION] > 9000h"),
+    ] {
+        env.create_monitor(
+            name,
+            json!({"url": livez, "interval": "1s", "failureThreshold": 1,
+            "request": {"insecureSkipVerify": true}, "conditions": ["[STATUS] == 200", condition]}),
+        )
+        .await;
+    }
+    env.wait("cert-ok Up", async || {
+        (env.state("cert-ok").await == Some(MonitorState::Up)).then_some(())
+    })
+    .await;
+    env.wait("cert-short Down", async || {
+        (env.state("cert-short").await == Some(MonitorState::Down)).then_some(())
+    })
+    .await;
+    let error = env
+        .monitors()
+        .get("cert-short")
+        .await
+        .expect("get")
+        .status
+        .and_then(|s| s.last_error)
+        .unwrap_or_default();
+    assert!(
+        error.contains("[CERTIFICATE_EXPIRATION] > 9000h failed"),
+        "{error}"
+    );
+    env.stop().await;
+}

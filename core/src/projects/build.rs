@@ -92,6 +92,7 @@ pub fn deployment(
         env: (!env.is_empty()).then_some(env),
         readiness_probe: Some(probe(2)),
         liveness_probe: Some(probe(15)),
+        resources: spec.resources.clone(),
         ..Default::default()
     };
     Deployment {
@@ -146,7 +147,8 @@ mod tests {
     fn project() -> Project {
         let spec: ProjectSpec = serde_json::from_value(serde_json::json!({
             "image": "ghcr.io/acme/web:1", "replicas": 2, "port": 3000, "env": {"NODE_ENV": "production"},
-            "credentials": [{"env": "DB_PASSWORD", "credentialRef": {"name": "db"}}]
+            "credentials": [{"env": "DB_PASSWORD", "credentialRef": {"name": "db"}}],
+            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}
         }))
         .expect("spec");
         let mut p = Project::new("web", spec);

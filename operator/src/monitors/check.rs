@@ -1,5 +1,5 @@
-//! One HTTP check: the request the Monitor describes, timed, with the body kept for
-//! `[BODY]` conditions.
+//! One HTTP check: the request the Monitor describes, timed, with the body kept for `[BODY]`
+//! conditions and the peer certificate's expiry for `[CERTIFICATE_EXPIRATION]`.
 
 use std::time::{Duration, Instant};
 
@@ -9,12 +9,59 @@ use javari_crds::monitor::{CheckRequest, HttpMethod};
 /// Bodies beyond this are cut before evaluation.
 const MAX_BODY: usize = 256 * 1024;
 
+/// The check clients: both report the peer certificate; one skips verification.
+#[derive(Clone)]
+pub struct Clients {
+    verifying: reqwest::Client,
+    insecure: reqwest::Client,
+}
+
+impl Clients {
+    pub fn new() -> Self {
+        javari_core::http::install_crypto_provider();
+        let build = |insecure: bool| {
+            reqwest::Client::builder()
+                .user_agent(concat!("javari-monitor/", env!("CARGO_PKG_VERSION")))
+                .tls_info(true)
+                .tls_danger_accept_invalid_certs(insecure)
+                .build()
+                .unwrap_or_default()
+        };
+        Self {
+            verifying: build(false),
+            insecure: build(true),
+        }
+    }
+}
+
+impl Default for Clients {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Time left until the peer certificate's notAfter.
+fn certificate_expires_in(response: &reqwest::Response) -> Option<Duration> {
+    let der = response
+        .extensions()
+        .get::<reqwest::tls::TlsInfo>()?
+        .peer_certificate()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let left = cert.validity().not_after.timestamp() - chrono::Utc::now().timestamp();
+    Some(Duration::from_secs(u64::try_from(left).unwrap_or(0)))
+}
+
 pub async fn run_check(
-    http: &reqwest::Client,
+    clients: &Clients,
     url: &str,
     request: &CheckRequest,
     timeout: Duration,
 ) -> CheckResult {
+    let http = if request.insecure_skip_verify {
+        &clients.insecure
+    } else {
+        &clients.verifying
+    };
     let method = match request.method {
         HttpMethod::Get => reqwest::Method::GET,
         HttpMethod::Head => reqwest::Method::HEAD,
@@ -31,6 +78,7 @@ pub async fn run_check(
     match builder.send().await {
         Ok(response) => {
             let status = response.status().as_u16();
+            let certificate_expires_in = certificate_expires_in(&response);
             let body = response
                 .bytes()
                 .await
@@ -40,7 +88,8 @@ pub async fn run_check(
                 status: Some(status),
                 response_time: started.elapsed(),
                 body,
-                ..Default::default()
+                certificate_expires_in,
+                error: None,
             }
         }
         Err(e) => {

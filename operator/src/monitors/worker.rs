@@ -28,7 +28,7 @@ use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::run_check;
+use super::check::{Clients, run_check};
 use crate::context::{Context, MANAGER};
 
 /// Annotation on a Provider that a failing Monitor has failed over.
@@ -75,7 +75,7 @@ pub struct Runner {
     jobs: Mutex<HashMap<String, (Option<i64>, Uuid)>>,
     plans: Arc<RwLock<HashMap<String, Arc<Plan>>>>,
     tx: mpsc::UnboundedSender<Outcome>,
-    http: reqwest::Client,
+    clients: Clients,
 }
 
 impl Runner {
@@ -89,7 +89,7 @@ impl Runner {
             jobs: Mutex::default(),
             plans: Arc::default(),
             tx,
-            http: ctx.http.clone(),
+            clients: Clients::new(),
         }))
     }
 
@@ -108,10 +108,10 @@ impl Runner {
         if let Some((_, old)) = jobs.remove(&key) {
             let _ = self.scheduler.remove(&old).await;
         }
-        let (plans, tx, http, job_key) = (
+        let (plans, tx, clients, job_key) = (
             self.plans.clone(),
             self.tx.clone(),
-            self.http.clone(),
+            self.clients.clone(),
             key.clone(),
         );
         let tick = move |_: Uuid, _: JobScheduler| {
@@ -120,11 +120,11 @@ impl Runner {
                 .unwrap_or_else(|e| e.into_inner())
                 .get(&job_key)
                 .cloned();
-            let (tx, http) = (tx.clone(), http.clone());
+            let (tx, clients) = (tx.clone(), clients.clone());
             Box::pin(async move {
                 let Some(plan) = plan else { return };
                 let at = Utc::now();
-                let result = run_check(&http, &plan.target, &plan.request, plan.timeout).await;
+                let result = run_check(&clients, &plan.target, &plan.request, plan.timeout).await;
                 let verdict = evaluate_all(&plan.conditions, &result);
                 let _ = tx.unbounded_send(Outcome {
                     plan,
@@ -239,6 +239,7 @@ async fn handle(
     });
     if let Some(transition) = transition {
         flush(ctx, batch).await;
+        publish_transition(ctx, plan, transition, o.verdict.as_ref().err()).await;
         let result = match transition {
             Transition::WentDown => {
                 went_down(ctx, plan, o.verdict.clone().err().unwrap_or_default())
@@ -259,6 +260,48 @@ async fn handle(
         if let Err(e) = write_status(ctx, plan, t, &o).await {
             warn!(error = %e, monitor = %key, "could not write monitor status");
         }
+    }
+}
+
+async fn publish_transition(
+    ctx: &Context,
+    plan: &Plan,
+    transition: Transition,
+    why: Option<&String>,
+) {
+    use kube::Resource;
+    use kube::runtime::events::{Event, EventType};
+    let (type_, reason, note) = match transition {
+        Transition::WentDown => (
+            EventType::Warning,
+            "Down",
+            format!(
+                "{} failed checks: {}",
+                plan.failure_threshold,
+                why.cloned().unwrap_or_default()
+            ),
+        ),
+        Transition::Recovered => (
+            EventType::Normal,
+            "Up",
+            format!("{} checks passed", plan.success_threshold),
+        ),
+    };
+    let Ok(monitor) = Api::<Monitor>::namespaced(ctx.client.clone(), &plan.namespace)
+        .get(&plan.name)
+        .await
+    else {
+        return;
+    };
+    let event = Event {
+        type_,
+        reason: reason.to_owned(),
+        note: Some(note),
+        action: "Check".to_owned(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &monitor.object_ref(&())).await {
+        warn!(error = %e, "could not publish event");
     }
 }
 
