@@ -13,7 +13,7 @@ TESTENV := cargo run -q -p javari-testenv --
 help:
 	@echo "make run    start PostgreSQL, a local control plane (if no cluster), the operator and the console"
 	@echo "make test   everything CI checks: fmt, clippy, all tests on real PostgreSQL and kube-apiserver"
-	@echo "make bench  print performance figures (vault cipher, 1,000 credential rotations, operator memory)"
+	@echo "make bench  print performance figures (vault, 1,000 rotations, 1,000 Projects, 1,000 Monitors)"
 	@echo "make crds   regenerate charts/javari/crds/ from the Rust types"
 	@echo "make stop   stop the local PostgreSQL clusters"
 
@@ -25,7 +25,7 @@ test: deps bins lint test-pg
 	DATABASE_URL=$(TEST_DATABASE_URL) cargo test --workspace --doc
 
 bench: deps bins test-pg
-	DATABASE_URL=$(TEST_DATABASE_URL) cargo bench -p javari-operator --bench credentials
+	DATABASE_URL=$(TEST_DATABASE_URL) cargo bench -p javari-operator --bench credentials --bench platform
 
 deps:
 	@bash testenv/install-deps.sh

@@ -163,8 +163,12 @@ struct Tracked {
     status: MonitorStatus,
 }
 
-/// How often a Monitor's status figures are refreshed when nothing changes.
-const STATUS_EVERY: Duration = Duration::from_secs(5);
+/// How often a Monitor's status figures are refreshed when nothing changes: every 5 s, or
+/// slower with many Monitors so status writes stay under 20 a second.
+fn status_every(monitors: usize) -> Duration {
+    Duration::from_secs(5)
+        .max(Duration::from_millis(50) * u32::try_from(monitors).unwrap_or(u32::MAX))
+}
 
 async fn worker(ctx: Arc<Context>, mut rx: mpsc::UnboundedReceiver<Outcome>) {
     let mut tracked: HashMap<String, Tracked> = HashMap::new();
@@ -206,6 +210,7 @@ async fn handle(
 ) {
     let plan = &o.plan;
     let key = plan.key();
+    let tracked_len = tracked.len().max(1);
     let t = tracked.entry(key.clone()).or_insert_with(|| Tracked {
         counters: plan.initial,
         incident: plan
@@ -253,7 +258,8 @@ async fn handle(
             Err(e) => warn!(error = %e, monitor = %key, "could not record the incident"),
         }
     }
-    let due = t.last_status.is_none_or(|at| at.elapsed() >= STATUS_EVERY);
+    let every = status_every(tracked_len);
+    let due = t.last_status.is_none_or(|at| at.elapsed() >= every);
     if transition.is_some() || due {
         flush(ctx, batch).await;
         t.last_status = Some(std::time::Instant::now());
