@@ -12,6 +12,7 @@ pub mod monitors;
 pub mod preflight;
 pub mod projects;
 pub mod providers;
+pub mod report;
 pub mod secrets;
 pub mod timer;
 

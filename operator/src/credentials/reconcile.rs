@@ -17,16 +17,15 @@ use chrono::{DateTime, Utc};
 use javari_core::credentials::{backoff, generate, grace_period_end, next_rotation, version_hash};
 use javari_core::time::from_k8s;
 use javari_core::vault::{NewCredential, SecretValue, StoredCredential};
+use javari_crds::Credential;
 use javari_crds::credential::{CredentialStatus, ROTATE_NOW_ANNOTATION};
-use javari_crds::{Credential, GROUP, VERSION};
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, Patch, PatchParams};
+use kube::ResourceExt;
+use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::runtime::reflector::ObjectRef;
-use kube::{Resource, ResourceExt};
-use serde_json::json;
 use tracing::{Instrument, info, info_span, warn};
 
 use super::status::{self, DEFAULT_EXPIRY_WINDOW, Observed};
@@ -89,14 +88,14 @@ async fn apply(cred: &Credential, ctx: &Context) -> Result<Action, Error> {
         Err(e) => {
             ctx.metrics.failure("Credential", e.reason());
             warn!(error = %e, "credential reconcile failed");
-            publish(ctx, cred, EventType::Warning, e.reason(), &e.to_string()).await;
+            crate::report::publish(ctx, cred, EventType::Warning, e.reason(), &e.to_string()).await;
             let failed = status::failed(&prev, generation, e.reason(), e.to_string(), now);
             let retry = backoff(failed.failed_attempts);
-            write_status(ctx, cred, &prev, failed).await?;
+            crate::report::write_status(ctx, cred, cred.status.is_some(), &prev, &failed).await?;
             return Ok(Action::requeue(retry));
         }
     };
-    write_status(ctx, cred, &prev, new_status).await?;
+    crate::report::write_status(ctx, cred, cred.status.is_some(), &prev, &new_status).await?;
     let wake = wake.map(|w| w.min(now + chrono::TimeDelta::from_std(RESYNC).unwrap_or_default()));
     if let Some(at) = wake {
         let _ = ctx
@@ -159,7 +158,7 @@ async fn converge(
             "{:?} {} restarted for version {}",
             r.kind, r.name, stored.version
         );
-        publish(ctx, cred, EventType::Normal, "ConsumerRestarted", &note).await;
+        crate::report::publish(ctx, cred, EventType::Normal, "ConsumerRestarted", &note).await;
     }
     ctx.faults
         .check(Step::ConsumersRestarted)
@@ -229,7 +228,7 @@ async fn vault_step(
             Some(r) => ctx.vault.mark_rotate_request(&stored, &r).await?,
             None => stored,
         };
-        publish(
+        crate::report::publish(
             ctx,
             cred,
             EventType::Normal,
@@ -271,7 +270,7 @@ async fn vault_step(
         .await?;
     ctx.metrics.rotations.inc();
     info!(version = rotated.version, %reason, "rotated");
-    publish(
+    crate::report::publish(
         ctx,
         cred,
         EventType::Normal,
@@ -341,40 +340,6 @@ fn waiting_message(cred: &Credential) -> String {
     match owner {
         Some(owner) => format!("waiting for {owner} to set the value through the console API"),
         None => "waiting for the value to be set through the console API".to_owned(),
-    }
-}
-
-async fn write_status(
-    ctx: &Context,
-    cred: &Credential,
-    prev: &CredentialStatus,
-    status: CredentialStatus,
-) -> Result<(), Error> {
-    if cred.status.is_some() && *prev == status {
-        return Ok(());
-    }
-    let api: Api<Credential> =
-        Api::namespaced(ctx.client.clone(), &cred.namespace().unwrap_or_default());
-    let patch = json!({ "apiVersion": format!("{GROUP}/{VERSION}"), "kind": "Credential", "status": status });
-    api.patch_status(
-        &cred.name_any(),
-        &PatchParams::apply(MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
-    Ok(())
-}
-
-async fn publish(ctx: &Context, cred: &Credential, type_: EventType, reason: &str, note: &str) {
-    let event = Event {
-        type_,
-        reason: reason.to_owned(),
-        note: Some(note.to_owned()),
-        action: "Reconcile".to_owned(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &cred.object_ref(&())).await {
-        warn!(error = %e, "could not publish event");
     }
 }
 

@@ -8,17 +8,16 @@ use javari_crds::common::Severity;
 use javari_crds::common::condition::{DEGRADED, READY};
 use javari_crds::duration::parse_duration;
 use javari_crds::monitor::{MonitorState, MonitorStatus};
-use javari_crds::{GROUP, Monitor, Project, VERSION};
+use javari_crds::{Monitor, Project};
 use kube::ResourceExt;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
-use serde_json::json;
 use tracing::{Instrument, info_span};
 
 use super::Error;
 use super::worker::{Every, Plan, Runner};
-use crate::context::{Context, MANAGER};
+use crate::context::Context;
 
 pub const FINALIZER: &str = "javari.ai/monitor";
 /// Default time between checks when a Monitor sets neither interval nor schedule.
@@ -201,18 +200,5 @@ async fn write_status(
     prev: &MonitorStatus,
     status: MonitorStatus,
 ) -> Result<(), Error> {
-    if monitor.status.is_some() && *prev == status {
-        return Ok(());
-    }
-    let api: Api<Monitor> =
-        Api::namespaced(ctx.client.clone(), &monitor.namespace().unwrap_or_default());
-    let patch =
-        json!({"apiVersion": format!("{GROUP}/{VERSION}"), "kind": "Monitor", "status": status});
-    api.patch_status(
-        &monitor.name_any(),
-        &PatchParams::apply(MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
-    Ok(())
+    Ok(crate::report::write_status(ctx, monitor, monitor.status.is_some(), prev, &status).await?)
 }

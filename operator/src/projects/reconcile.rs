@@ -9,18 +9,17 @@ use javari_core::projects::{
     render_image, service, upsert_project, worst,
 };
 use javari_core::time::to_k8s;
+use javari_crds::Project;
 use javari_crds::common::Health;
 use javari_crds::common::condition::{DEGRADED, PROGRESSING, READY};
 use javari_crds::project::{ProjectStatus, ROLLBACK_ANNOTATION, Revision, RollbackRecord};
-use javari_crds::{GROUP, Project, VERSION};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::{Resource, ResourceExt};
-use serde_json::json;
 use tracing::{Instrument, info, info_span, warn};
 
 use super::Error;
@@ -104,7 +103,8 @@ async fn apply(project: &Project, ctx: &Context) -> Result<Action, Error> {
                 generation,
                 now,
             );
-            write_status(ctx, project, &prev, status).await?;
+            crate::report::write_status(ctx, project, project.status.is_some(), &prev, &status)
+                .await?;
             return Ok(Action::requeue(Duration::from_secs(10)));
         }
     };
@@ -146,7 +146,7 @@ async fn apply(project: &Project, ctx: &Context) -> Result<Action, Error> {
                 record_rollback(ctx.vault.pool(), id, &bad, &good.image, &reason).await?;
                 project_row_id = Some(id);
                 info!(from = %bad, to = %good.image, "rolled back");
-                publish(
+                crate::report::publish(
                     ctx,
                     project,
                     EventType::Warning,
@@ -156,7 +156,7 @@ async fn apply(project: &Project, ctx: &Context) -> Result<Action, Error> {
                 .await;
             }
             _ => {
-                publish(
+                crate::report::publish(
                     ctx,
                     project,
                     EventType::Warning,
@@ -271,7 +271,7 @@ async fn apply(project: &Project, ctx: &Context) -> Result<Action, Error> {
     {
         upsert_row(ctx, project, &rendered, &status).await?;
     }
-    write_status(ctx, project, &prev, status).await?;
+    crate::report::write_status(ctx, project, project.status.is_some(), &prev, &status).await?;
     Ok(Action::requeue(if progressing {
         Duration::from_secs(10)
     } else {
@@ -303,41 +303,6 @@ async fn upsert_row(
         health: &format!("{:?}", status.health),
     };
     Ok(upsert_project(ctx.vault.pool(), &row).await?)
-}
-
-async fn write_status(
-    ctx: &Context,
-    project: &Project,
-    prev: &ProjectStatus,
-    status: ProjectStatus,
-) -> Result<(), Error> {
-    if project.status.is_some() && *prev == status {
-        return Ok(());
-    }
-    let api: Api<Project> =
-        Api::namespaced(ctx.client.clone(), &project.namespace().unwrap_or_default());
-    let patch =
-        json!({"apiVersion": format!("{GROUP}/{VERSION}"), "kind": "Project", "status": status});
-    api.patch_status(
-        &project.name_any(),
-        &PatchParams::apply(MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
-    Ok(())
-}
-
-async fn publish(ctx: &Context, project: &Project, type_: EventType, reason: &str, note: &str) {
-    let event = Event {
-        type_,
-        reason: reason.to_owned(),
-        note: Some(note.to_owned()),
-        action: "Reconcile".to_owned(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &project.object_ref(&())).await {
-        warn!(error = %e, "could not publish event");
-    }
 }
 
 /// Deletes the children directly: owner references would let the garbage collector do it,

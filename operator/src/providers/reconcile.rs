@@ -6,19 +6,17 @@ use javari_core::conditions::{Desired, set};
 use javari_core::providers::{ProbeOutcome, StoredModel, probe, record_probe, sync_provider};
 use javari_core::time::{from_k8s, to_k8s};
 use javari_core::vault::SecretValue;
+use javari_crds::Provider;
 use javari_crds::common::condition::{DEGRADED, READY};
 use javari_crds::duration::parse_duration;
 use javari_crds::provider::{Capability, ProviderApi, ProviderHealth, ProviderStatus};
-use javari_crds::{GROUP, Provider, VERSION};
-use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
-use serde_json::json;
 use tracing::{Instrument, info, info_span, warn};
 
 use super::Error;
-use crate::context::{Context, MANAGER};
+use crate::context::Context;
 
 pub fn error_policy(_p: Arc<Provider>, error: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.failure("Provider", error.reason());
@@ -44,14 +42,31 @@ pub async fn reconcile(provider: Arc<Provider>, ctx: Arc<Context>) -> Result<Act
             }
         }
 
-        let failed_over = provider.annotations().get(crate::monitors::FAILOVER_ANNOTATION).cloned();
+        let failed_over = provider
+            .annotations()
+            .get(crate::monitors::FAILOVER_ANNOTATION)
+            .cloned();
         let outcome = if let Some(by) = failed_over {
-            ProbeOutcome { health: ProviderHealth::Down, latency_ms: None, error: Some(format!("failed over by {by}")) }
-        } else { match credential_value(&ctx, &provider).await? {
-            Ok(key) => probe(&ctx.http, spec.api, &spec.endpoint, key.as_ref(), timeout).await,
-            Err(why) => ProbeOutcome { health: ProviderHealth::Down, latency_ms: None, error: Some(why) },
-        } };
-        let failures = if outcome.health == ProviderHealth::Operational { 0 } else { prev.consecutive_failures.saturating_add(1) };
+            ProbeOutcome {
+                health: ProviderHealth::Down,
+                latency_ms: None,
+                error: Some(format!("failed over by {by}")),
+            }
+        } else {
+            match credential_value(&ctx, &provider).await? {
+                Ok(key) => probe(&ctx.http, spec.api, &spec.endpoint, key.as_ref(), timeout).await,
+                Err(why) => ProbeOutcome {
+                    health: ProviderHealth::Down,
+                    latency_ms: None,
+                    error: Some(why),
+                },
+            }
+        };
+        let failures = if outcome.health == ProviderHealth::Operational {
+            0
+        } else {
+            prev.consecutive_failures.saturating_add(1)
+        };
         let id = sync(&ctx, &provider).await?;
         record_probe(ctx.vault.pool(), id, &outcome, failures, now).await?;
         ctx.metrics.probes.inc();
@@ -63,16 +78,28 @@ pub async fn reconcile(provider: Arc<Provider>, ctx: Arc<Context>) -> Result<Act
                 ProviderHealth::Degraded => (EventType::Warning, "Degraded"),
                 _ => (EventType::Warning, "Down"),
             };
-            let note = outcome.error.clone().unwrap_or_else(|| "probe succeeded".to_owned());
-            let event = Event { type_, reason: reason.to_owned(), note: Some(note), action: "Probe".to_owned(), secondary: None };
-            if let Err(e) = ctx.recorder.publish(&event, &provider.object_ref(&())).await {
+            let note = outcome
+                .error
+                .clone()
+                .unwrap_or_else(|| "probe succeeded".to_owned());
+            let event = Event {
+                type_,
+                reason: reason.to_owned(),
+                note: Some(note),
+                action: "Probe".to_owned(),
+                secondary: None,
+            };
+            if let Err(e) = ctx
+                .recorder
+                .publish(&event, &provider.object_ref(&()))
+                .await
+            {
                 warn!(error = %e, "could not publish event");
             }
         }
         let status = status(&prev, generation, &outcome, failures, now);
-        let api: Api<Provider> = Api::namespaced(ctx.client.clone(), &provider.namespace().unwrap_or_default());
-        let patch = json!({"apiVersion": format!("{GROUP}/{VERSION}"), "kind": "Provider", "status": status});
-        api.patch_status(&provider.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(&patch)).await?;
+        // Always written: every probe moves lastProbeAt.
+        crate::report::write_status(&ctx, provider.as_ref(), false, &prev, &status).await?;
         Ok(Action::requeue(interval))
     }
     .instrument(span)
