@@ -69,7 +69,9 @@ async fn apply(project: &Project, ctx: &Context) -> Result<Action, Error> {
     status.observed_generation = generation;
 
     // Dereference: the commit to deploy and the Secrets of referenced Credentials.
-    let commit = match &spec.github {
+    // GitHub is asked only when the image follows the branch, to stay inside its rate limits.
+    let follows_branch = spec.image.contains("{commit}");
+    let commit = match spec.github.as_ref().filter(|_| follows_branch) {
         Some(gh) => {
             let token = match &gh.credential_ref {
                 Some(r) => secrets::credential_value(ctx, &ns, r).await?.ok(),
