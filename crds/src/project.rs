@@ -172,6 +172,10 @@ pub struct ProjectStatus {
     pub known_bad_images: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rollbacks: Vec<RollbackRecord>,
+    /// When the deployed image last changed; Monitors must pass after it before the image
+    /// counts as known good.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_out_at: Option<Time>,
     /// The last rollback annotation value acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_rollback_request: Option<String>,

@@ -411,6 +411,10 @@ async fn a_failing_new_image_is_rolled_back_once_to_the_last_known_good() {
         .expect("status");
     assert_eq!(status.rollbacks.len(), 1, "exactly one rollback");
     assert_eq!(status.known_bad_images, ["registry.local/api:2"]);
+    assert_eq!(
+        status.last_known_good.map(|g| g.image).as_deref(),
+        Some("registry.local/api:1")
+    );
     let healed: i64 = sqlx::query_scalar("SELECT count(*) FROM javari_auto_healing_incidents")
         .fetch_one(&env.pool)
         .await

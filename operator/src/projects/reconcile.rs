@@ -8,13 +8,16 @@ use javari_core::projects::{
     Decision, ProjectRow, choose_image, deployment, deployment_health, record_rollback,
     render_image, service, upsert_project, worst,
 };
-use javari_core::time::to_k8s;
-use javari_crds::Project;
+use javari_core::time::{from_k8s, to_k8s};
 use javari_crds::common::Health;
 use javari_crds::common::condition::{DEGRADED, PROGRESSING, READY};
+use javari_crds::duration::parse_duration;
+use javari_crds::monitor::MonitorState;
 use javari_crds::project::{ProjectStatus, ROLLBACK_ANNOTATION, Revision, RollbackRecord};
+use javari_crds::{Monitor, Project};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
@@ -203,11 +206,15 @@ async fn apply(project: &Project, ctx: &Context) -> Result<Action, Error> {
     };
     let health = worst([deployment_health(Some(&applied)), service_health]);
     status.health = health;
+    if status.deployed_image.as_ref() != Some(&image) {
+        status.rolled_out_at = Some(to_k8s(now));
+    }
     status.deployed_image = Some(image.clone());
     status.deployed_commit = image_commit.clone();
     let image_is_good = !status.known_bad_images.contains(&image);
     if health == Health::Healthy
         && image_is_good
+        && monitors_confirm(ctx, project, status.rolled_out_at.as_ref()).await?
         && status.last_known_good.as_ref().map(|g| &g.image) != Some(&image)
     {
         status.last_known_good = Some(Revision {
@@ -279,6 +286,46 @@ async fn apply(project: &Project, ctx: &Context) -> Result<Action, Error> {
     } else {
         Duration::from_secs(300)
     }))
+}
+
+/// Whether every Monitor of this Project has passed its success threshold since the rollout
+/// (a Project without Monitors is confirmed by its Deployment's health alone).
+async fn monitors_confirm(
+    ctx: &Context,
+    project: &Project,
+    rolled_out_at: Option<&Time>,
+) -> Result<bool, Error> {
+    let name = project.name_any();
+    let monitors =
+        Api::<Monitor>::namespaced(ctx.client.clone(), &project.namespace().unwrap_or_default())
+            .list(&Default::default())
+            .await?;
+    let since = rolled_out_at.map(from_k8s).unwrap_or_default();
+    Ok(monitors
+        .items
+        .iter()
+        .filter(|m| m.spec.project_ref.as_ref().is_some_and(|r| r.name == name) && !m.spec.suspend)
+        .all(|m| {
+            let Some(s) = &m.status else { return false };
+            let interval = m
+                .spec
+                .interval
+                .as_deref()
+                .and_then(|i| parse_duration(i).ok())
+                .unwrap_or(Duration::from_secs(60));
+            let needed = chrono::TimeDelta::from_std(
+                interval * u32::try_from(m.spec.success_threshold).unwrap_or(1),
+            )
+            .unwrap_or_default();
+            let checked_after = s
+                .last_check_at
+                .as_ref()
+                .map(from_k8s)
+                .is_some_and(|at| at >= since + needed);
+            s.state == MonitorState::Up
+                && s.consecutive_successes >= m.spec.success_threshold
+                && checked_after
+        }))
 }
 
 async fn upsert_row(
