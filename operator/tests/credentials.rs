@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use javari_core::credentials::version_hash;
 use javari_core::vault::{Keyring, MasterKey, Vault, recent_audit};
@@ -13,38 +13,28 @@ use javari_crds::credential::ROTATE_NOW_ANNOTATION;
 use javari_operator::Context;
 use javari_operator::credentials::{VERSION_ANNOTATION, annotation_key, reconcile};
 use javari_operator::faults::Step;
-use javari_operator::metrics::Metrics;
-use javari_operator::timer::Timer;
-use javari_testenv::{ControlPlane, fresh_database};
+use javari_testenv::ControlPlane;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::{Client, ResourceExt};
 use serde_json::json;
-use tokio::sync::oneshot;
 
-struct Env {
-    client: Client,
-    ns: String,
-    vault: Vault,
-    database_url: String,
+mod support;
+
+use support::{Harness, Running, wait_for};
+
+struct Env(Harness);
+
+impl std::ops::Deref for Env {
+    type Target = Harness;
+    fn deref(&self) -> &Harness {
+        &self.0
+    }
 }
 
 async fn env(keys: Keyring) -> Env {
-    let cp = ControlPlane::shared();
-    let client = cp.client().await.expect("client");
-    let ns = cp.test_namespace(&client).await.expect("namespace");
-    let database_url = fresh_database().await.expect("database");
-    let pool = javari_core::db::connect(&database_url, 5)
-        .await
-        .expect("connect");
-    javari_core::db::migrate(&pool).await.expect("migrate");
-    Env {
-        client,
-        ns,
-        vault: Vault::new(pool, Arc::new(keys)),
-        database_url,
-    }
+    Env(Harness::with_keys(keys).await)
 }
 
 fn keys() -> Keyring {
@@ -52,41 +42,9 @@ fn keys() -> Keyring {
 }
 
 impl Env {
-    async fn context(
-        &self,
-    ) -> (
-        Arc<Context>,
-        futures::channel::mpsc::UnboundedReceiver<kube::runtime::reflector::ObjectRef<Credential>>,
-    ) {
-        let (timer, wake) = Timer::start().await.expect("scheduler");
-        let ctx = Context::new(
-            self.client.clone(),
-            self.vault.clone(),
-            Arc::new(Metrics::new()),
-            timer,
-        )
-        .watching(Some(self.ns.clone()));
-        (Arc::new(ctx), wake)
-    }
-
-    /// Runs the controllers in this test's namespace until the returned sender is dropped.
-    async fn start_operator(
-        &self,
-    ) -> (
-        Arc<Context>,
-        oneshot::Sender<()>,
-        tokio::task::JoinHandle<()>,
-    ) {
-        let (ctx, wake) = self.context().await;
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(javari_operator::run_controllers(
-            ctx.clone(),
-            wake,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        (ctx, stop, task)
+    /// Runs the controllers in this test's namespace until [`Running::stop`].
+    async fn start_operator(&self) -> Running {
+        self.start(|c| c).await
     }
 
     fn credentials(&self) -> Api<Credential> {
@@ -137,18 +95,8 @@ impl Env {
             .expect("annotate");
     }
 
-    async fn wait_for<T>(&self, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-        let started = Instant::now();
-        loop {
-            if let Some(v) = check().await {
-                return v;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "timed out waiting for {what}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+    async fn wait_for<T>(&self, what: &str, check: impl AsyncFnMut() -> Option<T>) -> T {
+        wait_for(what, check).await
     }
 
     async fn status_version(&self, name: &str) -> Option<i64> {
@@ -226,7 +174,7 @@ async fn create_rotate_now_restart_consumers_and_end_the_grace_period() {
         )
         .await;
     let uid = cred.uid().expect("uid");
-    let (_ctx, stop, task) = env.start_operator().await;
+    let operator = env.start_operator().await;
 
     // Create: the Secret holds the generated value, the vault decrypts to it, audit says so.
     env.wait_for("version 1", async || {
@@ -351,8 +299,7 @@ async fn create_rotate_now_restart_consumers_and_end_the_grace_period() {
             "ending the grace period restarts nothing"
         );
     }
-    drop(stop);
-    task.await.expect("controller stopped");
+    operator.stop().await;
 }
 
 #[tokio::test]
@@ -364,7 +311,7 @@ async fn a_cron_schedule_rotates_by_itself() {
         generated(json!({"rotation": {"schedule": "*/3 * * * * *", "gracePeriod": "1s"}})),
     )
     .await;
-    let (_ctx, stop, task) = env.start_operator().await;
+    let operator = env.start_operator().await;
     env.wait_for("two scheduled rotations", async || {
         (env.status_version("ticking").await >= Some(3)).then_some(())
     })
@@ -387,8 +334,7 @@ async fn a_cron_schedule_rotates_by_itself() {
     let next = status.next_rotation_at.expect("next rotation in status");
     let last = status.last_rotated_at.expect("last rotation in status");
     assert!(next.0 > last.0, "the next rotation comes after the last");
-    drop(stop);
-    task.await.expect("stopped");
+    operator.stop().await;
 }
 
 #[tokio::test]
@@ -400,7 +346,8 @@ async fn reconciles_and_operator_restarts_change_nothing() {
         generated(json!({"rolloutRestartTargets": [{"name": "api"}]})),
     )
     .await;
-    let (ctx, stop, task) = env.start_operator().await;
+    let operator = env.start_operator().await;
+    let ctx = operator.ctx.clone();
     env.wait_for("version 1", async || {
         (env.status_version("token").await == Some(1)).then_some(())
     })
@@ -441,9 +388,9 @@ async fn reconciles_and_operator_restarts_change_nothing() {
     );
 
     // A restarted operator (new context, same vault) finds everything current.
-    drop(stop);
-    task.await.expect("stopped");
-    let (ctx2, stop2, task2) = env.start_operator().await;
+    operator.stop().await;
+    let operator2 = env.start_operator().await;
+    let ctx2 = operator2.ctx.clone();
     env.wait_for("the new operator's first reconcile", async || {
         let text = javari_core::telemetry::render_metrics(&ctx2.metrics.registry);
         text.contains(r#"javari_operator_reconciles_total{kind="Credential"} "#)
@@ -460,8 +407,7 @@ async fn reconciles_and_operator_restarts_change_nothing() {
         .await
         .expect("audit");
     assert_eq!(audit.iter().filter(|a| a.action == "rotate").count(), 0);
-    drop(stop2);
-    task2.await.expect("stopped");
+    operator2.stop().await;
 }
 
 #[tokio::test]
@@ -564,7 +510,7 @@ async fn a_missing_source_secret_is_degraded_then_retried() {
         json!({"service": "github", "type": "token", "source": {"secretRef": {"name": "github-source", "key": "token"}}}),
     )
     .await;
-    let (_ctx, stop, task) = env.start_operator().await;
+    let operator = env.start_operator().await;
     let status = env
         .wait_for("Degraded", async || {
             let s = env.credentials().get("imported").await.ok()?.status?;
@@ -620,8 +566,7 @@ async fn a_missing_source_secret_is_degraded_then_retried() {
         .await
         .expect("audit");
     assert!(audit.iter().any(|a| a.action == "import"));
-    drop(stop);
-    task.await.expect("stopped");
+    operator.stop().await;
 }
 
 #[tokio::test]

@@ -4,24 +4,17 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use javari_core::vault::{Keyring, MasterKey, Vault};
 use javari_crds::Monitor;
 use javari_crds::monitor::MonitorState;
-use javari_operator::Context;
-use javari_operator::metrics::Metrics;
-use javari_operator::timer::Timer;
-use javari_testenv::{ControlPlane, fresh_database};
+use javari_testenv::ControlPlane;
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::Client;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
-use sqlx::PgPool;
-use tokio::sync::oneshot;
 
 /// A target that answers 200 `{"status":"healthy"}` or 503, and a webhook receiver.
 struct Target {
@@ -71,55 +64,36 @@ async fn target() -> Target {
     }
 }
 
+mod support;
+
+use support::{Harness, Running};
+
 struct Env {
-    client: Client,
-    ns: String,
-    pool: PgPool,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    h: Harness,
+    operator: Running,
+}
+
+impl std::ops::Deref for Env {
+    type Target = Harness;
+    fn deref(&self) -> &Harness {
+        &self.h
+    }
 }
 
 impl Env {
     async fn start(project_url: Option<String>) -> Env {
-        let cp = ControlPlane::shared();
-        let client = cp.client().await.expect("client");
-        let ns = cp.test_namespace(&client).await.expect("namespace");
-        let pool = javari_core::db::connect(&fresh_database().await.expect("database"), 5)
-            .await
-            .expect("connect");
-        javari_core::db::migrate(&pool).await.expect("migrate");
-        let vault = Vault::new(
-            pool.clone(),
-            Arc::new(Keyring::new(MasterKey::generate(), vec![])),
-        );
-        let (timer, wake) = Timer::start().await.expect("timer");
-        let mut ctx = Context::new(client.clone(), vault, Arc::new(Metrics::new()), timer)
-            .watching(Some(ns.clone()));
-        if let Some(url) = project_url {
-            ctx = ctx.with_project_url(url);
-        }
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(javari_operator::run_controllers(
-            Arc::new(ctx),
-            wake,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        Env {
-            client,
-            ns,
-            pool,
-            stop: Some(stop),
-            task: Some(task),
-        }
+        let h = Harness::new().await;
+        let operator = h
+            .start(|c| match project_url {
+                Some(url) => c.with_project_url(url),
+                None => c,
+            })
+            .await;
+        Env { h, operator }
     }
 
-    async fn stop(mut self) {
-        drop(self.stop.take());
-        if let Some(task) = self.task.take() {
-            task.await.expect("stopped");
-        }
+    async fn stop(self) {
+        self.operator.stop().await;
     }
 
     fn monitors(&self) -> Api<Monitor> {
@@ -138,18 +112,8 @@ impl Env {
             .expect("create monitor");
     }
 
-    async fn wait<T>(&self, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-        let started = Instant::now();
-        loop {
-            if let Some(v) = check().await {
-                return v;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "timed out waiting for {what}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+    async fn wait<T>(&self, what: &str, check: impl AsyncFnMut() -> Option<T>) -> T {
+        support::wait_for(what, check).await
     }
 
     async fn state(&self, name: &str) -> Option<MonitorState> {
@@ -159,7 +123,7 @@ impl Env {
     async fn incidents(&self, key: &str) -> Vec<(String, i32)> {
         sqlx::query_as("SELECT status, occurrences FROM javari_incidents WHERE dedup_key = $1 ORDER BY opened_at")
             .bind(key)
-            .fetch_all(&self.pool)
+            .fetch_all(self.pool())
             .await
             .expect("incidents")
     }
@@ -216,7 +180,7 @@ async fn one_incident_per_outage_with_webhooks_and_agreeing_figures() {
         "SELECT e.kind FROM javari_incident_events e JOIN javari_incidents i ON i.id = e.incident_id WHERE i.dedup_key = $1 ORDER BY e.id",
     )
     .bind(&key)
-    .fetch_all(&env.pool)
+    .fetch_all(env.pool())
     .await
     .expect("timeline");
     assert_eq!(timeline, ["opened", "webhook", "resolved", "webhook"]);
@@ -226,7 +190,7 @@ async fn one_incident_per_outage_with_webhooks_and_agreeing_figures() {
     let runbook: Option<String> =
         sqlx::query_scalar("SELECT runbook FROM javari_incidents WHERE dedup_key = $1")
             .bind(&key)
-            .fetch_one(&env.pool)
+            .fetch_one(env.pool())
             .await
             .expect("runbook");
     assert_eq!(runbook.as_deref(), Some("api-down"));
@@ -244,7 +208,7 @@ async fn one_incident_per_outage_with_webhooks_and_agreeing_figures() {
         "SELECT count(*), count(*) FILTER (WHERE status = 'down') FROM javari_health_checks WHERE monitor_namespace = $1 AND monitor_name = 'web'",
     )
     .bind(&env.ns)
-    .fetch_one(&env.pool)
+    .fetch_one(env.pool())
     .await
     .expect("rows");
     assert!(down >= 3 && checks > down, "{checks} checks, {down} down");
@@ -416,7 +380,7 @@ async fn a_failing_new_image_is_rolled_back_once_to_the_last_known_good() {
         Some("registry.local/api:1")
     );
     let healed: i64 = sqlx::query_scalar("SELECT count(*) FROM javari_auto_healing_incidents")
-        .fetch_one(&env.pool)
+        .fetch_one(env.pool())
         .await
         .expect("rows");
     assert_eq!(healed, 1);

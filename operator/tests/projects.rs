@@ -3,75 +3,50 @@
 //! orphans, and a rollback returns to the last known good image exactly once and never to a
 //! bad one. No controller-manager runs, so tests play its part by writing Deployment status.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use javari_core::vault::{Keyring, MasterKey, NewCredential, SecretValue, Vault};
+use javari_core::vault::{NewCredential, SecretValue};
 use javari_crds::Project;
 use javari_crds::common::Health;
 use javari_crds::project::ROLLBACK_ANNOTATION;
-use javari_operator::Context;
-use javari_operator::metrics::Metrics;
-use javari_operator::timer::Timer;
-use javari_testenv::{ControlPlane, FakeGitHub, fresh_database, workspace_root};
+use javari_testenv::{FakeGitHub, workspace_root};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
+use kube::ResourceExt;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
-use kube::{Client, ResourceExt};
 use serde_json::json;
-use tokio::sync::oneshot;
+
+mod support;
+
+use support::{Harness, Running};
 
 struct Env {
-    client: Client,
-    ns: String,
-    vault: Vault,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    h: Harness,
+    operator: Running,
+}
+
+impl std::ops::Deref for Env {
+    type Target = Harness;
+    fn deref(&self) -> &Harness {
+        &self.h
+    }
 }
 
 impl Env {
     async fn start(github: Option<&FakeGitHub>) -> Env {
-        let cp = ControlPlane::shared();
-        let client = cp.client().await.expect("client");
-        let ns = cp.test_namespace(&client).await.expect("namespace");
-        let pool = javari_core::db::connect(&fresh_database().await.expect("database"), 5)
-            .await
-            .expect("connect");
-        javari_core::db::migrate(&pool).await.expect("migrate");
-        let vault = Vault::new(pool, Arc::new(Keyring::new(MasterKey::generate(), vec![])));
-        let (timer, wake) = Timer::start().await.expect("timer");
-        let mut ctx = Context::new(
-            client.clone(),
-            vault.clone(),
-            Arc::new(Metrics::new()),
-            timer,
-        )
-        .watching(Some(ns.clone()));
-        if let Some(gh) = github {
-            ctx = ctx.with_github_api(gh.url());
-        }
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(javari_operator::run_controllers(
-            Arc::new(ctx),
-            wake,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        Env {
-            client,
-            ns,
-            vault,
-            stop: Some(stop),
-            task: Some(task),
-        }
+        let h = Harness::new().await;
+        let github = github.map(FakeGitHub::url);
+        let operator = h
+            .start(|c| match github {
+                Some(url) => c.with_github_api(url),
+                None => c,
+            })
+            .await;
+        Env { h, operator }
     }
 
-    async fn stop(mut self) {
-        drop(self.stop.take());
-        if let Some(task) = self.task.take() {
-            task.await.expect("controllers stopped");
-        }
+    async fn stop(self) {
+        self.operator.stop().await;
     }
 
     fn projects(&self) -> Api<Project> {
@@ -82,18 +57,8 @@ impl Env {
         Api::namespaced(self.client.clone(), &self.ns)
     }
 
-    async fn wait<T>(&self, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-        let started = Instant::now();
-        loop {
-            if let Some(v) = check().await {
-                return v;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "timed out waiting for {what}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+    async fn wait<T>(&self, what: &str, check: impl AsyncFnMut() -> Option<T>) -> T {
+        support::wait_for(what, check).await
     }
 
     async fn image(&self, name: &str) -> Option<String> {
