@@ -24,7 +24,7 @@ pub const ROTATE_NOW_ANNOTATION: &str = "javari.ai/rotate-now";
     printcolumn(name = "Version", type_ = "integer", json_path = ".status.version"),
     printcolumn(
         name = "Next-Rotation",
-        type_ = "date",
+        type_ = "string",
         json_path = ".status.nextRotationAt"
     ),
     printcolumn(
