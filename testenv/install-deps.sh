@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make test` and `make run` need from Debian's packages, once: the PostgreSQL
-# server (plus pgvector where it can be had), openssl, and checks the Go and Rust toolchains.
+# server (plus pgvector where it can be had), openssl, chromium and chromedriver (browser
+# tests), and checks the Go and Rust toolchains.
 # Idempotent: installs nothing when everything is present.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,6 +17,9 @@ missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql postgresql-contrib)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v psql >/dev/null || missing+=(postgresql-client)
+# The console's browser test drives Debian's chromium through chromedriver.
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
+[[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
 
 if [[ ${#missing[@]} -gt 0 ]]; then
   echo "installing ${missing[*]} (apt-get)" >&2

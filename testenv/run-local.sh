@@ -27,6 +27,16 @@ if [[ -z "${JAVARI_MASTER_KEY:-}" ]]; then
   export JAVARI_MASTER_KEY
 fi
 
+# The first admin: admin@javari.local with a password generated once into .javari/.
+export JAVARI_ADMIN_EMAIL=${JAVARI_ADMIN_EMAIL:-admin@javari.local}
+if [[ -z "${JAVARI_ADMIN_PASSWORD:-}" ]]; then
+  if [[ ! -s "$state/admin.password" ]]; then
+    (umask 077 && openssl rand -base64 18 > "$state/admin.password")
+  fi
+  JAVARI_ADMIN_PASSWORD=$(cat "$state/admin.password")
+  export JAVARI_ADMIN_PASSWORD
+fi
+
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -68,7 +78,7 @@ for _ in $(seq 1 120); do
 done
 curl -fsS "http://127.0.0.1:$console_port/healthz" >/dev/null || { echo "console did not start; see $state/console.log" >&2; exit 1; }
 echo
-echo "Javari console: http://localhost:$console_port"
+echo "Javari console: http://localhost:$console_port  (sign in as $JAVARI_ADMIN_EMAIL; password in $state/admin.password)"
 echo "Operator health: http://127.0.0.1:$operator_port/readyz   logs: $state/*.log"
 echo "kubectl: KUBECONFIG=$KUBECONFIG $kubectl get javari -A"
 echo "Ctrl-C to stop."

@@ -27,4 +27,23 @@ pub struct Config {
     /// Database connections in the pool.
     #[arg(long, env = "JAVARI_DB_MAX_CONNECTIONS", default_value_t = 20)]
     pub db_max_connections: u32,
+    /// The first admin's email; created at start when it does not exist.
+    #[arg(long, env = "JAVARI_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+    /// The first admin's password (used only to create the account).
+    #[arg(long, env = "JAVARI_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// Vault master key (hex or base64), to read the Providers' API keys.
+    #[arg(long, env = "JAVARI_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// Retired master keys, comma-separated.
+    #[arg(long, env = "JAVARI_MASTER_KEYS_OLD", hide_env_values = true)]
+    pub master_keys_old: Option<String>,
+    /// Mark cookies Secure (set it when the console is served over TLS; a request with
+    /// `X-Forwarded-Proto: https` gets Secure cookies either way).
+    #[arg(long, env = "JAVARI_SECURE_COOKIES", default_value_t = false)]
+    pub secure_cookies: bool,
+    /// Default monthly AI budget per user in US dollars (a user's preference overrides it).
+    #[arg(long, env = "JAVARI_MONTHLY_BUDGET_USD")]
+    pub monthly_budget_usd: Option<f64>,
 }

@@ -1,10 +1,18 @@
 //! The Javari console: server-rendered pages and the JSON API under `/api/`.
 //! [`app`] builds the whole router from an [`AppState`], so tests drive it in-process.
 
+mod assets;
+pub mod auth;
+pub mod chat;
 pub mod config;
+mod error;
 mod metrics;
 mod routes;
+mod security;
+pub mod settings;
 mod state;
 
-pub use routes::app;
+pub use error::ApiError;
+pub use routes::{OVERHEAD_HEADER, app};
+pub use settings::Settings;
 pub use state::AppState;

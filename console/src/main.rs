@@ -1,16 +1,22 @@
 //! `javari-console`: applies the shared schema's migrations and serves the console.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 use javari_console::config::Config;
-use javari_console::{AppState, app};
-use tracing::{error, info};
+use javari_console::{AppState, Settings, app};
+use javari_core::vault::{Keyring, Vault};
+use tracing::{error, info, warn};
 
 #[derive(Debug, thiserror::Error)]
 enum StartError {
     #[error(transparent)]
     Database(#[from] javari_core::db::DbError),
+    #[error(transparent)]
+    MasterKey(#[from] javari_core::vault::KeyError),
+    #[error("cannot create the first admin: {0}")]
+    Admin(sqlx::Error),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,
@@ -37,6 +43,37 @@ async fn main() -> ExitCode {
 async fn run(config: Config) -> Result<(), StartError> {
     let pool = javari_core::db::connect(&config.database_url, config.db_max_connections).await?;
     javari_core::db::migrate(&pool).await?;
+    let vault = match config.master_key.as_deref() {
+        Some(key) => {
+            let keys = Keyring::from_config(Some(key), config.master_keys_old.as_deref())?;
+            Some(Vault::new(pool.clone(), Arc::new(keys)))
+        }
+        None => {
+            warn!(
+                "JAVARI_MASTER_KEY is not set: providers' API keys cannot be read from the vault"
+            );
+            None
+        }
+    };
+    match (&config.admin_email, &config.admin_password) {
+        (Some(email), Some(password)) => {
+            if javari_console::auth::ensure_admin(&pool, email, password)
+                .await
+                .map_err(StartError::Admin)?
+            {
+                info!(%email, "created the first admin");
+            }
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            warn!("set both JAVARI_ADMIN_EMAIL and JAVARI_ADMIN_PASSWORD to create the first admin")
+        }
+        (None, None) => {}
+    }
+    let settings = Settings {
+        secure_cookies: config.secure_cookies,
+        monthly_budget_usd: config.monthly_budget_usd,
+        ..Settings::default()
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Listen {
@@ -44,10 +81,34 @@ async fn run(config: Config) -> Result<(), StartError> {
             source,
         })?;
     info!(addr = %config.listen, "javari-console listening on http://{}", config.listen);
-    axum::serve(listener, app(AppState::new(pool)))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(StartError::Serve)
+    axum::serve(
+        listener,
+        app(AppState::with_settings(pool, settings, vault)),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(StartError::Serve)
+}
+
+/// Ctrl-C or SIGTERM (what Kubernetes sends): stop accepting, finish what is in flight.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    info!("shutting down");
 }

@@ -1,5 +1,6 @@
 //! Request counts and latencies per route, for `/metrics`.
 
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -27,10 +28,27 @@ pub struct RouteLabels {
     pub route: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AnswerLabels {
+    pub provider: String,
+    pub model: String,
+    /// `complete` or `truncated`.
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProviderLabels {
+    pub provider: String,
+}
+
 pub struct HttpMetrics {
     pub registry: Registry,
     requests: Family<RequestLabels, Counter>,
     duration: Family<RouteLabels, Histogram>,
+    answers: Family<AnswerLabels, Counter>,
+    cost: Family<ProviderLabels, Counter<f64, AtomicU64>>,
+    fallbacks: Family<ProviderLabels, Counter>,
+    unanswered: Counter,
 }
 
 impl HttpMetrics {
@@ -55,11 +73,66 @@ impl HttpMetrics {
             "Build information",
             Info::new(vec![("version", javari_core::VERSION)]),
         );
+        let answers = Family::<AnswerLabels, Counter>::default();
+        registry.register(
+            "chat_answers",
+            "Chat answers by provider, model and outcome (complete or truncated)",
+            answers.clone(),
+        );
+        let cost = Family::<ProviderLabels, Counter<f64, AtomicU64>>::default();
+        registry.register(
+            "chat_cost_usd",
+            "US dollars billed for complete chat answers, by provider",
+            cost.clone(),
+        );
+        let fallbacks = Family::<ProviderLabels, Counter>::default();
+        registry.register(
+            "chat_fallbacks",
+            "Chat requests that left a provider for the next one before the first token",
+            fallbacks.clone(),
+        );
+        let unanswered = Counter::default();
+        registry.register(
+            "chat_unanswered",
+            "Chat requests no provider could answer",
+            unanswered.clone(),
+        );
         Self {
             registry,
             requests,
             duration,
+            answers,
+            cost,
+            fallbacks,
+            unanswered,
         }
+    }
+
+    pub fn chat_finished(&self, provider: &str, model: &str, truncated: bool, cost_usd: f64) {
+        self.answers
+            .get_or_create(&AnswerLabels {
+                provider: provider.to_owned(),
+                model: model.to_owned(),
+                outcome: if truncated { "truncated" } else { "complete" },
+            })
+            .inc();
+        self.cost
+            .get_or_create(&ProviderLabels {
+                provider: provider.to_owned(),
+            })
+            .inc_by(cost_usd);
+    }
+
+    pub fn chat_fallback(&self, from_provider: &str) {
+        self.fallbacks
+            .get_or_create(&ProviderLabels {
+                provider: from_provider.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn chat_failed(&self) {
+        self.unanswered.inc();
     }
 }
 

@@ -2,12 +2,15 @@
 //! Everything here is either a pure function or talks to PostgreSQL; the binaries are thin
 //! adapters that read input, call in here and write output.
 
+pub mod chat;
 pub mod conditions;
+pub mod conversations;
 pub mod credentials;
 pub mod db;
 pub mod github;
 pub mod health;
 pub mod http;
+pub mod knowledge;
 pub mod monitors;
 pub mod projects;
 pub mod providers;

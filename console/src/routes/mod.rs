@@ -1,24 +1,92 @@
-//! The router: one module per area of the console.
+//! The router: one module per area of the console. Every route but the health checks,
+//! metrics, static assets and the sign-in page sits behind a role gate.
 
+mod auth;
+mod chat;
+mod conversations;
 mod health;
+mod json;
+mod knowledge;
 
 use axum::Router;
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, patch, post};
 use tower_http::trace::TraceLayer;
 
-use crate::AppState;
-use crate::metrics;
+pub use self::chat::OVERHEAD_HEADER;
+use crate::auth::{require_admin, require_operator, require_viewer};
+use crate::{AppState, assets, metrics, security};
 
 /// Builds the console's router.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let json_limit = DefaultBodyLimit::max(state.settings.max_json_bytes);
+    // Multipart framing on top of the file itself.
+    let upload_limit = DefaultBodyLimit::max(state.settings.max_upload_bytes + 64 * 1024);
+
+    let public = Router::new()
         .route("/healthz", get(health::liveness))
         .route("/api/health", get(health::api_health))
         .route("/metrics", get(health::metrics))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::track,
-        ))
+        .route("/static/app.css", get(assets::app_css))
+        .route("/static/chat.js", get(assets::chat_js))
+        .route("/login", get(auth::login_form).post(auth::login));
+
+    let viewer = Router::new()
+        .route("/", get(chat::home))
+        .route("/chat", get(chat::page))
+        .route("/chat/streams/{id}", get(chat::stream))
+        .route("/conversations", get(conversations::page))
+        .route("/knowledge", get(knowledge::page))
+        .route("/logout", post(auth::logout))
+        .route("/api/me", get(auth::me))
+        .route("/api/javari/conversations", get(conversations::api_list))
+        .route(
+            "/api/javari/conversations/{id}",
+            get(conversations::api_get),
+        )
+        .route("/api/javari/knowledge/search", post(knowledge::api_search))
+        .route(
+            "/api/javari/knowledge/documents",
+            get(knowledge::api_documents),
+        )
+        .route_layer(from_fn_with_state(state.clone(), require_viewer));
+
+    let operator_uploads = Router::new()
+        .route("/api/javari/knowledge/upload", post(knowledge::api_upload))
+        .route("/knowledge/upload", post(knowledge::page_upload))
+        .layer(upload_limit)
+        .route_layer(from_fn_with_state(state.clone(), require_operator));
+
+    let operator = Router::new()
+        .route("/api/javari/chat", post(chat::api_chat))
+        .route("/chat/send", post(chat::send))
+        .route("/api/javari/conversations", post(conversations::api_create))
+        .route(
+            "/api/javari/conversations/{id}",
+            patch(conversations::api_update),
+        )
+        .route(
+            "/api/javari/conversations/{id}/continue",
+            post(conversations::api_continue),
+        )
+        .route("/conversations/{id}/star", post(conversations::star))
+        .route_layer(from_fn_with_state(state.clone(), require_operator));
+
+    let admin = Router::new()
+        .route("/api/users", post(auth::create_user))
+        .route("/api/tokens", post(auth::create_token))
+        .route_layer(from_fn_with_state(state.clone(), require_admin));
+
+    Router::new()
+        .merge(public)
+        .merge(viewer.layer(json_limit))
+        .merge(operator.layer(json_limit))
+        .merge(admin.layer(json_limit))
+        .merge(operator_uploads)
+        .fallback(chat::not_found)
+        .route_layer(from_fn_with_state(state.clone(), metrics::track))
+        .layer(from_fn(security::headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -1,0 +1,108 @@
+//! `javari_users` rows and the three roles.
+
+use std::fmt;
+
+use serde::Serialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// viewer < operator < admin: each role may do everything the one before it may.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads conversations, knowledge and dashboards.
+    Viewer,
+    /// Chats, uploads knowledge, changes conversations.
+    Operator,
+    /// Manages users and API tokens.
+    Admin,
+}
+
+impl Role {
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "viewer" => Some(Role::Viewer),
+            "operator" => Some(Role::Operator),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub role: Role,
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: Uuid,
+    email: String,
+    role: String,
+    password_hash: Option<String>,
+    disabled: bool,
+}
+
+/// A user and their password hash, for sign-in.
+pub struct Account {
+    pub user: User,
+    pub password_hash: Option<String>,
+    pub disabled: bool,
+}
+
+pub async fn find_by_email(pool: &PgPool, email: &str) -> Result<Option<Account>, sqlx::Error> {
+    let row: Option<UserRow> = sqlx::query_as(
+        "SELECT id, email, role, password_hash, disabled FROM javari_users WHERE lower(email) = lower($1)",
+    )
+    .bind(email)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| Account {
+        user: User {
+            id: r.id,
+            email: r.email,
+            role: Role::parse(&r.role).unwrap_or(Role::Viewer),
+        },
+        password_hash: r.password_hash,
+        disabled: r.disabled,
+    }))
+}
+
+/// Creates a user with an argon2id hash of `password`.
+pub async fn create_user(
+    pool: &PgPool,
+    email: &str,
+    password: &str,
+    role: Role,
+) -> Result<User, sqlx::Error> {
+    let hash = super::hash_password(password);
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO javari_users (email, password_hash, role) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(email)
+    .bind(hash)
+    .bind(role.as_str())
+    .fetch_one(pool)
+    .await?;
+    Ok(User {
+        id,
+        email: email.to_owned(),
+        role,
+    })
+}

@@ -1,0 +1,195 @@
+//! `POST /api/javari/chat` (Server-Sent Events), the chat page, and its send/stream pair.
+
+use std::convert::Infallible;
+use std::time::Instant;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form, Json};
+use futures::StreamExt;
+use javari_core::conversations::{self, StoredMessage};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::json::ApiJson;
+use crate::AppState;
+use crate::auth::{CurrentUser, Role};
+use crate::chat::{ChatInput, StreamBuffer, start};
+use crate::error::{ApiError, PageError};
+
+/// The console's own time before the provider was called, in milliseconds.
+pub const OVERHEAD_HEADER: &str = "x-javari-overhead-ms";
+
+fn sse(buffer: std::sync::Arc<StreamBuffer>) -> impl IntoResponse {
+    let events = buffer
+        .subscribe()
+        .map(|json| Ok::<_, Infallible>(Event::default().data(&*json)));
+    Sse::new(events).keep_alive(KeepAlive::default())
+}
+
+/// `POST /api/javari/chat`: answers with an SSE stream of `token` events and a final
+/// `complete` (or `error`) event. Failures before the first token are plain 4xx/5xx answers.
+pub async fn api_chat(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    ApiJson(input): ApiJson<ChatInput>,
+) -> Result<Response, ApiError> {
+    let received = Instant::now();
+    let started = start(&state, &current.user, input, received).await?;
+    let mut response = sse(started.buffer).into_response();
+    let overhead = format!("{:.3}", started.overhead.as_secs_f64() * 1000.0);
+    if let Ok(v) = HeaderValue::from_str(&overhead) {
+        response.headers_mut().insert(OVERHEAD_HEADER, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&started.conversation_id.to_string()) {
+        response.headers_mut().insert("x-javari-conversation-id", v);
+    }
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct SendForm {
+    message: String,
+    #[serde(default)]
+    conversation_id: Option<String>,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    include_knowledge: Option<String>,
+}
+
+/// `POST /chat/send` from the chat page. With JavaScript (`Accept: application/json`) it
+/// answers the stream's id for an EventSource; without, it waits for the answer and shows
+/// the conversation.
+pub async fn send(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    headers: HeaderMap,
+    Form(form): Form<SendForm>,
+) -> Result<Response, ApiError> {
+    let received = Instant::now();
+    let conversation_id = match form.conversation_id.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(id) => Some(
+            id.parse::<Uuid>()
+                .map_err(|_| ApiError::bad_request("conversation_id is not a UUID"))?,
+        ),
+    };
+    let input = ChatInput {
+        message: form.message,
+        conversation_id,
+        model: form.model,
+        include_knowledge: Some(form.include_knowledge.is_some()),
+        ..Default::default()
+    };
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    let started = start(&state, &current.user, input, received).await?;
+    if wants_json {
+        return Ok(Json(json!({
+            "streamId": started.stream_id,
+            "conversationId": started.conversation_id,
+        }))
+        .into_response());
+    }
+    let conversation = started.conversation_id;
+    started.buffer.wait().await;
+    Ok(Redirect::to(&format!("/chat?c={conversation}")).into_response())
+}
+
+/// `GET /chat/streams/{id}`: the EventSource side of `/chat/send`.
+pub async fn stream(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path(id): Path<Uuid>,
+) -> Result<Response, ApiError> {
+    let buffer = state
+        .streams
+        .get(id, current.user.id)
+        .ok_or_else(|| ApiError::not_found("stream"))?;
+    Ok(sse(buffer).into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "chat.html")]
+struct ChatPage {
+    user: crate::auth::User,
+    csrf: String,
+    can_chat: bool,
+    conversation_id: String,
+    title: String,
+    messages: Vec<StoredMessage>,
+    models: Vec<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ChatQuery {
+    c: Option<Uuid>,
+}
+
+/// `GET /chat`: the conversation `c` (or a new one) and the message box.
+pub async fn page(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Query(q): Query<ChatQuery>,
+) -> Result<Response, PageError> {
+    let (title, messages) = match q.c {
+        Some(id) => {
+            let conversation = conversations::get(&state.db, current.user.id, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("conversation"))?;
+            let messages =
+                conversations::messages(&state.db, current.user.id, id, 200, None).await?;
+            (conversation.title, messages)
+        }
+        None => ("New conversation".to_owned(), Vec::new()),
+    };
+    let mut models: Vec<String> = state
+        .directory
+        .providers()
+        .await
+        .map(|ps| {
+            ps.iter()
+                .flat_map(|p| {
+                    p.models
+                        .iter()
+                        .filter(|m| !m.capabilities.iter().all(|c| c == "embeddings"))
+                        .map(|m| m.name.clone())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    models.sort();
+    models.dedup();
+    Ok(ChatPage {
+        can_chat: current.user.role >= Role::Operator,
+        csrf: current.csrf.clone().unwrap_or_default(),
+        user: current.user,
+        conversation_id: q.c.map(|c| c.to_string()).unwrap_or_default(),
+        title,
+        messages,
+        models,
+    }
+    .into_response())
+}
+
+/// `GET /`: the chat.
+pub async fn home() -> Redirect {
+    Redirect::to("/chat")
+}
+
+/// Unknown paths.
+pub async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"error": "no such page or API route"})),
+    )
+        .into_response()
+}

@@ -1,0 +1,97 @@
+// The chat page's one script: sends the form, then renders the answer token by token from
+// an EventSource. Without JavaScript the form still works (the server answers when done).
+"use strict";
+(function () {
+  const form = document.getElementById("chat-form");
+  if (!form) return;
+  const list = document.getElementById("messages");
+  const status = document.getElementById("status");
+  const box = document.getElementById("message");
+  const send = document.getElementById("send");
+
+  function item(role, text) {
+    const li = document.createElement("li");
+    li.className = "msg " + role;
+    const content = document.createElement("div");
+    content.className = "content";
+    content.textContent = text;
+    li.appendChild(content);
+    list.appendChild(li);
+    return li;
+  }
+
+  function meta(li, text, cost, warning) {
+    const p = document.createElement("p");
+    p.className = "meta";
+    p.textContent = text + " · ";
+    const c = document.createElement("span");
+    c.className = "cost";
+    c.textContent = "$" + Number(cost).toFixed(6);
+    p.appendChild(c);
+    if (warning) {
+      const w = document.createElement("strong");
+      w.className = "error";
+      w.textContent = " " + warning;
+      p.appendChild(w);
+    }
+    li.appendChild(p);
+  }
+
+  form.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    const text = box.value.trim();
+    if (!text) return;
+    send.disabled = true;
+    status.textContent = "Sending…";
+    const body = new URLSearchParams(new FormData(form));
+    let started;
+    try {
+      const response = await fetch(form.action, {
+        method: "POST",
+        headers: { "Accept": "application/json" },
+        body: body,
+        credentials: "same-origin",
+      });
+      const json = await response.json();
+      if (!response.ok) throw new Error(json.error || response.statusText);
+      started = json;
+    } catch (e) {
+      status.textContent = "Not sent: " + e.message;
+      send.disabled = false;
+      return;
+    }
+    item("user", text);
+    box.value = "";
+    const answer = item("assistant", "");
+    const content = answer.querySelector(".content");
+    form.elements["conversation_id"].value = started.conversationId;
+    history.replaceState(null, "", "/chat?c=" + started.conversationId);
+    status.textContent = "Answering…";
+    const source = new EventSource("/chat/streams/" + started.streamId);
+    source.onmessage = function (e) {
+      const event = JSON.parse(e.data);
+      if (event.type === "token") {
+        content.textContent += event.data.token;
+      } else if (event.type === "complete") {
+        const d = event.data;
+        const warning = d.budget && d.budget.warning;
+        meta(answer, d.provider + " · " + d.model + " · " + d.usage.totalTokens + " tokens", d.usage.cost, warning);
+        status.textContent = "";
+        source.close();
+        send.disabled = false;
+      } else if (event.type === "error") {
+        answer.classList.add("truncated");
+        status.textContent = event.data.error;
+        if (event.data.usage) meta(answer, "incomplete", event.data.usage.cost, event.data.error);
+        source.close();
+        send.disabled = false;
+      }
+    };
+    source.onerror = function () {
+      if (source.readyState === EventSource.CLOSED) return;
+      status.textContent = "The connection dropped; the answer is still saved in the conversation.";
+      source.close();
+      send.disabled = false;
+    };
+  });
+})();
