@@ -7,6 +7,7 @@ pub mod chat;
 pub mod config;
 mod error;
 mod metrics;
+mod retrieval;
 mod routes;
 mod security;
 pub mod settings;

@@ -74,6 +74,13 @@
         content.textContent += event.data.token;
       } else if (event.type === "complete") {
         const d = event.data;
+        const cited = d.message.citations || [];
+        if (cited.length) {
+          const p = document.createElement("p");
+          p.className = "sources";
+          p.textContent = "Sources: " + cited.map(function (c) { return "[" + c.n + "] " + c.documentName; }).join(" ");
+          answer.appendChild(p);
+        }
         const warning = d.budget && d.budget.warning;
         meta(answer, d.provider + " · " + d.model + " · " + d.usage.totalTokens + " tokens", d.usage.cost, warning);
         status.textContent = "";

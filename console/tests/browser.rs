@@ -103,6 +103,20 @@ async fn sign_in_chat_stream_and_search_in_a_browser(pool: PgPool) {
         .collect();
     h.gemini.set_reply(reply.clone());
     h.gemini.set_token_delay(Duration::from_millis(250));
+    let doc = "How are the zebras? The zebras are fine: the zebra queue is drained every night.";
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(doc.as_bytes()).file_name("zebras.md"),
+    );
+    let uploaded = h
+        .http
+        .post(h.url("/api/javari/knowledge/upload"))
+        .bearer_auth(&h.operator_token)
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(uploaded.status().as_u16(), 201);
     let (_driver, c, _profile) = browser().await;
 
     c.goto(&h.url("/chat")).await.expect("open the console");
@@ -203,6 +217,20 @@ async fn sign_in_chat_stream_and_search_in_a_browser(pool: PgPool) {
         );
     }
     assert!(cost.starts_with('$'), "{cost}");
+    let sources: String = c
+        .execute(
+            "const s = document.querySelector('.msg.assistant .sources'); return s ? s.textContent : '';",
+            vec![],
+        )
+        .await
+        .expect("read sources")
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        sources.contains("[1] zebras.md"),
+        "the answer shows its citation: {sources:?}"
+    );
     assert!(
         cost.trim_start_matches('$')
             .parse::<f64>()

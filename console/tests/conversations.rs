@@ -169,6 +169,22 @@ async fn knowledge_is_uploaded_once_searched_and_cited(pool: PgPool) {
             .await,
         1
     );
+    // With pgvector and an embeddings model (the fake OpenAI's), chunks get vectors and
+    // search runs on them.
+    assert!(
+        javari_core::knowledge::vector_search_available(&h.pool)
+            .await
+            .expect("probe"),
+        "pgvector is missing: run `make deps` (testenv/install-pgvector.sh)"
+    );
+    let embedded = h
+        .scalar_i64("SELECT count(*) FROM javari_document_chunks WHERE embedding IS NOT NULL")
+        .await;
+    assert_eq!(
+        Some(embedded),
+        first["document"]["chunk_count"].as_i64(),
+        "every chunk embedded"
+    );
 
     let results: Value = h
         .http

@@ -11,7 +11,7 @@ use javari_core::chat::{
     ChatMessage, Delta, OpenChat, Role, RouteError, Usage, cost_usd, estimate_tokens,
 };
 use javari_core::conversations::{self, BudgetState, Exchange, NewConversation};
-use javari_core::knowledge::{self, SearchHit, SearchQuery};
+use javari_core::knowledge::SearchHit;
 use serde_json::{Value, json};
 use tracing::{Instrument, info, info_span, warn};
 use uuid::Uuid;
@@ -21,10 +21,10 @@ use super::streams::StreamBuffer;
 use crate::AppState;
 use crate::auth::User;
 use crate::error::ApiError;
+use crate::retrieval::{Retrieval, retrieve};
 
-/// Knowledge chunks added to the prompt at most, and how well they must match.
+/// Knowledge chunks added to the prompt at most.
 const KNOWLEDGE_LIMIT: i64 = 3;
-const KNOWLEDGE_THRESHOLD: f64 = 0.5;
 
 const SYSTEM_PROMPT: &str = "You are Javari, the assistant of an AI platform's on-call engineers. \
 Answer precisely and say when you are unsure.";
@@ -80,15 +80,14 @@ pub async fn start(
         if !include_knowledge {
             return Ok(Vec::new());
         }
-        knowledge::search(
-            db,
+        retrieve(
+            state,
             user.id,
-            &SearchQuery {
+            Retrieval {
                 query: &input.message,
-                threshold: KNOWLEDGE_THRESHOLD,
+                threshold: None,
                 limit: KNOWLEDGE_LIMIT,
                 project_id: input.project_id,
-                embedding: None,
             },
         )
         .await
@@ -104,7 +103,7 @@ pub async fn start(
         ));
     }
     let existing = existing?;
-    let hits = hits.map_err(|e| ApiError::internal("knowledge search failed", e))?;
+    let hits = hits?;
 
     let mut messages = vec![ChatMessage::new(
         Role::System,

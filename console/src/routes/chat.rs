@@ -125,8 +125,35 @@ struct ChatPage {
     can_chat: bool,
     conversation_id: String,
     title: String,
-    messages: Vec<StoredMessage>,
+    messages: Vec<MessageView>,
     models: Vec<String>,
+}
+
+/// A stored message and the sources its answer cited, as `[n] document` labels.
+struct MessageView {
+    m: StoredMessage,
+    sources: Vec<String>,
+}
+
+impl From<StoredMessage> for MessageView {
+    fn from(m: StoredMessage) -> Self {
+        let sources = m
+            .citations
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .map(|c| {
+                        format!(
+                            "[{}] {}",
+                            c["n"],
+                            c["documentName"].as_str().unwrap_or("document")
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        MessageView { m, sources }
+    }
 }
 
 #[derive(Deserialize)]
@@ -174,7 +201,7 @@ pub async fn page(
         user: current.user,
         conversation_id: q.c.map(|c| c.to_string()).unwrap_or_default(),
         title,
-        messages,
+        messages: messages.into_iter().map(MessageView::from).collect(),
         models,
     }
     .into_response())

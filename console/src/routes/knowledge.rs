@@ -6,8 +6,8 @@ use axum::extract::{Multipart, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Json};
-use javari_core::chat::{ProviderEntry, embed};
-use javari_core::knowledge::{self, Document, NewDocument, SearchHit, SearchQuery, Upload};
+use javari_core::chat::embed;
+use javari_core::knowledge::{self, Document, NewDocument, SearchHit, Upload};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -16,35 +16,7 @@ use super::json::ApiJson;
 use crate::AppState;
 use crate::auth::{CurrentUser, Role, User};
 use crate::error::{ApiError, PageError};
-
-/// The first embeddings-capable model of a routable provider, when vectors can be stored.
-async fn embedder(state: &AppState) -> Option<(ProviderEntry, String)> {
-    if !knowledge::vector_search_available(&state.db)
-        .await
-        .unwrap_or(false)
-    {
-        return None;
-    }
-    let providers = state.directory.providers().await.ok()?;
-    providers.iter().find_map(|p| {
-        p.models
-            .iter()
-            .find(|m| m.can("embeddings"))
-            .map(|m| (p.clone(), m.name.clone()))
-    })
-}
-
-fn knowledge_error(e: knowledge::KnowledgeError) -> ApiError {
-    use knowledge::KnowledgeError as E;
-    match e {
-        E::Db(e) => ApiError::from(e),
-        E::TooLarge { .. } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
-        E::UnsupportedType { .. } => {
-            ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, e.to_string())
-        }
-        other => ApiError::bad_request(other.to_string()),
-    }
-}
+use crate::retrieval::{Retrieval, embedder, knowledge_error, retrieve};
 
 struct UploadForm {
     filename: String,
@@ -182,28 +154,17 @@ async fn search(
     if !(1..=20).contains(&limit) {
         return Err(ApiError::bad_request("limit must be between 1 and 20"));
     }
-    let embedding = match embedder(state).await {
-        Some((provider, model)) => {
-            embed(state.gateway.http(), &provider, &model, &[query.to_owned()])
-                .await
-                .ok()
-                .and_then(|mut v| v.pop())
-        }
-        None => None,
-    };
-    knowledge::search(
-        &state.db,
+    retrieve(
+        state,
         user.id,
-        &SearchQuery {
+        Retrieval {
             query,
-            threshold,
+            threshold: Some(threshold),
             limit,
             project_id: params.project_id,
-            embedding,
         },
     )
     .await
-    .map_err(knowledge_error)
 }
 
 /// `POST /api/javari/knowledge/search`.
