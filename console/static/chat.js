@@ -52,6 +52,10 @@
         body: body,
         credentials: "same-origin",
       });
+      const type = response.headers.get("content-type") || "";
+      if (!type.includes("application/json")) {
+        throw new Error(response.status === 401 ? "signed out; reload the page" : response.statusText);
+      }
       const json = await response.json();
       if (!response.ok) throw new Error(json.error || response.statusText);
       started = json;

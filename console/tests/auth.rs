@@ -21,6 +21,7 @@ fn protected() -> Vec<(&'static str, String)> {
         ("POST", "/chat/send".into()),
         ("POST", format!("/conversations/{id}/star")),
         ("POST", "/knowledge/upload".into()),
+        ("GET", "/metrics".into()),
         ("GET", "/api/me".into()),
         ("GET", "/api/javari/conversations".into()),
         ("POST", "/api/javari/conversations".into()),
@@ -54,7 +55,7 @@ async fn every_protected_route_refuses_anonymous_requests(pool: PgPool) {
     for (method, path) in protected() {
         let response = send(&h, method, &path, None).await;
         let status = response.status().as_u16();
-        if path.starts_with("/api/") {
+        if path.starts_with("/api/") || path == "/metrics" {
             assert_eq!(status, 401, "{method} {path}");
             let body: serde_json::Value = response.json().await.expect("json error");
             assert!(

@@ -52,6 +52,12 @@ async fn bad_chat_requests_are_refused_with_a_message(pool: PgPool) {
             "must not be empty",
         ),
         (
+            "{\"message\": \"a\\u0000b\"}".to_owned(),
+            "application/json",
+            400,
+            "NUL",
+        ),
+        (
             "{\"message\": \"hi\", \"model\": \"gpt-17\"}".to_owned(),
             "application/json",
             400,

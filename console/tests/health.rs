@@ -8,9 +8,17 @@ use javari_testenv::PgCluster;
 use tower::ServiceExt;
 
 async fn get(router: &axum::Router, path: &str) -> (StatusCode, String) {
+    get_as(router, path, None).await
+}
+
+async fn get_as(router: &axum::Router, path: &str, token: Option<&str>) -> (StatusCode, String) {
+    let mut request = Request::get(path);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
     let response = router
         .clone()
-        .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+        .oneshot(request.body(Body::empty()).expect("request"))
         .await
         .expect("infallible");
     let status = response.status();
@@ -29,7 +37,24 @@ async fn api_health_follows_the_database() {
     let url = pg.url("postgres");
     let pool = javari_core::db::connect(&url, 4).await.expect("connect");
     javari_core::db::migrate(&pool).await.expect("migrate");
-    let router = app(AppState::new(pool));
+    let router = app(AppState::new(pool.clone()));
+    let viewer = javari_console::auth::create_user(
+        &pool,
+        "viewer@example.test",
+        "a long enough password",
+        javari_console::auth::Role::Viewer,
+    )
+    .await
+    .expect("user");
+    let token = javari_console::auth::create_token(
+        &pool,
+        &viewer,
+        "prometheus",
+        javari_console::auth::Role::Viewer,
+    )
+    .await
+    .expect("token")
+    .token;
 
     let (status, body) = get(&router, "/api/health").await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -60,21 +85,23 @@ async fn api_health_follows_the_database() {
     let (status, _) = get(&router, "/healthz").await;
     assert_eq!(status, StatusCode::OK);
 
-    let (status, metrics) = get(&router, "/metrics").await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(
-        metrics.contains(
-            r#"javari_console_http_requests_total{method="GET",route="/api/health",status="503"} 1"#
-        ),
-        "{metrics}"
-    );
-
     pg.start().expect("restart PostgreSQL");
     let (status, body) = get(&router, "/api/health").await;
     assert_eq!(
         status,
         StatusCode::OK,
         "recovers once the database is back: {body}"
+    );
+
+    let (status, _) = get(&router, "/metrics").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "metrics need a token");
+    let (status, metrics) = get_as(&router, "/metrics", Some(&token)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        metrics.contains(
+            r#"javari_console_http_requests_total{method="GET",route="/api/health",status="503"} 1"#
+        ),
+        "{metrics}"
     );
 }
 
@@ -86,6 +113,8 @@ async fn console_binary_serves_health_and_refuses_an_unreachable_database() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_javari-console"))
         .env("DATABASE_URL", &url)
         .env("JAVARI_CONSOLE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("JAVARI_ADMIN_EMAIL", "first@example.test")
+        .env("JAVARI_ADMIN_PASSWORD", "first admin password")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -101,6 +130,16 @@ async fn console_binary_serves_health_and_refuses_an_unreachable_database() {
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(status, 200);
+    // The first admin from configuration, with an argon2id hash.
+    let pool = javari_core::db::connect(&url, 1).await.expect("connect");
+    let (role, hash): (String, String) = sqlx::query_as(
+        "SELECT role, password_hash FROM javari_users WHERE email = 'first@example.test'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("first admin created");
+    assert_eq!(role, "admin");
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
 
     // A dead database at start-up: a clear error, non-zero exit, and no password in it.
     let dead = format!(

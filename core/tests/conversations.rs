@@ -222,6 +222,7 @@ async fn star_status_and_project_filters(pool: PgPool) {
         &pool,
         alice,
         NewConversation {
+            id: None,
             title: None,
             project_id: Some(web),
             parent_id: None,
@@ -334,6 +335,7 @@ async fn child_conversation_carries_parent_context(pool: PgPool) {
         &pool,
         alice,
         NewConversation {
+            id: None,
             title: Some("Deploy failure".into()),
             project_id: Some(web),
             parent_id: None,
@@ -358,6 +360,7 @@ async fn child_conversation_carries_parent_context(pool: PgPool) {
         &pool,
         alice,
         NewConversation {
+            id: None,
             title: Some("Follow-up".into()),
             project_id: None,
             parent_id: Some(parent.id),

@@ -35,8 +35,17 @@ pub async fn require_admin(state: State<AppState>, request: Request, next: Next)
     gate(state, Role::Admin, request, next).await
 }
 
+/// API paths and `/metrics` (machines), and page requests from the page's script, are
+/// answered in JSON rather than with a sign-in page.
 fn is_api(request: &Request) -> bool {
-    request.uri().path().starts_with("/api/")
+    let path = request.uri().path();
+    path.starts_with("/api/")
+        || path == "/metrics"
+        || request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"))
 }
 
 fn refuse(api: bool, error: ApiError) -> Response {

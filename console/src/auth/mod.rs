@@ -17,7 +17,7 @@ pub use login_limit::LoginLimiter;
 pub use password::{decoy_hash, hash_password, verify_password};
 pub use session::{
     SESSION_COOKIE, SESSION_TTL, Session, cookie_value, create_session, end_session, find_session,
-    read_cookie,
+    read_cookie, secure_attribute,
 };
 pub use token::{NewToken, create_token, find_token_user};
 pub use user::{Role, User, create_user, find_by_email};

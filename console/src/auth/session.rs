@@ -57,7 +57,7 @@ pub async fn find_session(pool: &PgPool, token: &str) -> Result<Option<User>, sq
     Ok(row.map(|(id, email, role)| User {
         id,
         email,
-        role: Role::parse(&role).unwrap_or(Role::Viewer),
+        role: Role::from_db(&role),
     }))
 }
 
@@ -71,7 +71,7 @@ pub async fn end_session(pool: &PgPool, token: &str) -> Result<(), sqlx::Error> 
 
 /// The `Set-Cookie` value for a session (or, with `None`, one that clears it).
 pub fn cookie_value(token: Option<&str>, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
+    let secure = secure_attribute(secure);
     match token {
         Some(token) => format!(
             "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
@@ -79,6 +79,11 @@ pub fn cookie_value(token: Option<&str>, secure: bool) -> String {
         ),
         None => format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
     }
+}
+
+/// `; Secure` for cookies of a console served over TLS.
+pub fn secure_attribute(secure: bool) -> &'static str {
+    if secure { "; Secure" } else { "" }
 }
 
 /// The value of cookie `name` in a `Cookie` header.

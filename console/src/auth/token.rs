@@ -69,8 +69,8 @@ pub async fn find_token_user(pool: &PgPool, token: &str) -> Result<Option<User>,
         .execute(&pool)
         .await;
     });
-    let user_role = Role::parse(&user_role).unwrap_or(Role::Viewer);
-    let key_role = Role::parse(&key_role).unwrap_or(Role::Viewer);
+    let user_role = Role::from_db(&user_role);
+    let key_role = Role::from_db(&key_role);
     Ok(Some(User {
         id,
         email,

@@ -28,6 +28,11 @@ impl Role {
         }
     }
 
+    /// A role column's value; anything unexpected grants the least.
+    pub fn from_db(text: &str) -> Role {
+        Role::parse(text).unwrap_or(Role::Viewer)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Viewer => "viewer",
@@ -77,7 +82,7 @@ pub async fn find_by_email(pool: &PgPool, email: &str) -> Result<Option<Account>
         user: User {
             id: r.id,
             email: r.email,
-            role: Role::parse(&r.role).unwrap_or(Role::Viewer),
+            role: Role::from_db(&r.role),
         },
         password_hash: r.password_hash,
         disabled: r.disabled,
@@ -91,7 +96,11 @@ pub async fn create_user(
     password: &str,
     role: Role,
 ) -> Result<User, sqlx::Error> {
-    let hash = super::hash_password(password);
+    // argon2 is deliberately slow: keep it off the async threads.
+    let password = password.to_owned();
+    let hash = tokio::task::spawn_blocking(move || super::hash_password(&password))
+        .await
+        .map_err(|e| sqlx::Error::Protocol(format!("password hashing failed: {e}")))?;
     let id: Uuid = sqlx::query_scalar(
         "INSERT INTO javari_users (email, password_hash, role) VALUES ($1, $2, $3) RETURNING id",
     )

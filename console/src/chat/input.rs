@@ -33,6 +33,11 @@ impl ChatInput {
         if trimmed.is_empty() {
             return Err(ApiError::bad_request("message must not be empty"));
         }
+        if trimmed.contains('\0') {
+            return Err(ApiError::bad_request(
+                "message must not contain NUL characters",
+            ));
+        }
         let chars = trimmed.chars().count();
         if chars > MAX_MESSAGE_CHARS {
             return Err(ApiError::bad_request(format!(
@@ -63,6 +68,11 @@ mod tests {
             ..Default::default()
         };
         assert!(blank.validate().is_err());
+        let mut nul = ChatInput {
+            message: "a\0b".into(),
+            ..Default::default()
+        };
+        assert!(nul.validate().is_err());
         let mut long = ChatInput {
             message: "x".repeat(MAX_MESSAGE_CHARS + 1),
             ..Default::default()

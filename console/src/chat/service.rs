@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use chrono::Utc;
 use javari_core::chat::{
-    ChatMessage, Delta, OpenChat, Role, RouteError, Usage, cost_usd, estimate_tokens,
+    ChatMessage, Delta, OpenChat, Role, RouteError, Usage, classify, cost_usd, estimate_tokens,
 };
 use javari_core::conversations::{self, BudgetState, Exchange, NewConversation};
 use javari_core::knowledge::SearchHit;
@@ -17,7 +17,7 @@ use tracing::{Instrument, info, info_span, warn};
 use uuid::Uuid;
 
 use super::input::ChatInput;
-use super::streams::StreamBuffer;
+use super::streams::{ChatStreams, StreamBuffer};
 use crate::AppState;
 use crate::auth::User;
 use crate::error::ApiError;
@@ -103,6 +103,20 @@ pub async fn start(
         ));
     }
     let existing = existing?;
+    if existing.is_none()
+        && let Some(project) = input.project_id
+    {
+        let known: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM javari_projects WHERE id = $1)")
+                .bind(project)
+                .fetch_one(db)
+                .await?;
+        if !known {
+            return Err(ApiError::bad_request(format!(
+                "project {project} does not exist"
+            )));
+        }
+    }
     let hits = hits?;
 
     let mut messages = vec![ChatMessage::new(
@@ -143,38 +157,13 @@ pub async fn start(
             )),
             other => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
         })?;
-    let task_type = format!(
-        "{:?}",
-        candidates.first().map(|c| c.reason).unwrap_or("general")
-    );
-
-    // Only now is anything written: a conversation for a first message.
-    let (conversation_id, created) = match &existing {
-        Some((c, _)) => (c.id, false),
-        None => {
-            let c = conversations::create(
-                db,
-                user.id,
-                NewConversation {
-                    title: None,
-                    project_id: input.project_id,
-                    parent_id: None,
-                },
-            )
-            .await?;
-            (c.id, true)
-        }
-    };
+    let task_type = classify(&input.message, context_tokens).as_str();
 
     let overhead = received.elapsed();
     let temperature = input.temperature.unwrap_or(0.7);
-    let opened = state.gateway.open(candidates, messages, temperature).await;
-    let open = match opened {
+    let open = match state.gateway.open(candidates, messages, temperature).await {
         Ok(open) => open,
         Err(failed) => {
-            if created {
-                let _ = conversations::delete_empty(db, user.id, conversation_id).await;
-            }
             state.metrics.chat_failed();
             return Err(ApiError::new(
                 StatusCode::BAD_GATEWAY,
@@ -182,32 +171,52 @@ pub async fn start(
             ));
         }
     };
-    // Once per provider left behind (a retried provider has several attempts). Attempts name
-    // providers `namespace/name`; metrics use the name, like every other label.
+    // Once per provider left behind: a provider retried before it answered was not left,
+    // and one retried before it was left counts once. Attempts name providers
+    // `namespace/name`; metrics use the name, like every other label.
+    let answered = format!("{}/{}", open.provider.namespace, open.provider.name);
     let mut left: Vec<&str> = open
         .attempts
         .iter()
+        .filter(|a| a.provider != answered)
         .map(|a| a.provider.rsplit('/').next().unwrap_or(&a.provider))
         .collect();
     left.dedup();
     for name in left {
         state.metrics.chat_fallback(name);
     }
+
+    // Nothing is written before a provider answers: a new conversation is stored by the
+    // relay under the id handed out now.
+    let (conversation_id, create) = match &existing {
+        Some((c, _)) => (c.id, None),
+        None => {
+            let id = Uuid::new_v4();
+            let new = NewConversation {
+                id: Some(id),
+                title: None,
+                project_id: input.project_id,
+                parent_id: None,
+            };
+            (id, Some(new))
+        }
+    };
     let (stream_id, buffer) = state.streams.open(user.id, conversation_id);
     let relay = Relay {
         state: state.clone(),
         user: user.clone(),
         conversation_id,
+        create,
         question: input.message,
         hits,
         overhead,
         budget,
         task_type,
+        stream_id,
         buffer: buffer.clone(),
     };
     let span = info_span!("chat.relay", %conversation_id, provider = %open.provider.name, model = %open.model.name);
     tokio::spawn(relay.run(open).instrument(span));
-    state.streams.expire_later(stream_id);
     Ok(Started {
         stream_id,
         conversation_id,
@@ -272,12 +281,36 @@ struct Relay {
     state: AppState,
     user: User,
     conversation_id: Uuid,
+    /// The conversation to store first, for a first message.
+    create: Option<NewConversation>,
     question: String,
     hits: Vec<SearchHit>,
     overhead: Duration,
     budget: BudgetState,
-    task_type: String,
+    task_type: &'static str,
+    stream_id: Uuid,
     buffer: Arc<StreamBuffer>,
+}
+
+/// Ends the answer's stream however the relay ends, a panic included, so no subscriber
+/// (nor the no-JavaScript form waiting for the answer) waits forever.
+struct FinishGuard {
+    streams: ChatStreams,
+    stream_id: Uuid,
+    buffer: Arc<StreamBuffer>,
+}
+
+impl Drop for FinishGuard {
+    fn drop(&mut self) {
+        if !self.buffer.is_finished() {
+            self.buffer.push(
+                json!({"type": "error", "data": {"error": "the answer stopped unexpectedly; see the console's log"}})
+                    .to_string(),
+            );
+            self.buffer.finish();
+        }
+        self.streams.expire_later(self.stream_id);
+    }
 }
 
 enum Ending {
@@ -287,14 +320,26 @@ enum Ending {
 
 impl Relay {
     async fn run(self, mut open: OpenChat) {
+        let _guard = FinishGuard {
+            streams: self.state.streams.clone(),
+            stream_id: self.stream_id,
+            buffer: self.buffer.clone(),
+        };
         let started = Instant::now();
+        let created = match &self.create {
+            Some(new) => conversations::create(&self.state.db, self.user.id, new.clone())
+                .await
+                .map(|_| ()),
+            None => Ok(()),
+        };
         let mut answer = String::new();
         let ending = loop {
             match open.next().await {
                 Some(Delta::Token(token)) => {
                     self.buffer
                         .push(json!({"type": "token", "data": {"token": token}}).to_string());
-                    answer.push_str(&token);
+                    // PostgreSQL text cannot hold NUL; nothing a person reads is lost.
+                    answer.extend(token.chars().filter(|c| *c != '\0'));
                 }
                 Some(Delta::Done {
                     finish_reason,
@@ -356,10 +401,13 @@ impl Relay {
             truncated,
             error: error.as_deref(),
             citations: citations.clone(),
-            task_type: &self.task_type,
+            task_type: self.task_type,
             now: Utc::now(),
         };
-        let stored = conversations::record_exchange(&self.state.db, &exchange).await;
+        let stored = match created {
+            Ok(()) => conversations::record_exchange(&self.state.db, &exchange).await,
+            Err(e) => Err(e),
+        };
         self.state
             .metrics
             .chat_finished(&provider, &model.name, truncated, cost);

@@ -38,6 +38,10 @@ impl StreamBuffer {
         self.notify.notify_waiters();
     }
 
+    pub fn is_finished(&self) -> bool {
+        self.lock().done
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Events> {
         self.events.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -36,7 +36,16 @@ pub struct NextQuery {
 /// Only paths of this console are followed after sign-in (no open redirect).
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        // Printable ASCII only: browsers drop tabs and newlines from a Location, which would
+        // turn `/\t/evil.example` into `//evil.example`.
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && n.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            n.to_owned()
+        }
         _ => "/chat".to_owned(),
     }
 }
@@ -58,11 +67,7 @@ fn login_page(
     email: String,
 ) -> Response {
     let csrf = auth::random_token();
-    let secure = if secure(state, headers) {
-        "; Secure"
-    } else {
-        ""
-    };
+    let secure = auth::secure_attribute(secure(state, headers));
     let cookie = format!(
         "{LOGIN_CSRF_COOKIE}={csrf}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{secure}"
     );
@@ -135,7 +140,7 @@ pub async fn login(
         keys.push(format!("client:{}", client.trim()));
     }
     let now = Instant::now();
-    if let Some(wait) = state.login_limiter.blocked(&keys, now) {
+    if let Err(wait) = state.login_limiter.begin(&keys, now) {
         tracing::warn!("sign-in rate limited");
         let mut response = login_page(
             &state,
@@ -166,7 +171,6 @@ pub async fn login(
         .unwrap_or(false);
     let account = account.filter(|a| verified && !a.disabled);
     let Some(account) = account else {
-        state.login_limiter.record_failure(&keys, now);
         return login_page(
             &state,
             &headers,
@@ -176,7 +180,7 @@ pub async fn login(
             email,
         );
     };
-    state.login_limiter.clear(&keys[..1]);
+    state.login_limiter.succeeded(&keys, now);
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
@@ -238,13 +242,21 @@ pub async fn create_user(
             "password must be at least 12 characters",
         ));
     }
-    if auth::find_by_email(&state.db, email).await?.is_some() {
-        return Err(ApiError::new(
+    let conflict = || {
+        ApiError::new(
             StatusCode::CONFLICT,
             format!("a user {email} exists already"),
-        ));
+        )
+    };
+    if auth::find_by_email(&state.db, email).await?.is_some() {
+        return Err(conflict());
     }
-    let user = auth::create_user(&state.db, email, &new.password, role).await?;
+    let user = match auth::create_user(&state.db, email, &new.password, role).await {
+        Ok(user) => user,
+        // Created by a concurrent request between the check and the insert.
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(conflict()),
+        Err(e) => return Err(e.into()),
+    };
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -282,4 +294,29 @@ pub async fn create_token(
 /// `GET /api/me`: who the caller is.
 pub async fn me(Extension(current): Extension<CurrentUser>) -> impl IntoResponse {
     Json(current.user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_paths_of_this_console_are_followed() {
+        assert_eq!(
+            safe_next(Some("/conversations?search=x")),
+            "/conversations?search=x"
+        );
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /x",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/chat", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/chat");
+    }
 }

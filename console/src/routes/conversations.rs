@@ -107,6 +107,7 @@ pub async fn api_create(
         &state.db,
         current.user.id,
         NewConversation {
+            id: None,
             title: params.title.filter(|t| !t.trim().is_empty()),
             project_id: params.project_id,
             parent_id: params.parent_id,
@@ -191,6 +192,7 @@ pub async fn api_continue(
         &state.db,
         current.user.id,
         NewConversation {
+            id: None,
             title: Some(format!("{} (continued)", parent.title)),
             project_id: parent.project_id,
             parent_id: Some(parent.id),

@@ -64,6 +64,11 @@ async fn read_upload(mut multipart: Multipart) -> Result<UploadForm, ApiError> {
     }
     let (filename, bytes) =
         file.ok_or_else(|| ApiError::bad_request("send the document in a `file` field"))?;
+    if filename.contains('\0') || title.as_deref().is_some_and(|t| t.contains('\0')) {
+        return Err(ApiError::bad_request(
+            "file name and title must not contain NUL characters",
+        ));
+    }
     Ok(UploadForm {
         filename,
         bytes,
@@ -88,20 +93,29 @@ async fn store(state: &AppState, user: &User, form: UploadForm) -> Result<Upload
     if !upload.duplicate
         && let Some((provider, model)) = embedder(state).await
     {
-        let chunks = knowledge::chunks_of(&state.db, upload.document.id)
-            .await
-            .map_err(knowledge_error)?;
-        match embed(state.gateway.http(), &provider, &model, &chunks).await {
-            Ok(vectors) => {
-                knowledge::set_embeddings(&state.db, upload.document.id, &vectors)
-                    .await
-                    .map_err(knowledge_error)?;
-            }
-            // Full-text search still finds the document.
-            Err(e) => tracing::warn!(error = %e, "embedding the upload failed"),
+        // The document is stored either way; without vectors, full-text search finds it.
+        if let Err(e) = embed_document(state, &provider, &model, upload.document.id).await {
+            tracing::warn!(error = %e, document = %upload.document.id, "embedding the upload failed");
         }
     }
     Ok(upload)
+}
+
+async fn embed_document(
+    state: &AppState,
+    provider: &javari_core::chat::ProviderEntry,
+    model: &str,
+    document: Uuid,
+) -> Result<(), String> {
+    let chunks = knowledge::chunks_of(&state.db, document)
+        .await
+        .map_err(|e| e.to_string())?;
+    let vectors = embed(state.gateway.http(), provider, model, &chunks)
+        .await
+        .map_err(|e| e.to_string())?;
+    knowledge::set_embeddings(&state.db, document, &vectors)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// `POST /api/javari/knowledge/upload` (multipart `file`, optional `title`, `projectId`).
@@ -140,6 +154,11 @@ async fn search(
     let query = params.query.trim();
     if query.is_empty() {
         return Err(ApiError::bad_request("query must not be empty"));
+    }
+    if query.contains('\0') {
+        return Err(ApiError::bad_request(
+            "query must not contain NUL characters",
+        ));
     }
     if query.chars().count() > 1000 {
         return Err(ApiError::bad_request(

@@ -1,5 +1,5 @@
 //! The router: one module per area of the console. Every route but the health checks,
-//! metrics, static assets and the sign-in page sits behind a role gate.
+//! static assets and the sign-in page sits behind a role gate.
 
 mod auth;
 mod chat;
@@ -27,7 +27,6 @@ pub fn app(state: AppState) -> Router {
     let public = Router::new()
         .route("/healthz", get(health::liveness))
         .route("/api/health", get(health::api_health))
-        .route("/metrics", get(health::metrics))
         .route("/static/app.css", get(assets::app_css))
         .route("/static/chat.js", get(assets::chat_js))
         .route("/login", get(auth::login_form).post(auth::login));
@@ -40,6 +39,8 @@ pub fn app(state: AppState) -> Router {
         .route("/knowledge", get(knowledge::page))
         .route("/logout", post(auth::logout))
         .route("/api/me", get(auth::me))
+        // Costs and traffic by provider are not for anonymous eyes: scrape with an API token.
+        .route("/metrics", get(health::metrics))
         .route("/api/javari/conversations", get(conversations::api_list))
         .route(
             "/api/javari/conversations/{id}",
@@ -87,6 +88,11 @@ pub fn app(state: AppState) -> Router {
         .fallback(chat::not_found)
         .route_layer(from_fn_with_state(state.clone(), metrics::track))
         .layer(from_fn(security::headers))
-        .layer(TraceLayer::new_for_http())
+        // The span names the path only: query strings may carry a form's CSRF token.
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &axum::extract::Request| {
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+            }),
+        )
         .with_state(state)
 }

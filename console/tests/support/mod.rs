@@ -286,6 +286,7 @@ impl Harness {
     pub async fn metrics(&self) -> String {
         self.http
             .get(self.url("/metrics"))
+            .bearer_auth(&self.viewer_token)
             .send()
             .await
             .expect("metrics")

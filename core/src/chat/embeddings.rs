@@ -7,6 +7,9 @@ use super::client::{authenticate, send_error, status_error};
 use super::error::{OpenError, display_endpoint};
 use super::types::ProviderEntry;
 
+/// Longest wait for an embeddings answer.
+pub const EMBED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// One vector per input, in input order.
 #[tracing::instrument(skip_all, fields(provider = %format!("{}/{}", provider.namespace, provider.name), model, inputs = inputs.len()))]
 pub async fn embed(
@@ -29,8 +32,11 @@ pub async fn embed(
         return Ok(Vec::new());
     }
     let url = format!("{}/embeddings", provider.endpoint.trim_end_matches('/'));
+    // The client has a connect timeout only (chat streams run long); an embedding must not
+    // hold a chat up longer than this.
     let request = http
         .post(url)
+        .timeout(EMBED_TIMEOUT)
         .json(&json!({"model": model, "input": inputs}));
     let response = authenticate(request, provider)?
         .send()

@@ -19,6 +19,20 @@ pub enum TaskKind {
     General,
 }
 
+impl TaskKind {
+    /// As stored in `task_type` columns.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskKind::Code => "code",
+            TaskKind::LongContext => "long_context",
+            TaskKind::Creative => "creative",
+            TaskKind::Analysis => "analysis",
+            TaskKind::Simple => "simple",
+            TaskKind::General => "general",
+        }
+    }
+}
+
 /// Context above this many tokens needs a long-context model.
 pub const LONG_CONTEXT_TOKENS: usize = 8_000;
 /// Messages shorter than this (in characters) with no other signal are simple.

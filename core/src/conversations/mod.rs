@@ -23,5 +23,5 @@ pub use exchange::{Exchange, record_exchange, title_from_message};
 pub use messages::messages;
 pub use model::{Conversation, DEFAULT_TITLE, STATUSES, StoredMessage};
 pub use search::{DEFAULT_LIMIT, ListQuery, MAX_LIMIT, list};
-pub use store::{NewConversation, create, delete_empty, get, rename, set_starred, set_status};
+pub use store::{NewConversation, create, get, rename, set_starred, set_status};
 pub use summary::{SUMMARY_MAX_CHARS, refresh_summary, summarize};

@@ -13,6 +13,8 @@ const PARENT_MESSAGES_SUMMARISED: i64 = 200;
 /// A conversation to create.
 #[derive(Clone, Debug, Default)]
 pub struct NewConversation {
+    /// A chosen id (the chat hands it out before the first answer is in); else generated.
+    pub id: Option<Uuid>,
     /// Defaults to "New conversation"; the first exchange then names it.
     pub title: Option<String>,
     /// Defaults to the parent's project for a child conversation.
@@ -42,10 +44,11 @@ pub async fn create(
         .filter(|t| !t.is_empty())
         .unwrap_or(DEFAULT_TITLE);
     let sql = format!(
-        "INSERT INTO javari_conversations (user_id, project_id, parent_id, title, summary) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING {CONVERSATION_COLUMNS}"
+        "INSERT INTO javari_conversations (id, user_id, project_id, parent_id, title, summary) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {CONVERSATION_COLUMNS}"
     );
     sqlx::query_as::<_, Conversation>(sqlx::AssertSqlSafe(sql))
+        .bind(new.id.unwrap_or_else(Uuid::new_v4))
         .bind(user_id)
         .bind(project_id)
         .bind(new.parent_id)
@@ -116,24 +119,6 @@ pub async fn get(
         .bind(user_id)
         .fetch_optional(pool)
         .await?)
-}
-
-/// Removes the user's conversation `id` if it has no messages: the one a first message
-/// opened when no provider could answer it. Returns whether it was removed.
-pub async fn delete_empty(
-    pool: &PgPool,
-    user_id: Uuid,
-    id: Uuid,
-) -> Result<bool, ConversationError> {
-    let deleted = sqlx::query(
-        "DELETE FROM javari_conversations c WHERE c.id = $1 AND c.user_id = $2 \
-         AND NOT EXISTS (SELECT 1 FROM javari_messages m WHERE m.conversation_id = c.id)",
-    )
-    .bind(id)
-    .bind(user_id)
-    .execute(pool)
-    .await?;
-    Ok(deleted.rows_affected() == 1)
 }
 
 /// Stars or unstars a conversation.

@@ -42,6 +42,13 @@ pub fn extract(filename: &str, bytes: &[u8]) -> Result<Extracted, KnowledgeError
             });
         }
     };
+    // PostgreSQL text cannot hold NUL (PDFs and some exports carry them); they mean nothing
+    // to a reader or to search.
+    let text = if text.contains('\0') {
+        text.replace('\0', "")
+    } else {
+        text
+    };
     if text.trim().is_empty() {
         return Err(KnowledgeError::Empty);
     }
@@ -201,6 +208,12 @@ mod tests {
         assert_eq!((e.file_type, e.text.as_str()), ("txt", "hello"));
         let e = extract("README.markdown", b"# Title\n\nBody").expect("md");
         assert_eq!((e.file_type, e.text.as_str()), ("md", "# Title\n\nBody"));
+        let e = extract("nul.txt", b"a\0b").expect("txt with NUL");
+        assert_eq!(e.text, "ab", "NUL cannot be stored in PostgreSQL text");
+        assert!(matches!(
+            extract("only-nul.txt", b"\0\0"),
+            Err(KnowledgeError::Empty)
+        ));
     }
 
     #[test]
