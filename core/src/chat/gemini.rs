@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::request::{ChatRequest, StreamEvent};
+use super::request::{ChatRequest, Ending, StreamEvent};
 use super::sse::SseEvent;
 use super::types::{Role, Usage};
 
@@ -67,14 +67,12 @@ fn usage(value: &Value) -> Option<Usage> {
 /// is cumulative, so the last one seen wins.
 #[derive(Debug, Default)]
 pub struct Decoder {
-    usage: Option<Usage>,
-    finish: Option<String>,
-    done: bool,
+    ending: Ending,
 }
 
 impl Decoder {
     pub fn event(&mut self, event: &SseEvent) -> Result<Vec<StreamEvent>, String> {
-        if self.done {
+        if self.ending.done {
             return Ok(Vec::new());
         }
         let chunk: Value =
@@ -83,7 +81,7 @@ impl Decoder {
             return Err(message);
         }
         if let Some(u) = chunk.get("usageMetadata").and_then(usage) {
-            self.usage = Some(u);
+            self.ending.usage = Some(u);
         }
         let mut out = Vec::new();
         if let Some(candidate) = chunk.pointer("/candidates/0") {
@@ -101,25 +99,17 @@ impl Decoder {
                 }
             }
             if let Some(reason) = candidate.get("finishReason").and_then(Value::as_str) {
-                self.finish = Some(reason.to_owned());
+                self.ending.finish = Some(reason.to_owned());
             }
         }
-        if self.finish.is_some() {
+        if self.ending.finish.is_some() {
             out.extend(self.end());
         }
         Ok(out)
     }
 
     pub fn end(&mut self) -> Option<StreamEvent> {
-        if self.done {
-            return None;
-        }
-        self.done = true;
-        let reason = self.finish.take()?;
-        Some(StreamEvent::Finish {
-            reason,
-            usage: self.usage,
-        })
+        self.ending.end()
     }
 }
 

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::request::{ChatRequest, StreamEvent};
+use super::request::{ChatRequest, Ending, StreamEvent};
 use super::sse::SseEvent;
 use super::types::Usage;
 
@@ -55,14 +55,12 @@ pub(crate) fn error_message(value: &Value) -> Option<String> {
 /// is emitted at `[DONE]` (or at the end of the body once a finish reason was seen).
 #[derive(Debug, Default)]
 pub struct Decoder {
-    finish: Option<String>,
-    usage: Option<Usage>,
-    done: bool,
+    ending: Ending,
 }
 
 impl Decoder {
     pub fn event(&mut self, event: &SseEvent) -> Result<Vec<StreamEvent>, String> {
-        if self.done {
+        if self.ending.done {
             return Ok(Vec::new());
         }
         if event.data.trim() == "[DONE]" {
@@ -74,7 +72,7 @@ impl Decoder {
             return Err(message);
         }
         if let Some(u) = chunk.get("usage").and_then(usage) {
-            self.usage = Some(u);
+            self.ending.usage = Some(u);
         }
         let mut out = Vec::new();
         for choice in chunk
@@ -92,7 +90,7 @@ impl Decoder {
                 out.push(StreamEvent::Token(text.to_owned()));
             }
             if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
-                self.finish = Some(reason.to_owned());
+                self.ending.finish = Some(reason.to_owned());
             }
         }
         Ok(out)
@@ -100,15 +98,7 @@ impl Decoder {
 
     /// The `Finish` event, if the provider gave a finish reason; at most once.
     pub fn end(&mut self) -> Option<StreamEvent> {
-        if self.done {
-            return None;
-        }
-        self.done = true;
-        let reason = self.finish.take()?;
-        Some(StreamEvent::Finish {
-            reason,
-            usage: self.usage,
-        })
+        self.ending.end()
     }
 }
 

@@ -22,3 +22,27 @@ pub enum StreamEvent {
         usage: Option<Usage>,
     },
 }
+
+/// What the OpenAI and Gemini decoders keep until their stream ends: the finish reason and
+/// the usage, which may arrive in different events, and whether `Finish` was given.
+#[derive(Debug, Default)]
+pub(super) struct Ending {
+    pub finish: Option<String>,
+    pub usage: Option<Usage>,
+    pub done: bool,
+}
+
+impl Ending {
+    /// The `Finish` event, if the provider gave a finish reason; at most once.
+    pub fn end(&mut self) -> Option<StreamEvent> {
+        if self.done {
+            return None;
+        }
+        self.done = true;
+        let reason = self.finish.take()?;
+        Some(StreamEvent::Finish {
+            reason,
+            usage: self.usage,
+        })
+    }
+}
