@@ -221,7 +221,7 @@ async fn main() {
     fake.set_reply((0..20).map(|i| format!(" t{i}")).collect());
     fake.set_token_delay(Duration::from_millis(500));
     let idle = rss_kib(pid);
-    for wanted in [500usize, 1000, 2000] {
+    for wanted in [500usize, 1000, 2000, 5000] {
         let opened = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let failed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let before = rss_kib(pid);

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
 use clap::Parser;
 use javari_console::config::Config;
 use javari_console::{AppState, Settings, app};
@@ -80,6 +81,13 @@ async fn run(config: Config) -> Result<(), StartError> {
             addr: config.listen,
             source,
         })?;
+    // Streamed answers are many small writes: without TCP_NODELAY each event after the
+    // headers waits for the client's delayed ACK (40 ms on Linux).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            warn!(error = %e, "cannot set TCP_NODELAY on a connection");
+        }
+    });
     info!(addr = %config.listen, "javari-console listening on http://{}", config.listen);
     axum::serve(
         listener,

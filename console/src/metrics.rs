@@ -136,9 +136,15 @@ impl HttpMetrics {
     }
 }
 
+/// When the console received a request, before authentication: the start of the console's
+/// own share of a chat answer's latency.
+#[derive(Clone, Copy, Debug)]
+pub struct Received(pub Instant);
+
 /// Middleware recording every request under its matched route.
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn track(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
+    request.extensions_mut().insert(Received(started));
     let method = request.method().to_string();
     let route = request
         .extensions()

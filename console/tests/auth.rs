@@ -20,6 +20,7 @@ fn protected() -> Vec<(&'static str, String)> {
         ("POST", "/logout".into()),
         ("POST", "/chat/send".into()),
         ("POST", format!("/conversations/{id}/star")),
+        ("POST", format!("/conversations/{id}/continue")),
         ("POST", "/knowledge/upload".into()),
         ("GET", "/metrics".into()),
         ("GET", "/api/me".into()),

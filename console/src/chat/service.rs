@@ -34,7 +34,8 @@ pub struct Started {
     pub stream_id: Uuid,
     pub conversation_id: Uuid,
     pub buffer: Arc<StreamBuffer>,
-    /// Time the console spent before calling the provider (auth excluded).
+    /// Time the console spent before calling the provider, from the request's arrival
+    /// (sign-in check included).
     pub overhead: Duration,
 }
 
@@ -319,19 +320,8 @@ enum Ending {
 }
 
 impl Relay {
-    async fn run(self, mut open: OpenChat) {
-        let _guard = FinishGuard {
-            streams: self.state.streams.clone(),
-            stream_id: self.stream_id,
-            buffer: self.buffer.clone(),
-        };
-        let started = Instant::now();
-        let created = match &self.create {
-            Some(new) => conversations::create(&self.state.db, self.user.id, new.clone())
-                .await
-                .map(|_| ()),
-            None => Ok(()),
-        };
+    /// Passes tokens to the buffer until the provider finishes or the stream is cut.
+    async fn relay(&self, open: &mut OpenChat) -> (String, Ending) {
         let mut answer = String::new();
         let ending = loop {
             match open.next().await {
@@ -368,6 +358,26 @@ impl Relay {
                 }
             }
         };
+        (answer, ending)
+    }
+
+    async fn run(self, mut open: OpenChat) {
+        let _guard = FinishGuard {
+            streams: self.state.streams.clone(),
+            stream_id: self.stream_id,
+            buffer: self.buffer.clone(),
+        };
+        let started = Instant::now();
+        // A new conversation is stored while the first tokens are relayed, not before them.
+        let create = async {
+            match &self.create {
+                Some(new) => conversations::create(&self.state.db, self.user.id, new.clone())
+                    .await
+                    .map(|_| ()),
+                None => Ok(()),
+            }
+        };
+        let (created, (answer, ending)) = tokio::join!(create, self.relay(&mut open));
         let provider = open.provider.name.clone();
         let model = open.model.clone();
         let (usage, truncated, note) = match &ending {

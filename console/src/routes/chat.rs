@@ -21,6 +21,7 @@ use crate::AppState;
 use crate::auth::{CurrentUser, Role};
 use crate::chat::{ChatInput, StreamBuffer, start};
 use crate::error::{ApiError, PageError};
+use crate::metrics::Received;
 
 /// The console's own time before the provider was called, in milliseconds.
 pub const OVERHEAD_HEADER: &str = "x-javari-overhead-ms";
@@ -37,9 +38,10 @@ fn sse(buffer: std::sync::Arc<StreamBuffer>) -> impl IntoResponse {
 pub async fn api_chat(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
+    received: Option<Extension<Received>>,
     ApiJson(input): ApiJson<ChatInput>,
 ) -> Result<Response, ApiError> {
-    let received = Instant::now();
+    let received = received.map_or_else(Instant::now, |r| r.0.0);
     let started = start(&state, &current.user, input, received).await?;
     let mut response = sse(started.buffer).into_response();
     let overhead = format!("{:.3}", started.overhead.as_secs_f64() * 1000.0);
@@ -70,9 +72,10 @@ pub async fn send(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
     headers: HeaderMap,
+    received: Option<Extension<Received>>,
     Form(form): Form<SendForm>,
 ) -> Result<Response, ApiError> {
-    let received = Instant::now();
+    let received = received.map_or_else(Instant::now, |r| r.0.0);
     let conversation_id = match form.conversation_id.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(id) => Some(

@@ -187,10 +187,25 @@ pub async fn api_continue(
     Extension(current): Extension<CurrentUser>,
     Path(id): Path<Uuid>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let parent = owned(&state, &current.user, id).await?;
-    let child = conversations::create(
+    let child = continue_from(&state, &current.user, id).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "conversation": child }))))
+}
+
+/// `POST /conversations/{id}/continue` from the chat page: opens the child.
+pub async fn continue_page(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path(id): Path<Uuid>,
+) -> Result<Redirect, PageError> {
+    let child = continue_from(&state, &current.user, id).await?;
+    Ok(Redirect::to(&format!("/chat?c={}", child.id)))
+}
+
+async fn continue_from(state: &AppState, user: &User, id: Uuid) -> Result<Conversation, ApiError> {
+    let parent = owned(state, user, id).await?;
+    Ok(conversations::create(
         &state.db,
-        current.user.id,
+        user.id,
         NewConversation {
             id: None,
             title: Some(format!("{} (continued)", parent.title)),
@@ -198,8 +213,7 @@ pub async fn api_continue(
             parent_id: Some(parent.id),
         },
     )
-    .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "conversation": child }))))
+    .await?)
 }
 
 #[derive(Template, WebTemplate)]

@@ -72,6 +72,10 @@ pub fn app(state: AppState) -> Router {
             post(conversations::api_continue),
         )
         .route("/conversations/{id}/star", post(conversations::star))
+        .route(
+            "/conversations/{id}/continue",
+            post(conversations::continue_page),
+        )
         .route_layer(from_fn_with_state(state.clone(), require_operator));
 
     let admin = Router::new()

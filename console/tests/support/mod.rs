@@ -194,6 +194,9 @@ impl Harness {
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let router = app(state.clone());
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
