@@ -4,6 +4,7 @@
 #  - the cluster from KUBECONFIG / ~/.kube/config, or else a local etcd + kube-apiserver
 #  - the Javari CRDs and the sample resources in examples/
 #  - javari-operator (:8081) and javari-console (:8080)
+#  - a local fake AI provider (:8090) and the Provider `local` for it (JAVARI_LOCAL_PROVIDER=0: none)
 # Ctrl-C stops everything it started; the database stays in .javari/pg (`make stop` stops it).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -66,6 +67,13 @@ else
 fi
 
 "$kubectl" apply --server-side --field-manager=javari -f examples/ | sed 's/^/  /'
+
+# Something to chat with offline: the fake AI APIs on :8090 and a Provider pointing at them.
+if [[ "${JAVARI_LOCAL_PROVIDER:-1}" != 0 ]]; then
+  "$bin/javari-testenv" fake-provider --listen 127.0.0.1:8090 >"$state/fake-provider.log" 2>&1 &
+  pids+=($!)
+  "$kubectl" apply --server-side --field-manager=javari -f testenv/local-provider.yaml | sed 's/^/  /'
+fi
 
 JAVARI_OPERATOR_LISTEN=127.0.0.1:$operator_port "$bin/javari-operator" >"$state/operator.log" 2>&1 &
 pids+=($!)

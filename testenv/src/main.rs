@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use javari_testenv::{ControlPlane, PgCluster, install_crds};
+use javari_testenv::{ControlPlane, FakeProvider, PgCluster, install_crds};
 
 #[derive(Parser)]
 #[command(about = "Local PostgreSQL and Kubernetes control plane for Javari")]
@@ -23,6 +23,17 @@ enum Cmd {
         /// Where to write the kubeconfig.
         #[arg(long)]
         kubeconfig: PathBuf,
+    },
+    /// Serve the fake OpenAI/Anthropic/Gemini APIs on LISTEN until interrupted (no key needed
+    /// when --api-key is empty): something to chat with where the real APIs are out of reach.
+    FakeProvider {
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: std::net::SocketAddr,
+        #[arg(long, default_value = "")]
+        api_key: String,
+        /// Pause between streamed tokens, in milliseconds.
+        #[arg(long, default_value_t = 60)]
+        token_delay_ms: u64,
     },
 }
 
@@ -50,6 +61,23 @@ async fn main() -> anyhow::Result<()> {
             );
             tokio::signal::ctrl_c().await?;
             cp.stop();
+        }
+        Cmd::FakeProvider {
+            listen,
+            api_key,
+            token_delay_ms,
+        } => {
+            let fake = FakeProvider::start_at(listen, &api_key).await?;
+            fake.set_token_delay(std::time::Duration::from_millis(token_delay_ms));
+            fake.set_reply(
+                "This answer comes from the local fake provider that `make run` starts, \
+                 because the real AI APIs are not reachable from here."
+                    .split_inclusive(' ')
+                    .map(str::to_owned)
+                    .collect(),
+            );
+            println!("fake AI provider on {}", fake.url());
+            tokio::signal::ctrl_c().await?;
         }
     }
     Ok(())
