@@ -66,11 +66,22 @@ impl std::fmt::Display for AllFailed {
             return write!(f, "no provider could be tried");
         }
         write!(f, "all providers failed: ")?;
-        for (i, a) in self.attempts.iter().enumerate() {
+        // A retry that failed the same way is one line with its count.
+        let mut runs: Vec<(&Attempt, usize)> = Vec::new();
+        for a in &self.attempts {
+            match runs.last_mut() {
+                Some((last, n)) if *last == a => *n += 1,
+                _ => runs.push((a, 1)),
+            }
+        }
+        for (i, (a, n)) in runs.iter().enumerate() {
             if i > 0 {
                 write!(f, "; ")?;
             }
             write!(f, "{} ({}): {}", a.provider, a.model, a.error)?;
+            if *n > 1 {
+                write!(f, " ({n} tries)")?;
+            }
         }
         Ok(())
     }
@@ -488,6 +499,18 @@ mod tests {
         assert_eq!(
             AllFailed { attempts: vec![] }.to_string(),
             "no provider could be tried"
+        );
+        let retried = Attempt {
+            provider: "ai/openai".into(),
+            model: "gpt-4o".into(),
+            error: "HTTP 503".into(),
+        };
+        let err = AllFailed {
+            attempts: vec![retried.clone(), retried],
+        };
+        assert_eq!(
+            err.to_string(),
+            "all providers failed: ai/openai (gpt-4o): HTTP 503 (2 tries)"
         );
     }
 
