@@ -318,6 +318,64 @@ async fn forms_and_cookie_requests_need_their_csrf_token(pool: PgPool) {
         .expect("post");
     assert_eq!(forged.status().as_u16(), 403);
 
+    // Without JavaScript the chat form waits for the answer, then shows the conversation.
+    let sent = h
+        .http
+        .post(h.url("/chat/send"))
+        .header("cookie", &session)
+        .form(&[
+            ("message", "hi there"),
+            ("csrf_token", csrf.as_str()),
+            ("conversation_id", ""),
+        ])
+        .send()
+        .await
+        .expect("chat form");
+    assert_eq!(sent.status().as_u16(), 303);
+    let location = sent.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert!(location.starts_with("/chat?c="), "{location}");
+    let page = h
+        .http
+        .get(h.url(&location))
+        .header("cookie", &session)
+        .send()
+        .await
+        .expect("conversation page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        page.contains("Hello from the fake gemini."),
+        "the answer is on the page"
+    );
+
+    // A multipart form carries its token in the query string.
+    let upload = |token: Option<&str>| {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(b"runbook text".to_vec()).file_name("notes.txt"),
+        );
+        let path = match token {
+            Some(t) => format!("/knowledge/upload?csrf_token={t}"),
+            None => "/knowledge/upload".to_owned(),
+        };
+        h.http
+            .post(h.url(&path))
+            .header("cookie", &session)
+            .multipart(form)
+            .send()
+    };
+    assert_eq!(upload(None).await.expect("upload").status().as_u16(), 403);
+    let uploaded = upload(Some(&csrf)).await.expect("upload");
+    assert_eq!(uploaded.status().as_u16(), 303);
+    assert_eq!(
+        uploaded.headers()["location"].to_str().expect("location"),
+        "/knowledge?notice=uploaded"
+    );
+
     // Sign-out ends the session.
     let out = h
         .http
