@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::request::{ChatRequest, StreamEvent};
+use super::request::{ChatRequest, StreamEvent, error_message};
 use super::sse::SseEvent;
 use super::types::{Role, Usage};
 
@@ -43,18 +43,6 @@ pub fn body(req: &ChatRequest) -> Value {
         body["system"] = json!(system.join("\n\n"));
     }
     body
-}
-
-/// The message of an Anthropic error body (`{"type":"error","error":{"message":..}}`).
-pub(crate) fn error_message(value: &Value) -> Option<String> {
-    let error = value.get("error")?;
-    Some(
-        error
-            .get("message")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_else(|| error.to_string()),
-    )
 }
 
 fn count(value: &Value, pointer: &str) -> Option<u32> {

@@ -9,7 +9,7 @@ use javari_crds::provider::ProviderApi;
 use reqwest::header::{HeaderValue, RETRY_AFTER};
 
 use super::error::{OpenError, StreamError, display_endpoint, root_cause};
-use super::request::{ChatRequest, StreamEvent};
+use super::request::{ChatRequest, StreamEvent, error_message};
 use super::sse::{SseEvent, SseParser};
 use super::types::ProviderEntry;
 use super::{anthropic, gemini, openai};
@@ -138,11 +138,7 @@ pub(crate) async fn status_error(
     let text = response.text().await.unwrap_or_default();
     let message = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
-        .and_then(|v| match provider.api {
-            ProviderApi::Anthropic => anthropic::error_message(&v),
-            ProviderApi::Gemini => gemini::error_message(&v),
-            ProviderApi::Openai | ProviderApi::OpenaiCompatible => openai::error_message(&v),
-        })
+        .and_then(|v| error_message(&v))
         .unwrap_or_else(|| text.chars().take(200).collect());
     let message = if message.trim().is_empty() {
         format!("HTTP {status} without a message")

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::request::{ChatRequest, Ending, StreamEvent};
+use super::request::{ChatRequest, Ending, StreamEvent, error_message};
 use super::sse::SseEvent;
 use super::types::{Role, Usage};
 
@@ -36,18 +36,6 @@ pub fn body(req: &ChatRequest) -> Value {
         body["systemInstruction"] = json!({"parts": system});
     }
     body
-}
-
-/// The message of a Gemini error body (`{"error":{"code":..,"message":..,"status":..}}`).
-pub(crate) fn error_message(value: &Value) -> Option<String> {
-    let error = value.get("error")?;
-    Some(
-        error
-            .get("message")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_else(|| error.to_string()),
-    )
 }
 
 fn usage(value: &Value) -> Option<Usage> {

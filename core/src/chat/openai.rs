@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::request::{ChatRequest, Ending, StreamEvent};
+use super::request::{ChatRequest, Ending, StreamEvent, error_message};
 use super::sse::SseEvent;
 use super::types::Usage;
 
@@ -37,18 +37,6 @@ pub(crate) fn usage(value: &Value) -> Option<Usage> {
         prompt_tokens: count("prompt_tokens")?,
         completion_tokens: count("completion_tokens").unwrap_or(0),
     })
-}
-
-/// The error message of an OpenAI-shaped error object (`{"error": {"message": ..}}`).
-pub(crate) fn error_message(value: &Value) -> Option<String> {
-    let error = value.get("error")?;
-    Some(
-        error
-            .get("message")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_else(|| error.to_string()),
-    )
 }
 
 /// Turns chunks into events. The finish reason arrives before the usage chunk, so `Finish`

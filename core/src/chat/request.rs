@@ -1,5 +1,7 @@
 //! A chat call as the gateway hands it to a client, and what a client streams back.
 
+use serde_json::Value;
+
 use super::types::{ChatMessage, Usage};
 
 /// One chat completion request for one model.
@@ -45,4 +47,18 @@ impl Ending {
             usage: self.usage,
         })
     }
+}
+
+/// The message of an error body. OpenAI (`{"error":{"message":..}}`), Anthropic
+/// (`{"type":"error","error":{"message":..}}`) and Gemini (`{"error":{"code":..,"message":..}}`)
+/// all nest it the same way; without a message, the whole `error` object.
+pub(super) fn error_message(value: &Value) -> Option<String> {
+    let error = value.get("error")?;
+    Some(
+        error
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| error.to_string()),
+    )
 }
