@@ -1,5 +1,8 @@
 //! pgvector, when the database has it: detection and the SQL spelling of vectors.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
 use sqlx::PgPool;
 
 use super::error::KnowledgeError;
@@ -13,9 +16,27 @@ pub async fn vector_search_available(pool: &PgPool) -> Result<bool, KnowledgeErr
     Ok(vector_schema(pool).await?.is_some())
 }
 
-/// The schema of pgvector's `vector` type, when the embedding column exists.
+/// The schema of pgvector's `vector` type, when the embedding column exists. Looked up once
+/// per database: the schema changes only by migrations, which run before anything is served,
+/// and this sits on the path of every knowledge search and upload.
 pub(crate) async fn vector_schema(pool: &PgPool) -> Result<Option<String>, KnowledgeError> {
-    Ok(sqlx::query_scalar(
+    static KNOWN: OnceLock<Mutex<HashMap<String, Option<String>>>> = OnceLock::new();
+    let known = KNOWN.get_or_init(Mutex::default);
+    let options = pool.connect_options();
+    let database = format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or_default()
+    );
+    if let Some(schema) = known
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&database)
+    {
+        return Ok(schema.clone());
+    }
+    let schema: Option<String> = sqlx::query_scalar(
         "SELECT n.nspname::text FROM pg_extension e
          JOIN pg_namespace n ON n.oid = e.extnamespace
          WHERE e.extname = 'vector'
@@ -25,7 +46,12 @@ pub(crate) async fn vector_schema(pool: &PgPool) -> Result<Option<String>, Knowl
                          AND column_name = 'embedding')",
     )
     .fetch_optional(pool)
-    .await?)
+    .await?;
+    known
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(database, schema.clone());
+    Ok(schema)
 }
 
 /// `"schema"`, quoted as an SQL identifier.
