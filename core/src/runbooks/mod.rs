@@ -4,7 +4,9 @@
 mod catalogue;
 mod model;
 mod parse;
+mod run;
 mod sql;
+mod steps;
 mod validate;
 
 pub use catalogue::{Catalogue, CatalogueError, Source};
@@ -13,7 +15,9 @@ pub use model::{
     Step, StepKind, Triggers,
 };
 pub use parse::{RunbookError, STEP_FENCE, parse};
+pub use run::{Planned, RunError, RunRow, Runner, StepRunRow, preview};
 pub use sql::{SqlStepError, Table, run_read_only};
+pub use steps::{OUTPUT_LIMIT, StepExecutor, Values, redact, render, rendered};
 pub use validate::{
     MAX_APPROVERS, MAX_AUTOMATED_TIMEOUT, MAX_PERSON_TIMEOUT, MAX_RETRIES, MAX_ROW_LIMIT,
     MAX_STEPS, bind_placeholders, placeholders, read_only_statement, validate,

@@ -1,0 +1,2 @@
+DROP TABLE javari_runbook_step_runs;
+DROP TABLE javari_runbook_runs;
