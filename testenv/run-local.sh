@@ -77,7 +77,9 @@ fi
 
 JAVARI_OPERATOR_LISTEN=127.0.0.1:$operator_port "$bin/javari-operator" >"$state/operator.log" 2>&1 &
 pids+=($!)
-JAVARI_CONSOLE_LISTEN=0.0.0.0:$console_port "$bin/javari-console" >"$state/console.log" 2>&1 &
+# The console routes only through Providers of the namespace `make run` applies them to.
+JAVARI_TRUSTED_NAMESPACES=${JAVARI_TRUSTED_NAMESPACES:-default} \
+  JAVARI_CONSOLE_LISTEN=0.0.0.0:$console_port "$bin/javari-console" >"$state/console.log" 2>&1 &
 pids+=($!)
 
 for _ in $(seq 1 120); do

@@ -169,6 +169,7 @@ async fn main() {
             .env("DATABASE_URL", &url)
             .env("JAVARI_MASTER_KEY", &master_hex)
             .env("JAVARI_CONSOLE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("JAVARI_TRUSTED_NAMESPACES", "default")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

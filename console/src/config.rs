@@ -43,6 +43,11 @@ pub struct Config {
     /// `X-Forwarded-Proto: https` gets Secure cookies either way).
     #[arg(long, env = "JAVARI_SECURE_COOKIES", default_value_t = false)]
     pub secure_cookies: bool,
+    /// Namespaces whose Providers the console may send prompts, knowledge and uploads to
+    /// (comma-separated; the chart sets its release namespace). Providers elsewhere are
+    /// never used.
+    #[arg(long, env = "JAVARI_TRUSTED_NAMESPACES", value_delimiter = ',')]
+    pub trusted_namespaces: Vec<String>,
     /// Default monthly AI budget per user in US dollars (a user's preference overrides it).
     #[arg(long, env = "JAVARI_MONTHLY_BUDGET_USD")]
     pub monthly_budget_usd: Option<f64>,

@@ -70,7 +70,21 @@ async fn run(config: Config) -> Result<(), StartError> {
         }
         (None, None) => {}
     }
+    let trusted_namespaces: Vec<String> = config
+        .trusted_namespaces
+        .iter()
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .collect();
+    if trusted_namespaces.is_empty() {
+        warn!(
+            "JAVARI_TRUSTED_NAMESPACES is empty: no Provider is trusted, chat and embeddings are unavailable"
+        );
+    } else {
+        info!(namespaces = ?trusted_namespaces, "trusting Providers in these namespaces");
+    }
     let settings = Settings {
+        trusted_namespaces,
         secure_cookies: config.secure_cookies,
         monthly_budget_usd: config.monthly_budget_usd,
         ..Settings::default()

@@ -17,6 +17,9 @@ pub struct Settings {
     pub max_upload_bytes: usize,
     /// How long the provider list (and their keys) is cached.
     pub providers_ttl: Duration,
+    /// Namespaces whose Providers chat and embeddings may use; a Provider anywhere else never
+    /// receives a request. Empty: none (chat answers that no provider is available).
+    pub trusted_namespaces: Vec<String>,
     pub gateway: GatewayConfig,
 }
 
@@ -29,6 +32,7 @@ impl Default for Settings {
             max_json_bytes: 64 * 1024,
             max_upload_bytes: 10 * 1024 * 1024,
             providers_ttl: Duration::from_secs(5),
+            trusted_namespaces: Vec::new(),
             gateway: GatewayConfig::default(),
         }
     }

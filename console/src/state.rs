@@ -28,7 +28,12 @@ impl AppState {
     }
 
     pub fn with_settings(db: PgPool, settings: Settings, vault: Option<Vault>) -> Self {
-        let directory = ProviderDirectory::new(db.clone(), vault, settings.providers_ttl);
+        let directory = ProviderDirectory::new(
+            db.clone(),
+            vault,
+            settings.providers_ttl,
+            &settings.trusted_namespaces,
+        );
         Self {
             gateway: javari_core::chat::Gateway::new(settings.gateway.clone()),
             directory: Arc::new(directory),

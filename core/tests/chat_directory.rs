@@ -93,17 +93,36 @@ async fn providers_models_prices_and_keys_are_loaded(pool: PgPool) {
     )
     .await
     .expect("disabled");
+    // A Provider in a namespace the installation does not trust, cheapest and first by
+    // priority: never listed.
+    sync_provider(
+        &pool,
+        "tenant-a",
+        "cheap",
+        "openai",
+        "http://127.0.0.1:9/v1",
+        None,
+        -100,
+        true,
+        None,
+        &[model("gpt-4o-mini", 0.0, 0.0, &["chat", "embeddings"])],
+    )
+    .await
+    .expect("untrusted");
+    let trusted = vec!["ai".to_owned()];
     sqlx::query("UPDATE javari_providers SET health = 'down' WHERE name = 'claude'")
         .execute(&pool)
         .await
         .expect("health");
 
-    let providers = load_providers(&pool, Some(&vault)).await.expect("load");
+    let providers = load_providers(&pool, Some(&vault), &trusted)
+        .await
+        .expect("load");
     let names: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
         names,
         vec!["openai", "claude"],
-        "disabled provider excluded"
+        "disabled and untrusted providers excluded"
     );
 
     let o = &providers[0];
@@ -138,7 +157,7 @@ async fn providers_models_prices_and_keys_are_loaded(pool: PgPool) {
     assert!(c.is_down());
 
     // Without a vault nobody gets a key.
-    let keyless = load_providers(&pool, None).await.expect("load");
+    let keyless = load_providers(&pool, None, &trusted).await.expect("load");
     assert!(keyless.iter().all(|p| p.api_key.is_none()));
 
     // Key reads are audited as the console, for chat routing.
@@ -153,7 +172,8 @@ async fn providers_models_prices_and_keys_are_loaded(pool: PgPool) {
     );
 
     // The cache serves the same list until invalidated.
-    let directory = ProviderDirectory::new(pool.clone(), Some(vault), Duration::from_secs(60));
+    let directory =
+        ProviderDirectory::new(pool.clone(), Some(vault), Duration::from_secs(60), &trusted);
     let first = directory.providers().await.expect("providers");
     sqlx::query("UPDATE javari_providers SET enabled = false WHERE name = 'claude'")
         .execute(&pool)

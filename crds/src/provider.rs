@@ -34,8 +34,9 @@ use crate::duration::DURATION_PATTERN;
 pub struct ProviderSpec {
     /// Wire protocol of the endpoint.
     pub api: ProviderApi,
-    /// Base URL, e.g. `https://api.openai.com/v1` or `http://ollama:11434/v1`.
-    #[schemars(regex(pattern = r"^https?://[^\s/$.?#].[^\s]*$"))]
+    /// Base URL, e.g. `https://api.openai.com/v1` or `http://ollama:11434/v1`; no query or
+    /// fragment (the API key is sent to it: it must be a plain base URL).
+    #[schemars(regex(pattern = r"^https?://[^\s/$.?#][^\s?#]*$"))]
     pub endpoint: String,
     /// API key; optional only for local OpenAI-compatible servers.
     #[serde(default, skip_serializing_if = "Option::is_none")]

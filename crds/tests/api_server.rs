@@ -127,6 +127,16 @@ const INVALID: &[(&str, &str, &[&str])] = &[
         &["spec.credentialRef", "credentialRef is required"],
     ),
     (
+        "provider endpoint with a query",
+        "kind: Provider\nspec: {api: openai-compatible, endpoint: 'http://ollama:11434/v1?x=http://10.0.0.1/', models: [{name: m, inputCostPer1k: 0, outputCostPer1k: 0}]}",
+        &["spec.endpoint", "should match"],
+    ),
+    (
+        "provider endpoint with a fragment",
+        "kind: Provider\nspec: {api: openai-compatible, endpoint: 'http://ollama:11434/v1#admin', models: [{name: m, inputCostPer1k: 0, outputCostPer1k: 0}]}",
+        &["spec.endpoint", "should match"],
+    ),
+    (
         "provider without models",
         "kind: Provider\nspec: {api: openai-compatible, endpoint: 'http://ollama:11434/v1', models: []}",
         &["spec.models", "at least 1 items"],

@@ -7,8 +7,12 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 
 use crate::Context;
+use crate::credentials::owns;
 
-/// The value of `reference` in `namespace`; `Ok(Err(why))` when there is none yet.
+/// The value of `reference` in `namespace`; `Ok(Err(why))` when there is none yet, or when
+/// the Secret by that name is not the one the Credential controller keeps for it (a label
+/// and a controller owner reference to that Credential): a Credential's `secretName` must
+/// never make the operator hand someone else's Secret to a probe or a Project.
 pub async fn credential_value(
     ctx: &Context,
     namespace: &str,
@@ -20,14 +24,32 @@ pub async fn credential_value(
     else {
         return Ok(Err(format!("Credential {} not found", reference.name)));
     };
+    let uid = credential.metadata.uid.clone().unwrap_or_default();
     let secret_name = credential
         .status
         .and_then(|s| s.secret_name)
         .or(credential.spec.secret_name)
         .unwrap_or_else(|| reference.name.clone());
-    let value = Api::<Secret>::namespaced(ctx.client.clone(), namespace)
+    let secrets = Api::<Secret>::namespaced(ctx.client.clone(), namespace);
+    match secrets.get_metadata_opt(&secret_name).await? {
+        None => {
+            return Ok(Err(format!(
+                "Credential {} has no value yet",
+                reference.name
+            )));
+        }
+        Some(meta) if !owns(&meta.metadata, &reference.name, &uid) => {
+            return Ok(Err(format!(
+                "Secret {secret_name} is not managed by Credential {}",
+                reference.name
+            )));
+        }
+        Some(_) => {}
+    }
+    let value = secrets
         .get_opt(&secret_name)
         .await?
+        .filter(|s| owns(&s.metadata, &reference.name, &uid))
         .and_then(|s| s.data)
         .and_then(|mut d| d.remove(&reference.key));
     Ok(value

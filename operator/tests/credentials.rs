@@ -539,7 +539,7 @@ async fn a_missing_source_secret_is_degraded_then_retried() {
             .any(|c| c.type_ == "Ready" && c.status == "False")
     );
 
-    let source: Secret = serde_json::from_value(json!({"metadata": {"name": "github-source"}, "stringData": {"token": "ghp_imported_value"}}))
+    let source: Secret = serde_json::from_value(json!({"metadata": {"name": "github-source", "annotations": {"javari.ai/credential": "imported"}}, "stringData": {"token": "ghp_imported_value"}}))
         .expect("secret");
     env.secrets()
         .create(&PostParams::default(), &source)

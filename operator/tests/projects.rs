@@ -193,7 +193,12 @@ async fn the_example_project_is_deployed_edited_and_deleted_without_orphans() {
             .any(|e| e.name == "NODE_ENV" && e.value.as_deref() == Some("production"))
     );
     let services: Api<Service> = Api::namespaced(env.client.clone(), &env.ns);
-    let svc = services.get("javari-web").await.expect("service");
+    // The Service is applied right after the Deployment: wait for it rather than race it.
+    let svc = env
+        .wait("the Service", async || {
+            services.get_opt("javari-web").await.ok().flatten()
+        })
+        .await;
     assert_eq!(svc.spec.and_then(|s| s.ports).expect("ports")[0].port, 80);
     let status = env
         .projects()

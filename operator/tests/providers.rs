@@ -58,7 +58,7 @@ async fn probes_follow_the_providers_health() {
     // The API key reaches the probe through a Credential imported from a Secret.
     let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), &ns);
     let source = serde_json::from_value(
-        json!({"metadata": {"name": "ai-keys"}, "stringData": {"key": KEY}}),
+        json!({"metadata": {"name": "ai-keys", "annotations": {"javari.ai/credential": "ai-key"}}, "stringData": {"key": KEY}}),
     )
     .expect("secret");
     secrets

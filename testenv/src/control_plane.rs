@@ -220,6 +220,15 @@ impl ControlPlane {
         &self.kubeconfig
     }
 
+    /// A kubeconfig for this control plane that authenticates with `token` (e.g. a
+    /// ServiceAccount's, from the TokenRequest API), written once per `name`.
+    pub fn kubeconfig_for_token(&self, name: &str, token: &str) -> Result<PathBuf> {
+        let path = self.dir.join(format!("kubeconfig-{name}"));
+        let ca = self.dir.join("certs/ca.crt");
+        write(&path, &kubeconfig_yaml(&self.server, &ca, token))?;
+        Ok(path)
+    }
+
     /// `https://127.0.0.1:PORT`.
     pub fn server(&self) -> &str {
         &self.server

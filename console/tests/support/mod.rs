@@ -107,6 +107,7 @@ pub struct Harness {
 pub fn test_settings() -> Settings {
     Settings {
         providers_ttl: Duration::from_millis(0),
+        trusted_namespaces: vec!["default".to_owned()],
         gateway: GatewayConfig {
             connect_timeout: Duration::from_millis(500),
             first_token_timeout: Duration::from_millis(800),

@@ -123,6 +123,22 @@ pub(crate) fn redact(text: &str, provider: &ProviderEntry) -> String {
     }
 }
 
+/// Largest error body read from a provider; the rest is dropped unread.
+const ERROR_BODY_MAX: usize = 16 * 1024;
+
+/// The start of an error answer's body, at most [`ERROR_BODY_MAX`] bytes.
+async fn bounded_body(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while body.len() < ERROR_BODY_MAX {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    body.truncate(ERROR_BODY_MAX);
+    String::from_utf8_lossy(&body).into_owned()
+}
+
 /// Turns an error answer into [`OpenError::Status`] with the API's own message.
 pub(crate) async fn status_error(
     response: reqwest::Response,
@@ -135,11 +151,11 @@ pub(crate) async fn status_error(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    let text = response.text().await.unwrap_or_default();
+    let text = bounded_body(response).await;
     let message = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
         .and_then(|v| error_message(&v))
-        .unwrap_or_else(|| text.chars().take(200).collect());
+        .unwrap_or_else(|| super::error::upstream_text(&text));
     let message = if message.trim().is_empty() {
         format!("HTTP {status} without a message")
     } else {

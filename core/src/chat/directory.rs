@@ -49,12 +49,16 @@ async fn key(vault: &Vault, namespace: &str, credential: &str) -> Option<Arc<Sec
     }
 }
 
-/// Enabled providers (by priority) with their enabled models and keys. A provider whose key
-/// cannot be read stays listed without one: its calls fail with 401 and the gateway falls back.
+/// Enabled providers (by priority) from the `trusted` namespaces, with their enabled models
+/// and keys. Providers anywhere else are never listed: whoever may create a Provider in an
+/// untrusted namespace must not receive users' prompts, knowledge or uploads. A provider
+/// whose key cannot be read stays listed without one: its calls fail with 401 and the
+/// gateway falls back.
 #[tracing::instrument(skip_all)]
 pub async fn load_providers(
     pool: &PgPool,
     vault: Option<&Vault>,
+    trusted: &[String],
 ) -> Result<Vec<ProviderEntry>, DirectoryError> {
     let rows = sqlx::query(
         "SELECT p.id, p.namespace, p.name, p.provider_type, p.endpoint, p.credential_name, p.priority, \
@@ -62,9 +66,10 @@ pub async fn load_providers(
                 m.output_cost_per_1k::float8 AS output_cost, m.capabilities, m.context_window \
          FROM javari_providers p \
          LEFT JOIN javari_provider_models m ON m.provider_id = p.id AND m.enabled \
-         WHERE p.enabled \
+         WHERE p.enabled AND p.namespace = ANY($1) \
          ORDER BY p.priority, p.namespace, p.name, m.model",
     )
+    .bind(trusted)
     .fetch_all(pool)
     .await?;
     let mut providers: Vec<(ProviderEntry, Option<String>)> = Vec::new();
@@ -129,15 +134,18 @@ pub struct ProviderDirectory {
     pool: PgPool,
     vault: Option<Vault>,
     ttl: Duration,
+    trusted: Arc<[String]>,
     cache: Arc<Mutex<Cached>>,
 }
 
 impl ProviderDirectory {
-    pub fn new(pool: PgPool, vault: Option<Vault>, ttl: Duration) -> Self {
+    /// Routes only through Providers in the `trusted` namespaces.
+    pub fn new(pool: PgPool, vault: Option<Vault>, ttl: Duration, trusted: &[String]) -> Self {
         Self {
             pool,
             vault,
             ttl,
+            trusted: trusted.into(),
             cache: Arc::default(),
         }
     }
@@ -151,7 +159,8 @@ impl ProviderDirectory {
                 return Ok(providers.clone());
             }
         }
-        let providers = Arc::new(load_providers(&self.pool, self.vault.as_ref()).await?);
+        let providers =
+            Arc::new(load_providers(&self.pool, self.vault.as_ref(), &self.trusted).await?);
         *self.cache.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((Instant::now(), providers.clone()));
         Ok(providers)

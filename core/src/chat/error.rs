@@ -81,9 +81,58 @@ pub(crate) fn display_endpoint(endpoint: &str) -> String {
     }
 }
 
+/// Longest piece of upstream text (an error body's message) Javari repeats anywhere.
+pub const UPSTREAM_TEXT_MAX: usize = 200;
+
+/// Upstream text made safe to repeat in a chat error, a status or a log: control characters
+/// (newlines, ANSI escapes, NULs) become spaces, whitespace runs collapse, and it is cut at
+/// [`UPSTREAM_TEXT_MAX`] characters. A provider's error body is whatever its endpoint chose
+/// to send; it is never echoed as it came.
+pub fn upstream_text(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len().min(UPSTREAM_TEXT_MAX + 4));
+    let mut chars = 0usize;
+    let mut space = false;
+    for c in raw.chars() {
+        let c = if c.is_control() || c.is_whitespace() {
+            ' '
+        } else {
+            c
+        };
+        if c == ' ' {
+            if space || out.is_empty() {
+                continue;
+            }
+            space = true;
+        } else {
+            space = false;
+        }
+        if chars == UPSTREAM_TEXT_MAX {
+            out.truncate(out.trim_end().len());
+            out.push('…');
+            return out;
+        }
+        out.push(c);
+        chars += 1;
+    }
+    out.truncate(out.trim_end().len());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upstream_text_is_bounded_and_has_no_control_characters() {
+        assert_eq!(
+            upstream_text("  bad\r\nrequest\u{1b}[31m\0 here  "),
+            "bad request [31m here"
+        );
+        let long = upstream_text(&"x".repeat(10_000));
+        assert_eq!(long.chars().count(), UPSTREAM_TEXT_MAX + 1);
+        assert!(long.ends_with('…'));
+        assert_eq!(upstream_text("\n\t"), "");
+    }
 
     #[test]
     fn endpoints_lose_query_and_userinfo() {

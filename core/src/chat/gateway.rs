@@ -169,8 +169,8 @@ impl Failure {
 impl Gateway {
     pub fn new(config: GatewayConfig) -> Gateway {
         crate::http::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("javari/", env!("CARGO_PKG_VERSION")))
+        // Never follows redirects: chat and embeddings requests carry the Provider's key.
+        let http = crate::http::builder()
             .connect_timeout(config.connect_timeout)
             .build()
             .unwrap_or_else(|_| crate::http::client());

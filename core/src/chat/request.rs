@@ -51,14 +51,14 @@ impl Ending {
 
 /// The message of an error body. OpenAI (`{"error":{"message":..}}`), Anthropic
 /// (`{"type":"error","error":{"message":..}}`) and Gemini (`{"error":{"code":..,"message":..}}`)
-/// all nest it the same way; without a message, the whole `error` object.
+/// all nest it the same way; without a message, the whole `error` object. Trimmed by
+/// [`super::error::upstream_text`]: never repeated raw.
 pub(super) fn error_message(value: &Value) -> Option<String> {
     let error = value.get("error")?;
-    Some(
-        error
-            .get("message")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_else(|| error.to_string()),
-    )
+    let raw = error
+        .get("message")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| error.to_string());
+    Some(super::error::upstream_text(&raw))
 }

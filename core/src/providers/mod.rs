@@ -4,4 +4,4 @@ mod probe;
 mod store;
 
 pub use probe::{ProbeOutcome, classify, probe, probe_request};
-pub use store::{StoredModel, record_probe, sync_provider};
+pub use store::{StoredModel, record_probe, remove_provider, sync_provider};

@@ -98,3 +98,18 @@ pub async fn record_probe(
     .await?;
     Ok(())
 }
+
+/// Removes a deleted Provider's row (its models and performance rows go with it), so the
+/// console stops routing to it. Returns whether a row was removed.
+pub async fn remove_provider(
+    pool: &PgPool,
+    namespace: &str,
+    name: &str,
+) -> Result<bool, sqlx::Error> {
+    let removed = sqlx::query("DELETE FROM javari_providers WHERE namespace = $1 AND name = $2")
+        .bind(namespace)
+        .bind(name)
+        .execute(pool)
+        .await?;
+    Ok(removed.rows_affected() > 0)
+}

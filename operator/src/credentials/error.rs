@@ -13,6 +13,10 @@ pub enum Error {
     Vault(#[from] VaultError),
     #[error("source Secret {secret} not found in the Credential's namespace")]
     SourceSecretMissing { secret: String },
+    #[error(
+        "source Secret {secret} has not opted in to be imported: annotate it with javari.ai/credential={credential}"
+    )]
+    SourceNotOptedIn { secret: String, credential: String },
     #[error("source Secret {secret} has no key {key:?}")]
     SourceKeyMissing { secret: String, key: String },
     #[error(
@@ -38,6 +42,7 @@ impl Error {
             Error::Vault(_) => "VaultError",
             Error::SourceSecretMissing { .. } => "SourceSecretMissing",
             Error::SourceKeyMissing { .. } => "SourceKeyMissing",
+            Error::SourceNotOptedIn { .. } => "SourceSecretNotOptedIn",
             Error::SecretNotOwned { .. } => "SecretNotOwned",
             Error::Generate(_) => "GenerateFailed",
             Error::Schedule(_) => "InvalidSchedule",

@@ -21,7 +21,9 @@ use tracing::{debug, warn};
 pub use consumers::annotation_key;
 pub use error::Error;
 pub use reconcile::{FINALIZER, reconcile};
-pub use secret::{MANAGED_BY, VERSION_ANNOTATION};
+pub use secret::{
+    CREDENTIAL_LABEL, IMPORT_ANNOTATION, MANAGED_BY, VERSION_ANNOTATION, opts_in, owns,
+};
 
 use crate::Context;
 

@@ -127,6 +127,9 @@ async fn converge(
     let name = cred.name_any();
     let uid = cred.uid().unwrap_or_default();
     let expires_at = spec.expires_at.as_ref().map(from_k8s);
+    // A `secretName` naming someone else's Secret: stop before anything reads or writes it.
+    let secret_name = spec.secret_name.clone().unwrap_or_else(|| name.clone());
+    secret::ensure_not_foreign(ctx, cred, &secret_name).await?;
 
     // 1. vault
     let (stored, rotation_waiting) = match vault_step(cred, ctx, now, expires_at).await? {
@@ -147,7 +150,6 @@ async fn converge(
     let serve_previous = stored.version > 1
         && now < grace_end
         && ctx.vault.has_version(&stored, stored.version - 1).await?;
-    let secret_name = spec.secret_name.clone().unwrap_or_else(|| name.clone());
     if secret::materialize(ctx, cred, &stored, &secret_name, serve_previous).await? {
         info!(version = stored.version, secret = %secret_name, previous = serve_previous, "Secret updated");
         for orphan in secret::delete_orphans(ctx, cred, &secret_name).await? {
@@ -300,9 +302,26 @@ async fn source_value(cred: &Credential, ctx: &Context) -> Result<Option<SecretV
     }
     if let Some(selector) = &source.secret_ref {
         let ns = cred.namespace().unwrap_or_default();
-        let secret = Api::<Secret>::namespaced(ctx.client.clone(), &ns)
+        let name = cred.name_any();
+        let secrets = Api::<Secret>::namespaced(ctx.client.clone(), &ns);
+        // Only a Secret that names this Credential in its annotation is read: creating a
+        // Credential must not be a way to read any Secret of the namespace.
+        let meta = secrets
+            .get_metadata_opt(&selector.name)
+            .await?
+            .ok_or_else(|| Error::SourceSecretMissing {
+                secret: selector.name.clone(),
+            })?;
+        if !secret::opts_in(&meta.metadata, &ns, &name) {
+            return Err(Error::SourceNotOptedIn {
+                secret: selector.name.clone(),
+                credential: name,
+            });
+        }
+        let secret = secrets
             .get_opt(&selector.name)
             .await?
+            .filter(|s| secret::opts_in(&s.metadata, &ns, &name))
             .ok_or_else(|| Error::SourceSecretMissing {
                 secret: selector.name.clone(),
             })?;
@@ -365,10 +384,8 @@ async fn cleanup(cred: &Credential, ctx: &Context) -> Result<Action, Error> {
         .clone()
         .unwrap_or_else(|| name.clone());
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-    if let Some(s) = secrets.get_opt(&secret_name).await?
-        && s.owner_references()
-            .iter()
-            .any(|o| Some(&o.uid) == cred.metadata.uid.as_ref())
+    if let Some(s) = secrets.get_metadata_opt(&secret_name).await?
+        && secret::owns(&s.metadata, &name, &cred.uid().unwrap_or_default())
     {
         secrets.delete(&secret_name, &Default::default()).await?;
     }

@@ -17,6 +17,65 @@ use crate::context::{Context, MANAGER};
 pub const MANAGED_BY: &str = "javari";
 /// Annotation with the vault version a Secret holds.
 pub const VERSION_ANNOTATION: &str = "javari.ai/version";
+/// Label naming the Credential a materialized Secret belongs to.
+pub const CREDENTIAL_LABEL: &str = "javari.ai/credential";
+/// Annotation by which a Secret agrees to be imported by `source.secretRef`: the importing
+/// Credential's `name` or `namespace/name` (comma-separated for several).
+pub const IMPORT_ANNOTATION: &str = "javari.ai/credential";
+
+/// Whether the Credential `credential` (uid `uid`) owns the object: it carries Javari's
+/// managed-by label and the Credential label, and the Credential is its controller. Only
+/// such Secrets are read for, or written by, that Credential.
+pub fn owns(meta: &ObjectMeta, credential: &str, uid: &str) -> bool {
+    let label = |key: &str| {
+        meta.labels
+            .as_ref()
+            .and_then(|l| l.get(key))
+            .map(String::as_str)
+    };
+    !uid.is_empty()
+        && label("app.kubernetes.io/managed-by") == Some(MANAGED_BY)
+        && label(CREDENTIAL_LABEL) == Some(credential)
+        && meta
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|o| o.uid == uid && o.controller == Some(true) && o.kind == "Credential")
+}
+
+/// Whether a Secret opted in to be imported by the Credential `namespace/credential`.
+pub fn opts_in(meta: &ObjectMeta, namespace: &str, credential: &str) -> bool {
+    let qualified = format!("{namespace}/{credential}");
+    meta.annotations
+        .as_ref()
+        .and_then(|a| a.get(IMPORT_ANNOTATION))
+        .is_some_and(|v| {
+            v.split(',')
+                .map(str::trim)
+                .any(|n| n == credential || n == qualified)
+        })
+}
+
+/// Fails with [`Error::SecretNotOwned`] when a Secret named `name` exists and this Credential
+/// does not own it. Reads only its metadata.
+pub async fn ensure_not_foreign(ctx: &Context, cred: &Credential, name: &str) -> Result<(), Error> {
+    let ns = cred.namespace().unwrap_or_default();
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    match api.get_metadata_opt(name).await? {
+        Some(meta)
+            if !owns(
+                &meta.metadata,
+                &cred.name_any(),
+                &cred.uid().unwrap_or_default(),
+            ) =>
+        {
+            Err(Error::SecretNotOwned {
+                secret: name.to_owned(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
 
 /// The Secret for `version`, with `previous` while a grace period runs.
 pub fn build(
@@ -42,7 +101,7 @@ pub fn build(
                     "app.kubernetes.io/managed-by".to_owned(),
                     MANAGED_BY.to_owned(),
                 ),
-                ("javari.ai/credential".to_owned(), cred.name_any()),
+                (CREDENTIAL_LABEL.to_owned(), cred.name_any()),
             ])),
             annotations: Some(BTreeMap::from([(
                 VERSION_ANNOTATION.to_owned(),
@@ -58,7 +117,13 @@ pub fn build(
 }
 
 /// Whether `secret` already holds `version` (and `previous` exactly when it should).
-pub fn is_current(secret: &Secret, cred_uid: &str, version: i32, serve_previous: bool) -> bool {
+pub fn is_current(
+    secret: &Secret,
+    cred_name: &str,
+    cred_uid: &str,
+    version: i32,
+    serve_previous: bool,
+) -> bool {
     let has = |key: &str| secret.data.as_ref().is_some_and(|d| d.contains_key(key));
     secret
         .annotations()
@@ -67,14 +132,7 @@ pub fn is_current(secret: &Secret, cred_uid: &str, version: i32, serve_previous:
         == Some(version.to_string().as_str())
         && has("value")
         && has("previous") == serve_previous
-        && owned_by(secret, cred_uid)
-}
-
-fn owned_by(secret: &Secret, cred_uid: &str) -> bool {
-    secret
-        .owner_references()
-        .iter()
-        .any(|o| o.uid == cred_uid && o.controller == Some(true))
+        && owns(&secret.metadata, cred_name, cred_uid)
 }
 
 /// Makes the Secret hold `stored.version`; returns whether it wrote.
@@ -88,15 +146,18 @@ pub async fn materialize(
     let ns = cred.namespace().unwrap_or_default();
     let uid = cred.uid().unwrap_or_default();
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-    if let Some(existing) = api.get_opt(name).await? {
-        if is_current(&existing, &uid, stored.version, serve_previous) {
-            return Ok(false);
-        }
-        if !owned_by(&existing, &uid) {
-            return Err(Error::SecretNotOwned {
-                secret: name.to_owned(),
-            });
-        }
+    // Someone else's Secret is neither read nor overwritten.
+    ensure_not_foreign(ctx, cred, name).await?;
+    if let Some(existing) = api.get_opt(name).await?
+        && is_current(
+            &existing,
+            &cred.name_any(),
+            &uid,
+            stored.version,
+            serve_previous,
+        )
+    {
+        return Ok(false);
     }
     let value = ctx
         .vault
@@ -145,7 +206,7 @@ pub async fn delete_orphans(
         .items
     {
         let name = secret.name_any();
-        if name != current && owned_by(&secret, &uid) {
+        if name != current && owns(&secret.metadata, &cred.name_any(), &uid) {
             api.delete(&name, &Default::default()).await?;
             deleted.push(name);
         }
@@ -197,12 +258,46 @@ mod tests {
         assert_eq!(data["value"].0, b"new");
         assert_eq!(data["previous"].0, b"old");
         assert_eq!(s.annotations()[VERSION_ANNOTATION], "2");
-        assert!(is_current(&s, "uid-1", 2, true));
+        assert!(is_current(&s, "db", "uid-1", 2, true));
         assert!(
-            !is_current(&s, "uid-1", 2, false),
+            !is_current(&s, "db", "uid-1", 2, false),
             "previous must go after the grace period"
         );
-        assert!(!is_current(&s, "uid-1", 3, true));
-        assert!(!is_current(&s, "other-uid", 2, true));
+        assert!(!is_current(&s, "db", "uid-1", 3, true));
+        assert!(!is_current(&s, "db", "other-uid", 2, true));
+        assert!(!is_current(&s, "other", "uid-1", 2, true));
+    }
+
+    #[test]
+    fn ownership_needs_the_labels_and_the_controller_reference() {
+        let cred = credential();
+        let owned = build(&cred, "db", 1, &SecretValue::from("v".to_owned()), None);
+        assert!(owns(&owned.metadata, "db", "uid-1"));
+        assert!(!owns(&owned.metadata, "db", ""));
+        let mut unlabelled = owned.metadata.clone();
+        unlabelled.labels = None;
+        assert!(!owns(&unlabelled, "db", "uid-1"), "labels are required");
+        let mut foreign = owned.metadata.clone();
+        foreign.owner_references = None;
+        assert!(
+            !owns(&foreign, "db", "uid-1"),
+            "the owner reference is required"
+        );
+    }
+
+    #[test]
+    fn a_source_secret_opts_in_by_naming_the_credential() {
+        let meta = |v: &str| ObjectMeta {
+            annotations: Some(BTreeMap::from([(
+                IMPORT_ANNOTATION.to_owned(),
+                v.to_owned(),
+            )])),
+            ..Default::default()
+        };
+        assert!(opts_in(&meta("db"), "ns", "db"));
+        assert!(opts_in(&meta("other, ns/db"), "ns", "db"));
+        assert!(!opts_in(&meta("other-ns/db"), "ns", "db"));
+        assert!(!opts_in(&meta("dbx"), "ns", "db"));
+        assert!(!opts_in(&ObjectMeta::default(), "ns", "db"));
     }
 }

@@ -12,7 +12,7 @@ use kube::Api;
 use kube::runtime::{Controller, watcher};
 use tracing::{debug, warn};
 
-pub use reconcile::reconcile;
+pub use reconcile::{FINALIZER, reconcile};
 
 use crate::Context;
 
@@ -25,6 +25,8 @@ pub enum Error {
     Db(#[from] sqlx::Error),
     #[error("invalid probe settings: {0}")]
     Settings(#[from] javari_crds::duration::ParseDurationError),
+    #[error("finalizer: {0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
 }
 
 impl Error {
@@ -33,6 +35,7 @@ impl Error {
             Error::Kube(_) => "KubeApiError",
             Error::Db(_) => "DatabaseError",
             Error::Settings(_) => "InvalidProbeSettings",
+            Error::Finalizer(_) => "FinalizerError",
         }
     }
 }

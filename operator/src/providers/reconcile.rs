@@ -3,15 +3,19 @@ use std::time::Duration;
 
 use chrono::Utc;
 use javari_core::conditions::{Desired, set};
-use javari_core::providers::{ProbeOutcome, StoredModel, probe, record_probe, sync_provider};
+use javari_core::providers::{
+    ProbeOutcome, StoredModel, probe, record_probe, remove_provider, sync_provider,
+};
 use javari_core::time::{from_k8s, to_k8s};
 use javari_core::vault::SecretValue;
 use javari_crds::Provider;
 use javari_crds::common::condition::{DEGRADED, READY};
 use javari_crds::duration::parse_duration;
 use javari_crds::provider::{Capability, ProviderApi, ProviderHealth, ProviderStatus};
+use kube::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::{Resource, ResourceExt};
 use tracing::{Instrument, info, info_span, warn};
 
@@ -23,10 +27,40 @@ pub fn error_policy(_p: Arc<Provider>, error: &Error, ctx: Arc<Context>) -> Acti
     Action::requeue(Duration::from_secs(15))
 }
 
+/// Finalizer that removes the Provider's row from `javari_providers` before the object goes,
+/// so the console never routes to a deleted Provider.
+pub const FINALIZER: &str = "javari.ai/provider";
+
 pub async fn reconcile(provider: Arc<Provider>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let span = info_span!("reconcile", kind = "Provider", namespace = %provider.namespace().unwrap_or_default(), name = %provider.name_any());
+    let ns = provider.namespace().unwrap_or_default();
+    let span =
+        info_span!("reconcile", kind = "Provider", namespace = %ns, name = %provider.name_any());
     async move {
         let _timing = ctx.metrics.reconcile("Provider");
+        let api: Api<Provider> = Api::namespaced(ctx.client.clone(), &ns);
+        finalizer(&api, FINALIZER, provider, |event| async {
+            match event {
+                Finalizer::Apply(provider) => apply(provider, &ctx).await,
+                Finalizer::Cleanup(provider) => cleanup(&provider, &ctx).await,
+            }
+        })
+        .await
+        .map_err(|e| Error::Finalizer(Box::new(e)))
+    }
+    .instrument(span)
+    .await
+}
+
+async fn cleanup(provider: &Provider, ctx: &Context) -> Result<Action, Error> {
+    let ns = provider.namespace().unwrap_or_default();
+    if remove_provider(ctx.vault.pool(), &ns, &provider.name_any()).await? {
+        info!("provider removed from the routing table");
+    }
+    Ok(Action::await_change())
+}
+
+async fn apply(provider: Arc<Provider>, ctx: &Context) -> Result<Action, Error> {
+    {
         let spec = &provider.spec;
         let interval = parse_duration(&spec.probe.interval)?;
         let timeout = parse_duration(&spec.probe.timeout)?;
@@ -53,7 +87,7 @@ pub async fn reconcile(provider: Arc<Provider>, ctx: Arc<Context>) -> Result<Act
                 error: Some(format!("failed over by {by}")),
             }
         } else {
-            match credential_value(&ctx, &provider).await? {
+            match credential_value(ctx, &provider).await? {
                 Ok(key) => probe(&ctx.http, spec.api, &spec.endpoint, key.as_ref(), timeout).await,
                 Err(why) => ProbeOutcome {
                     health: ProviderHealth::Down,
@@ -67,7 +101,7 @@ pub async fn reconcile(provider: Arc<Provider>, ctx: Arc<Context>) -> Result<Act
         } else {
             prev.consecutive_failures.saturating_add(1)
         };
-        let id = sync(&ctx, &provider).await?;
+        let id = sync(ctx, &provider).await?;
         record_probe(ctx.vault.pool(), id, &outcome, failures, now).await?;
         ctx.metrics.probes.inc();
 
@@ -99,11 +133,9 @@ pub async fn reconcile(provider: Arc<Provider>, ctx: Arc<Context>) -> Result<Act
         }
         let status = status(&prev, generation, &outcome, failures, now);
         // Always written: every probe moves lastProbeAt.
-        crate::report::write_status(&ctx, provider.as_ref(), false, &prev, &status).await?;
+        crate::report::write_status(ctx, provider.as_ref(), false, &prev, &status).await?;
         Ok(Action::requeue(interval))
     }
-    .instrument(span)
-    .await
 }
 
 fn status(
