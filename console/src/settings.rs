@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use javari_core::chat::GatewayConfig;
+use javari_core::crawl::FetchLimits;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -18,6 +19,10 @@ pub struct Settings {
     /// How long the provider list (and their keys) is cached.
     pub providers_ttl: Duration,
     pub gateway: GatewayConfig,
+    /// Limits of every request the web crawler makes.
+    pub crawl_limits: FetchLimits,
+    /// Crawls started with "crawl now" running at once at most; more get a 503.
+    pub max_concurrent_crawls: usize,
 }
 
 impl Default for Settings {
@@ -30,6 +35,8 @@ impl Default for Settings {
             max_upload_bytes: 10 * 1024 * 1024,
             providers_ttl: Duration::from_secs(5),
             gateway: GatewayConfig::default(),
+            crawl_limits: FetchLimits::default(),
+            max_concurrent_crawls: 2,
         }
     }
 }

@@ -19,6 +19,8 @@ pub struct AppState {
     pub(crate) metrics: Arc<HttpMetrics>,
     pub(crate) login_limiter: Arc<LoginLimiter>,
     pub(crate) streams: ChatStreams,
+    /// Slots for crawls started from the console ("crawl now").
+    pub(crate) crawl_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -29,6 +31,7 @@ impl AppState {
 
     pub fn with_settings(db: PgPool, settings: Settings, vault: Option<Vault>) -> Self {
         let directory = ProviderDirectory::new(db.clone(), vault, settings.providers_ttl);
+        let crawl_slots = Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent_crawls));
         Self {
             gateway: javari_core::chat::Gateway::new(settings.gateway.clone()),
             directory: Arc::new(directory),
@@ -36,6 +39,7 @@ impl AppState {
             metrics: Arc::new(HttpMetrics::new()),
             login_limiter: Arc::new(LoginLimiter::default()),
             streams: ChatStreams::default(),
+            crawl_slots,
             db,
         }
     }
