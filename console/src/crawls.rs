@@ -21,9 +21,7 @@ pub async fn embed_documents(state: &AppState, documents: &[Uuid]) {
         return;
     };
     for document in documents {
-        if let Err(e) =
-            crate::routes::embed_document(state, &provider, &model, *document).await
-        {
+        if let Err(e) = crate::routes::embed_document(state, &provider, &model, *document).await {
             tracing::warn!(error = %e, %document, "embedding a crawled page failed");
         }
     }
@@ -38,9 +36,7 @@ fn on_stored(state: AppState) -> OnStored {
 }
 
 /// Starts the crawl schedule of this replica (one replica crawls at a time).
-pub async fn start_schedule(
-    state: &AppState,
-) -> Result<JobScheduler, JobSchedulerError> {
+pub async fn start_schedule(state: &AppState) -> Result<JobScheduler, JobSchedulerError> {
     scheduler::start(
         state.db.clone(),
         state.settings.crawl_limits.clone(),

@@ -109,9 +109,9 @@ async fn run(config: Config) -> Result<(), StartError> {
     };
     info!(addr = %config.listen, "javari-console listening on http://{}", config.listen);
     axum::serve(listener, app(state))
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(StartError::Serve)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(StartError::Serve)
 }
 
 /// Ctrl-C or SIGTERM (what Kubernetes sends): stop accepting, finish what is in flight.

@@ -188,7 +188,11 @@ async fn serve_site(State(site): State<Site>, request: Request) -> Response {
         let chunk = bytes_of(64 * 1024);
         let chunks = FIFTY_MB / chunk.len();
         let body = stream::iter((0..chunks).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
-        return ([(header::CONTENT_TYPE, "text/html")], Body::from_stream(body)).into_response();
+        return (
+            [(header::CONTENT_TYPE, "text/html")],
+            Body::from_stream(body),
+        )
+            .into_response();
     }
     let Some((body, content_type)) = found else {
         return StatusCode::NOT_FOUND.into_response();
@@ -271,7 +275,13 @@ fn crawl_settings() -> javari_console::Settings {
     }
 }
 
-async fn api(h: &Harness, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+async fn api(
+    h: &Harness,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut request = h
         .http
         .request(method.parse().expect("method"), h.url(path))
@@ -282,14 +292,28 @@ async fn api(h: &Harness, method: &str, path: &str, token: &str, body: Option<Va
     let response = request.send().await.expect("request");
     let status = response.status().as_u16();
     let text = response.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 /// Creates a source as the operator; with `allow`, an admin allows its origin.
 async fn source(h: &Harness, body: Value, allow: bool) -> Uuid {
-    let (status, created) = api(h, "POST", "/api/javari/web-crawls", &h.operator_token, Some(body)).await;
+    let (status, created) = api(
+        h,
+        "POST",
+        "/api/javari/web-crawls",
+        &h.operator_token,
+        Some(body),
+    )
+    .await;
     assert_eq!(status, 201, "{created}");
-    let id: Uuid = created["source"]["id"].as_str().expect("id").parse().expect("uuid");
+    let id: Uuid = created["source"]["id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
     if allow {
         let path = format!("/api/javari/web-crawls/{id}/private-network");
         let (status, allowed) = api(h, "POST", &path, &h.admin_token, None).await;
@@ -303,7 +327,14 @@ async fn source(h: &Harness, body: Value, allow: bool) -> Uuid {
 async fn crawl(h: &Harness, id: Uuid) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     let started = loop {
-        let (status, started) = api(h, "POST", &format!("/api/javari/web-crawls/{id}/crawl"), &h.operator_token, None).await;
+        let (status, started) = api(
+            h,
+            "POST",
+            &format!("/api/javari/web-crawls/{id}/crawl"),
+            &h.operator_token,
+            None,
+        )
+        .await;
         // The previous crawl releases the source's lock just after writing its run.
         if status == 409 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -316,12 +347,22 @@ async fn crawl(h: &Harness, id: Uuid) -> Value {
     assert_eq!(started["run"]["trigger"], "manual");
     let run = started["run"]["id"].as_str().expect("run id").to_owned();
     loop {
-        let (status, body) = api(h, "GET", &format!("/api/javari/web-crawls/{id}/runs/{run}"), &h.operator_token, None).await;
+        let (status, body) = api(
+            h,
+            "GET",
+            &format!("/api/javari/web-crawls/{id}/runs/{run}"),
+            &h.operator_token,
+            None,
+        )
+        .await;
         assert_eq!(status, 200, "{body}");
         if !body["run"]["finishedAt"].is_null() {
             return body["run"].clone();
         }
-        assert!(Instant::now() < deadline, "the crawl did not finish: {body}");
+        assert!(
+            Instant::now() < deadline,
+            "the crawl did not finish: {body}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -364,14 +405,28 @@ async fn a_crawl_stores_the_right_pages_once_and_keeps_them_exact(pool: PgPool) 
 
     // First crawl.
     let run = crawl(&h, id).await;
-    let expected: Vec<String> = ["/", "/changing", "/docs/a", "/docs/b", "/orphan", "/vanishing"]
-        .iter()
-        .map(|p| site.url(p))
-        .collect();
+    let expected: Vec<String> = [
+        "/",
+        "/changing",
+        "/docs/a",
+        "/docs/b",
+        "/orphan",
+        "/vanishing",
+    ]
+    .iter()
+    .map(|p| site.url(p))
+    .collect();
     let docs = documents(&pool, id).await;
-    assert_eq!(docs.iter().map(|(u, _)| u.clone()).collect::<Vec<_>>(), expected, "{run}");
+    assert_eq!(
+        docs.iter().map(|(u, _)| u.clone()).collect::<Vec<_>>(),
+        expected,
+        "{run}"
+    );
     assert_eq!(run["pagesStored"], 6, "{run}");
-    assert_eq!(run["status"], "partial", "the redirect and the huge page failed: {run}");
+    assert_eq!(
+        run["status"], "partial",
+        "the redirect and the huge page failed: {run}"
+    );
 
     let log = site.log();
     assert!(
@@ -381,7 +436,10 @@ async fn a_crawl_stores_the_right_pages_once_and_keeps_them_exact(pool: PgPool) 
     );
     assert!(run["robotsExcluded"].as_i64().expect("count") >= 2, "{run}");
     assert_eq!(log[0].path, "/robots.txt", "robots.txt comes first");
-    assert!(log.iter().all(|r| r.user_agent.starts_with("javari-crawler/")));
+    assert!(
+        log.iter()
+            .all(|r| r.user_agent.starts_with("javari-crawler/"))
+    );
     for path in ["/docs/a", "/"] {
         assert_eq!(
             log.iter().filter(|r| r.path == path).count(),
@@ -402,33 +460,63 @@ async fn a_crawl_stores_the_right_pages_once_and_keeps_them_exact(pool: PgPool) 
     // The redirect to another origin on 127.0.0.1 is refused and reported, never followed.
     let refused = errors_for(&run, "/redirect");
     assert_eq!(refused.len(), 1, "{run}");
-    assert!(refused[0].contains("127.0.0.1") && refused[0].contains("loopback"), "{}", refused[0]);
-    assert!(internal_log.lock().expect("log").is_empty(), "the internal server was reached");
+    assert!(
+        refused[0].contains("127.0.0.1") && refused[0].contains("loopback"),
+        "{}",
+        refused[0]
+    );
+    assert!(
+        internal_log.lock().expect("log").is_empty(),
+        "the internal server was reached"
+    );
 
     // The 50 MB page is cut at the 10 MiB limit and not stored.
     let huge = errors_for(&run, "/huge");
     assert_eq!(huge.len(), 1, "{run}");
-    assert!(huge[0].contains("larger than the 10485760-byte limit"), "{}", huge[0]);
+    assert!(
+        huge[0].contains("larger than the 10485760-byte limit"),
+        "{}",
+        huge[0]
+    );
     let fetched = run["bytesFetched"].as_i64().expect("bytes");
-    assert!(fetched < 11 * 1024 * 1024, "read {fetched} bytes of a 50 MB page");
+    assert!(
+        fetched < 11 * 1024 * 1024,
+        "read {fetched} bytes of a 50 MB page"
+    );
 
     // Main content only: no navigation, footer or script text.
-    let a = docs.iter().find(|(u, _)| u.ends_with("/docs/a")).expect("/docs/a").1;
+    let a = docs
+        .iter()
+        .find(|(u, _)| u.ends_with("/docs/a"))
+        .expect("/docs/a")
+        .1;
     let text: String = chunks(&pool, a).await.into_iter().map(|(_, c)| c).collect();
     assert!(text.contains("pelican queue is empty"), "{text}");
     for absent in ["Site navigation menu", "Footer boilerplate", "script text"] {
         assert!(!text.contains(absent), "{absent} stored: {text}");
     }
-    let orphan = docs.iter().find(|(u, _)| u.ends_with("/orphan")).expect("/orphan").1;
-    let file_type: String = sqlx::query_scalar("SELECT file_type FROM javari_knowledge_documents WHERE id = $1")
-        .bind(orphan)
-        .fetch_one(&pool)
-        .await
-        .expect("type");
-    assert_eq!(file_type, "md", "markdown goes through the upload extractor");
+    let orphan = docs
+        .iter()
+        .find(|(u, _)| u.ends_with("/orphan"))
+        .expect("/orphan")
+        .1;
+    let file_type: String =
+        sqlx::query_scalar("SELECT file_type FROM javari_knowledge_documents WHERE id = $1")
+            .bind(orphan)
+            .fetch_one(&pool)
+            .await
+            .expect("type");
+    assert_eq!(
+        file_type, "md",
+        "markdown goes through the upload extractor"
+    );
 
     // Second crawl: /changing changed, /vanishing gone.
-    let changing = docs.iter().find(|(u, _)| u.ends_with("/changing")).expect("/changing").1;
+    let changing = docs
+        .iter()
+        .find(|(u, _)| u.ends_with("/changing"))
+        .expect("/changing")
+        .1;
     let old_chunks = chunks(&pool, changing).await;
     assert!(old_chunks.iter().any(|(_, c)| c.contains("alphaold")));
     site.set(|s| {
@@ -443,19 +531,39 @@ async fn a_crawl_stores_the_right_pages_once_and_keeps_them_exact(pool: PgPool) 
     assert!(new_chunks.iter().any(|(_, c)| c.contains("bravonew")));
     assert!(new_chunks.iter().all(|(_, c)| !c.contains("alphaold")));
     let old_ids: Vec<Uuid> = old_chunks.iter().map(|(i, _)| *i).collect();
-    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM javari_document_chunks WHERE id = ANY($1)")
-        .bind(&old_ids)
-        .fetch_one(&pool)
-        .await
-        .expect("count");
+    let left: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM javari_document_chunks WHERE id = ANY($1)")
+            .bind(&old_ids)
+            .fetch_one(&pool)
+            .await
+            .expect("count");
     assert_eq!(left, 0, "the changed page's old chunks are gone");
-    let (_, found) = api(&h, "POST", "/api/javari/knowledge/search", &h.operator_token, Some(json!({"query": "alphaold", "threshold": 0.0}))).await;
-    assert_eq!(found["results"].as_array().expect("results").len(), 0, "{found}");
+    let (_, found) = api(
+        &h,
+        "POST",
+        "/api/javari/knowledge/search",
+        &h.operator_token,
+        Some(json!({"query": "zebra cluster alphaold", "threshold": 0.0, "limit": 20})),
+    )
+    .await;
+    let results = found["results"].as_array().expect("results");
+    assert!(!results.is_empty(), "{found}");
+    assert!(
+        results.iter().all(|r| !r["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("alphaold")),
+        "the old text is still found: {found}"
+    );
     let docs2 = documents(&pool, id).await;
     assert_eq!(docs2, docs, "same documents (same ids): nothing duplicated");
 
     // Third crawl: /vanishing gone for two crawls is removed, with its chunks.
-    let vanishing = docs.iter().find(|(u, _)| u.ends_with("/vanishing")).expect("/vanishing").1;
+    let vanishing = docs
+        .iter()
+        .find(|(u, _)| u.ends_with("/vanishing"))
+        .expect("/vanishing")
+        .1;
     let run = crawl(&h, id).await;
     assert_eq!(run["pagesRemoved"], 1, "{run}");
     let docs3 = documents(&pool, id).await;
@@ -464,7 +572,14 @@ async fn a_crawl_stores_the_right_pages_once_and_keeps_them_exact(pool: PgPool) 
     assert!(chunks(&pool, vanishing).await.is_empty());
 
     // The API and the page show the source with its last crawl and next run.
-    let (_, listed) = api(&h, "GET", &format!("/api/javari/web-crawls/{id}"), &h.operator_token, None).await;
+    let (_, listed) = api(
+        &h,
+        "GET",
+        &format!("/api/javari/web-crawls/{id}"),
+        &h.operator_token,
+        None,
+    )
+    .await;
     assert_eq!(listed["runs"].as_array().expect("runs").len(), 3);
     assert_eq!(listed["source"]["crawlFrequency"], "0 2 * * *");
     let next = listed["source"]["nextCrawlAt"].as_str().expect("next run");
@@ -479,8 +594,14 @@ async fn a_crawl_stores_the_right_pages_once_and_keeps_them_exact(pool: PgPool) 
         .text()
         .await
         .expect("html");
-    assert!(html.contains("Ops docs") && html.contains("Crawl now"), "{html}");
-    assert!(html.contains("1 removed") && html.contains("private network allowed"), "{html}");
+    assert!(
+        html.contains("Ops docs") && html.contains("Crawl now"),
+        "{html}"
+    );
+    assert!(
+        html.contains("1 removed") && html.contains("private network allowed"),
+        "{html}"
+    );
 }
 
 #[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
@@ -573,8 +694,15 @@ async fn loopback_is_refused_unless_an_admin_allowed_the_origin(pool: PgPool) {
     let run = crawl(&h, literal).await;
     assert_eq!(run["status"], "failed", "{run}");
     let errors = run["errors"].to_string();
-    assert!(errors.contains("loopback") && errors.contains("refused"), "{errors}");
-    assert!(site.log().is_empty(), "the site was reached: {:?}", site.log());
+    assert!(
+        errors.contains("loopback") && errors.contains("refused"),
+        "{errors}"
+    );
+    assert!(
+        site.log().is_empty(),
+        "the site was reached: {:?}",
+        site.log()
+    );
 
     // Not allowed, by host name: refused after DNS resolution.
     let by_name = site.url("/").replace("127.0.0.1", "localhost");
@@ -582,7 +710,10 @@ async fn loopback_is_refused_unless_an_admin_allowed_the_origin(pool: PgPool) {
     let run = crawl(&h, named).await;
     assert_eq!(run["status"], "failed", "{run}");
     let errors = run["errors"].to_string();
-    assert!(errors.contains("localhost resolves to") && errors.contains("loopback"), "{errors}");
+    assert!(
+        errors.contains("localhost resolves to") && errors.contains("loopback"),
+        "{errors}"
+    );
     assert!(site.log().is_empty());
 
     // The allowance names one origin: allowing 127.0.0.1:PORT does not allow localhost:PORT.
@@ -600,22 +731,100 @@ async fn loopback_is_refused_unless_an_admin_allowed_the_origin(pool: PgPool) {
     assert_eq!(status, 200);
     assert!(revoked["source"]["privateNetworkOrigin"].is_null());
 
+    // A redirect the scope allows (both URLs are in the list) is still refused by the
+    // network policy: the allowance covers the source's own origin, not the target's.
+    let (full, internal_log) = start_site(false).await;
+    let internal = full.state.lock().expect("site").internal.clone();
+    let listed = source(
+        &h,
+        json!({"url": full.url("/redirect"), "scope": "list",
+               "urls": [full.url("/redirect"), format!("{internal}/stolen-metadata")]}),
+        true,
+    )
+    .await;
+    let run = crawl(&h, listed).await;
+    let refused = errors_for(&run, "/redirect");
+    assert_eq!(refused.len(), 1, "{run}");
+    assert!(
+        refused[0].contains("redirect to") && refused[0].contains("loopback address: refused"),
+        "{}",
+        refused[0]
+    );
+    // Requested directly, the internal origin is refused too (its robots.txt first).
+    let direct = errors_for(&run, "/robots.txt");
+    assert!(
+        direct
+            .iter()
+            .any(|e| e.contains(&internal) && e.contains("loopback address: refused")),
+        "{run}"
+    );
+    assert!(
+        internal_log.lock().expect("log").is_empty(),
+        "the internal server was reached"
+    );
+
     // Bad input is refused with a reason.
     let cases = [
-        (json!({"url": "ftp://example.com/"}), 400, "only http and https"),
-        (json!({"url": "https://example.com/", "crawlFrequency": "* * * * *"}), 400, "more often"),
-        (json!({"url": "https://example.com/", "maxPages": 100000}), 400, "maxPages"),
-        (json!({"url": "https://example.com/", "allowPrivateNetwork": true}), 403, "admin"),
-        (json!({"url": "https://example.com/", "bogus": 1}), 422, "unknown field"),
+        (
+            json!({"url": "ftp://example.com/"}),
+            400,
+            "only http and https",
+        ),
+        (
+            json!({"url": "https://example.com/", "crawlFrequency": "* * * * *"}),
+            400,
+            "more often",
+        ),
+        (
+            json!({"url": "https://example.com/", "maxPages": 100000}),
+            400,
+            "maxPages",
+        ),
+        (
+            json!({"url": "https://example.com/", "allowPrivateNetwork": true}),
+            403,
+            "admin",
+        ),
+        (
+            json!({"url": "https://example.com/", "bogus": 1}),
+            422,
+            "unknown field",
+        ),
     ];
     for (body, status, message) in cases {
-        let (got, answer) = api(&h, "POST", "/api/javari/web-crawls", &h.operator_token, Some(body.clone())).await;
+        let (got, answer) = api(
+            &h,
+            "POST",
+            "/api/javari/web-crawls",
+            &h.operator_token,
+            Some(body.clone()),
+        )
+        .await;
         assert_eq!(got, status, "{body}: {answer}");
-        assert!(answer["error"].as_str().is_some_and(|e| e.contains(message)), "{body}: {answer}");
+        assert!(
+            answer["error"]
+                .as_str()
+                .is_some_and(|e| e.contains(message)),
+            "{body}: {answer}"
+        );
     }
-    let (status, _) = api(&h, "POST", "/api/javari/web-crawls", &h.viewer_token, Some(json!({"url": "https://example.com/"}))).await;
+    let (status, _) = api(
+        &h,
+        "POST",
+        "/api/javari/web-crawls",
+        &h.viewer_token,
+        Some(json!({"url": "https://example.com/"})),
+    )
+    .await;
     assert_eq!(status, 403, "viewers do not create sources");
-    let (status, _) = api(&h, "GET", &format!("/api/javari/web-crawls/{literal}"), &h.viewer_token, None).await;
+    let (status, _) = api(
+        &h,
+        "GET",
+        &format!("/api/javari/web-crawls/{literal}"),
+        &h.viewer_token,
+        None,
+    )
+    .await;
     assert_eq!(status, 404, "another user's source is not shown");
 }
 
@@ -633,7 +842,14 @@ async fn one_crawl_per_source_and_one_scheduler_at_a_time(pool: PgPool) {
         .execute(&mut other)
         .await
         .expect("lock");
-    let (status, busy) = api(&h, "POST", &format!("/api/javari/web-crawls/{id}/crawl"), &h.operator_token, None).await;
+    let (status, busy) = api(
+        &h,
+        "POST",
+        &format!("/api/javari/web-crawls/{id}/crawl"),
+        &h.operator_token,
+        None,
+    )
+    .await;
     assert_eq!(status, 409, "{busy}");
     sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
         .bind(&key)
@@ -642,11 +858,13 @@ async fn one_crawl_per_source_and_one_scheduler_at_a_time(pool: PgPool) {
         .expect("unlock");
 
     // Due now. Another replica holds the scheduler's lock: this one skips the tick.
-    sqlx::query("UPDATE javari_web_crawls SET next_crawl_at = now() - interval '1 minute' WHERE id = $1")
-        .bind(id)
-        .execute(&pool)
-        .await
-        .expect("due");
+    sqlx::query(
+        "UPDATE javari_web_crawls SET next_crawl_at = now() - interval '1 minute' WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&pool)
+    .await
+    .expect("due");
     sqlx::query("SELECT pg_advisory_lock(hashtextextended('javari_web_crawls:scheduler', 0))")
         .execute(&mut other)
         .await
@@ -665,8 +883,14 @@ async fn one_crawl_per_source_and_one_scheduler_at_a_time(pool: PgPool) {
     assert_eq!(a.runs.len() + b.runs.len(), 1, "{a:?} {b:?}");
     let run = a.runs.iter().chain(&b.runs).next().expect("run");
     assert_eq!(run.trigger, "schedule");
-    assert_eq!(run.pages_stored, 2, "the list scope crawls exactly its URLs: {run:?}");
-    assert!(site.log().iter().all(|r| r.path != "/"), "the start page is not in the list");
+    assert_eq!(
+        run.pages_stored, 2,
+        "the list scope crawls exactly its URLs: {run:?}"
+    );
+    assert!(
+        site.log().iter().all(|r| r.path != "/"),
+        "the start page is not in the list"
+    );
     let next: chrono::DateTime<chrono::Utc> =
         sqlx::query_scalar("SELECT next_crawl_at FROM javari_web_crawls WHERE id = $1")
             .bind(id)
@@ -676,5 +900,11 @@ async fn one_crawl_per_source_and_one_scheduler_at_a_time(pool: PgPool) {
     assert!(next > chrono::Utc::now());
     assert_eq!(next.format("%H:%M:%S").to_string(), "02:00:00");
     // Not due any more: the next tick does nothing.
-    assert!(sweep(&pool, &limits, None).await.expect("sweep").runs.is_empty());
+    assert!(
+        sweep(&pool, &limits, None)
+            .await
+            .expect("sweep")
+            .runs
+            .is_empty()
+    );
 }

@@ -228,9 +228,10 @@ async fn set_private(
 ) -> Result<Source, ApiError> {
     let source = visible(state, admin, id).await?;
     let origin = if allow {
-        Some(reqwest_origin(&source.url).ok_or_else(|| {
-            ApiError::bad_request("the source's URL has no origin to allow")
-        })?)
+        Some(
+            reqwest_origin(&source.url)
+                .ok_or_else(|| ApiError::bad_request("the source's URL has no origin to allow"))?,
+        )
     } else {
         None
     };

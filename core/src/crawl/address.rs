@@ -114,7 +114,11 @@ fn classify_v6(ip: Ipv6Addr) -> AddressClass {
 pub fn origin_of(url: &Url) -> Option<String> {
     let host = url.host_str()?;
     let port = url.port_or_known_default()?;
-    Some(format!("{}://{}:{port}", url.scheme(), host.to_ascii_lowercase()))
+    Some(format!(
+        "{}://{}:{port}",
+        url.scheme(),
+        host.to_ascii_lowercase()
+    ))
 }
 
 /// Where a crawl may go. Every request, redirects included, is checked against it before it
@@ -189,7 +193,11 @@ pub fn check_resolved(host: &str, ips: &[IpAddr], allow_private: bool) -> Result
     if allow_private {
         return Ok(());
     }
-    match ips.iter().map(|ip| (*ip, classify(*ip))).find(|(_, c)| !c.is_public()) {
+    match ips
+        .iter()
+        .map(|ip| (*ip, classify(*ip)))
+        .find(|(_, c)| !c.is_public())
+    {
         Some((ip, class)) => Err(Refusal::Resolved {
             host: host.to_owned(),
             ip,

@@ -10,6 +10,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::address::{NetworkPolicy, origin_of};
+use super::error::CrawlError;
 use super::fetch::{FetchError, FetchLimits, Fetched, Fetcher, Validators};
 use super::page::{PageText, kind_of, page_text, text_hash};
 use super::robots::{MAX_ROBOTS_BYTES, Robots, Rules};
@@ -17,7 +18,6 @@ use super::schedule::next_crawl;
 use super::scope::{Scope, ScopeKind, default_prefix, normalize, resolve_link};
 use super::sitemap;
 use super::store::{self, PageContent, PageError, PageState, Run, Source};
-use super::error::CrawlError;
 use crate::knowledge::{CHUNK_OVERLAP, CHUNK_SIZE, chunk};
 
 /// Errors kept in a run's row at most (the count is in `pages_failed`).
@@ -79,9 +79,8 @@ pub async fn crawl(
 }
 
 /// Called with the documents a crawl stored or changed.
-pub type OnStored = std::sync::Arc<
-    dyn Fn(Vec<Uuid>) -> futures::future::BoxFuture<'static, ()> + Send + Sync,
->;
+pub type OnStored =
+    std::sync::Arc<dyn Fn(Vec<Uuid>) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
 
 async fn crawl_inner(
     pool: &PgPool,
@@ -230,7 +229,10 @@ impl Crawl<'_> {
             }
         };
         let product = self.fetcher.limits().product_token().to_owned();
-        let result = self.fetcher.fetch(&robots_url, &validators, &same_origin).await;
+        let result = self
+            .fetcher
+            .fetch(&robots_url, &validators, &same_origin)
+            .await;
         let (rules, parsed) = match result {
             Ok(Fetched::Body {
                 body, validators, ..
@@ -255,7 +257,10 @@ impl Crawl<'_> {
             }
             Err(e) => {
                 // Unreachable: nothing on this site is crawled (RFC 9309 §2.3.1.4).
-                self.error(&key, format!("robots.txt unreachable, the site is skipped: {e}"));
+                self.error(
+                    &key,
+                    format!("robots.txt unreachable, the site is skipped: {e}"),
+                );
                 (Rules::disallow_all(), Robots::default())
             }
         };
@@ -267,7 +272,9 @@ impl Crawl<'_> {
     }
 
     async fn read_sitemap(&mut self, url: &Url, depth: i32) -> Result<(), CrawlError> {
-        if self.sitemaps_read >= MAX_SITEMAPS || origin_of(url) != origin_of(&parse_url(&self.source.url)?) {
+        if self.sitemaps_read >= MAX_SITEMAPS
+            || origin_of(url) != origin_of(&parse_url(&self.source.url)?)
+        {
             return Ok(());
         }
         self.sitemaps_read += 1;
@@ -288,7 +295,12 @@ impl Crawl<'_> {
                 let parsed = sitemap::parse(&String::from_utf8_lossy(&body));
                 state.etag = validators.etag;
                 state.last_modified = validators.last_modified;
-                state.links = parsed.pages.iter().chain(&parsed.sitemaps).cloned().collect();
+                state.links = parsed
+                    .pages
+                    .iter()
+                    .chain(&parsed.sitemaps)
+                    .cloned()
+                    .collect();
                 state.last_error = None;
                 store::save_page(self.pool, self.source, &state).await?;
                 (parsed.pages, parsed.sitemaps)
@@ -412,7 +424,8 @@ impl Crawl<'_> {
             state.content_hash = None;
             store::save_page(self.pool, self.source, &state).await?;
             if state.document_id.is_some() {
-                store::remove_pages(self.pool, self.source, std::slice::from_ref(&state.url)).await?;
+                store::remove_pages(self.pool, self.source, std::slice::from_ref(&state.url))
+                    .await?;
                 self.run.pages_removed += 1;
             }
             return Ok(());

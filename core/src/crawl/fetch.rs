@@ -100,7 +100,9 @@ pub enum FetchError {
     BadRedirect,
     #[error("HTTP {0}")]
     Status(u16),
-    #[error("the page is larger than the {limit}-byte limit: cut after {read} bytes and not stored")]
+    #[error(
+        "the page is larger than the {limit}-byte limit: cut after {read} bytes and not stored"
+    )]
     TooLarge { limit: usize, read: usize },
     #[error("no answer within {0:?}")]
     Timeout(Duration),
@@ -121,9 +123,8 @@ impl Resolve for GuardedResolver {
         let host = name.as_str().to_ascii_lowercase();
         let allow = self.private_host.as_deref() == Some(host.as_str());
         let resolving = async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let ips: Vec<IpAddr> = addrs.iter().map(SocketAddr::ip).collect();
             check_resolved(&host, &ips, allow)?;
             Ok::<Addrs, Box<dyn std::error::Error + Send + Sync>>(Box::new(addrs.into_iter()))
@@ -132,14 +133,16 @@ impl Resolve for GuardedResolver {
     }
 }
 
+/// One origin's turn: held while a request to it is in flight; the time of the last one.
+type Gate = Arc<tokio::sync::Mutex<Option<Instant>>>;
+
 /// Requests in flight per origin, process-wide: one at a time, spaced by the interval.
-fn host_gates() -> &'static Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Instant>>>>> {
-    static GATES: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Instant>>>>>> =
-        OnceLock::new();
+fn host_gates() -> &'static Mutex<HashMap<String, Gate>> {
+    static GATES: OnceLock<Mutex<HashMap<String, Gate>>> = OnceLock::new();
     GATES.get_or_init(Mutex::default)
 }
 
-fn gate_for(origin: &str) -> Arc<tokio::sync::Mutex<Option<Instant>>> {
+fn gate_for(origin: &str) -> Gate {
     let mut gates = host_gates().lock().unwrap_or_else(|e| e.into_inner());
     // Gates of hosts nobody is waiting on are dropped so the map stays small.
     if gates.len() > 1000 {
@@ -177,7 +180,11 @@ fn build_client(limits: &FetchLimits, private_host: Option<String>) -> Result<Cl
 impl Fetcher {
     pub fn new(policy: NetworkPolicy, limits: FetchLimits) -> Result<Fetcher, FetchError> {
         let strict = build_client(&limits, None)?;
-        let allowed = match policy.private_origin.as_deref().and_then(|o| Url::parse(o).ok()) {
+        let allowed = match policy
+            .private_origin
+            .as_deref()
+            .and_then(|o| Url::parse(o).ok())
+        {
             Some(origin) => Some(build_client(
                 &limits,
                 origin.host_str().map(str::to_ascii_lowercase),
@@ -213,17 +220,25 @@ impl Fetcher {
         &mut self,
         url: &Url,
         validators: &Validators,
-        hop_allowed: &dyn Fn(&Url) -> Result<(), String>,
+        hop_allowed: &(dyn Fn(&Url) -> Result<(), String> + Sync),
     ) -> Result<Fetched, FetchError> {
         let mut current = url.clone();
         for hop in 0..=self.limits.max_redirects {
-            if hop > 0
-                && let Err(reason) = hop_allowed(&current)
-            {
-                return Err(FetchError::Redirect {
-                    url: current.to_string(),
-                    reason,
-                });
+            if hop > 0 {
+                // The network policy first: it is what keeps the crawler off internal
+                // addresses, whatever the scope says.
+                self.policy
+                    .check_url(&current)
+                    .map_err(|refusal| FetchError::Redirect {
+                        url: current.to_string(),
+                        reason: refusal.to_string(),
+                    })?;
+                if let Err(reason) = hop_allowed(&current) {
+                    return Err(FetchError::Redirect {
+                        url: current.to_string(),
+                        reason,
+                    });
+                }
             }
             let response = self.request(&current, validators, hop > 0).await?;
             let status = response.status();

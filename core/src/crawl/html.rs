@@ -17,21 +17,47 @@ pub struct HtmlPage {
 
 /// Elements whose content is never page text.
 const SKIPPED: &[&str] = &[
-    "script", "style", "noscript", "template", "svg", "nav", "header", "footer", "aside",
-    "form", "iframe", "button", "select", "head", "object", "canvas",
+    "script", "style", "noscript", "template", "svg", "nav", "header", "footer", "aside", "form",
+    "iframe", "button", "select", "head", "object", "canvas",
 ];
 /// Elements whose content is raw text up to their end tag (no markup inside).
 const RAW: &[&str] = &["script", "style", "textarea", "title"];
 /// Elements that break text into lines.
 const BLOCKS: &[&str] = &[
-    "p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article",
-    "main", "pre", "blockquote", "table", "ul", "ol", "dl", "dd", "dt", "hr", "figure",
-    "figcaption", "details", "summary", "td", "th",
+    "p",
+    "div",
+    "br",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "tr",
+    "section",
+    "article",
+    "main",
+    "pre",
+    "blockquote",
+    "table",
+    "ul",
+    "ol",
+    "dl",
+    "dd",
+    "dt",
+    "hr",
+    "figure",
+    "figcaption",
+    "details",
+    "summary",
+    "td",
+    "th",
 ];
 /// Elements without an end tag.
 const VOID: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
-    "track", "wbr",
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
+    "wbr",
 ];
 
 struct Tag<'a> {
@@ -101,7 +127,9 @@ pub fn parse(html: &str) -> HtmlPage {
         } else {
             match name {
                 "a" => {
-                    let rel = attr(tag.attrs, "rel").unwrap_or_default().to_ascii_lowercase();
+                    let rel = attr(tag.attrs, "rel")
+                        .unwrap_or_default()
+                        .to_ascii_lowercase();
                     if let Some(href) = attr(tag.attrs, "href")
                         && !rel.split_whitespace().any(|r| r == "nofollow")
                     {
@@ -423,7 +451,15 @@ mod tests {
         assert!(page.text.contains("First, drain the queue.\nThen restart."));
         assert!(page.text.contains("one\ntwo <3"));
         assert!(page.text.contains("line 1\n  line 2"));
-        for absent in ["Site header", "Docs A", "color: red", "not this", "hidden", "Search", "Copyright"] {
+        for absent in [
+            "Site header",
+            "Docs A",
+            "color: red",
+            "not this",
+            "hidden",
+            "Search",
+            "Copyright",
+        ] {
             assert!(!page.text.contains(absent), "{absent} in {}", page.text);
         }
         assert_eq!(page.links, vec!["/docs/a", "/docs/b?x=1&y=2"]);

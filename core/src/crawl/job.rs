@@ -50,7 +50,11 @@ pub(crate) async fn try_lock(pool: &PgPool, key: &str) -> Result<Option<PgConnec
 impl CrawlJob {
     /// Takes the source's lock ([`CrawlError::Busy`] when a crawl of it is running anywhere),
     /// marks runs a crashed process left 'running' as failed, and writes the new run.
-    pub async fn begin(pool: &PgPool, source: Source, trigger: Trigger) -> Result<CrawlJob, CrawlError> {
+    pub async fn begin(
+        pool: &PgPool,
+        source: Source,
+        trigger: Trigger,
+    ) -> Result<CrawlJob, CrawlError> {
         let lock = try_lock(pool, &format!("javari_web_crawl:{}", source.id))
             .await?
             .ok_or(CrawlError::Busy)?;

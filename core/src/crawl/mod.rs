@@ -68,16 +68,21 @@ fn check_web_url(text: &str) -> Result<reqwest::Url, CrawlError> {
     // Scheme and credentials now; addresses when crawling (they may resolve differently,
     // and an admin may allow the origin later).
     match NetworkPolicy::default().check_url(&url) {
-        Err(e @ (address::Refusal::Scheme(_) | address::Refusal::Credentials | address::Refusal::NoHost)) => {
-            Err(e.into())
-        }
+        Err(
+            e @ (address::Refusal::Scheme(_)
+            | address::Refusal::Credentials
+            | address::Refusal::NoHost),
+        ) => Err(e.into()),
         _ => Ok(url),
     }
 }
 
 /// Checks a submitted source and fills in the defaults: scope `host`, depth 3, 200 pages,
 /// daily at 02:00 UTC, the path prefix from the start URL's directory.
-pub fn validate_source(input: &SourceInput, now: DateTime<Utc>) -> Result<SourceFields, CrawlError> {
+pub fn validate_source(
+    input: &SourceInput,
+    now: DateTime<Utc>,
+) -> Result<SourceFields, CrawlError> {
     let url = check_web_url(&input.url)?;
     let name = input
         .name
@@ -125,9 +130,7 @@ pub fn validate_source(input: &SourceInput, now: DateTime<Utc>) -> Result<Source
         ScopeKind::List if urls.is_empty() => vec![url.to_string()],
         ScopeKind::List => urls,
         _ if !urls.is_empty() => {
-            return Err(CrawlError::Invalid(
-                "urls is for scope list only".into(),
-            ));
+            return Err(CrawlError::Invalid("urls is for scope list only".into()));
         }
         _ => urls,
     };
@@ -183,7 +186,8 @@ mod tests {
         let now = DateTime::parse_from_rfc3339("2026-11-28T10:00:00Z")
             .expect("time")
             .with_timezone(&Utc);
-        let f = validate_source(&input("https://docs.example.com/guide/intro"), now).expect("valid");
+        let f =
+            validate_source(&input("https://docs.example.com/guide/intro"), now).expect("valid");
         assert_eq!(f.name, "docs.example.com");
         assert_eq!(f.scope, "host");
         assert_eq!(f.crawl_frequency, "0 2 * * *");
@@ -207,11 +211,44 @@ mod tests {
         assert!(refused(input("ftp://example.com/")).contains("only http and https"));
         assert!(refused(input("not a url")).contains("invalid URL"));
         assert!(refused(input("https://u:p@example.com/")).contains("user name or password"));
-        assert!(refused(SourceInput { scope: Some("web".into()), ..input("https://a.test/") }).contains("scope must be"));
-        assert!(refused(SourceInput { max_pages: Some(0), ..input("https://a.test/") }).contains("maxPages"));
-        assert!(refused(SourceInput { max_depth: Some(11), ..input("https://a.test/") }).contains("maxDepth"));
-        assert!(refused(SourceInput { crawl_frequency: Some("* * * * *".into()), ..input("https://a.test/") }).contains("more often"));
-        assert!(refused(SourceInput { urls: Some(vec!["https://b.test/".into()]), ..input("https://a.test/") }).contains("list only"));
-        assert!(refused(input(&format!("https://a.test/{}", "x".repeat(3000)))).contains("at most 2048"));
+        assert!(
+            refused(SourceInput {
+                scope: Some("web".into()),
+                ..input("https://a.test/")
+            })
+            .contains("scope must be")
+        );
+        assert!(
+            refused(SourceInput {
+                max_pages: Some(0),
+                ..input("https://a.test/")
+            })
+            .contains("maxPages")
+        );
+        assert!(
+            refused(SourceInput {
+                max_depth: Some(11),
+                ..input("https://a.test/")
+            })
+            .contains("maxDepth")
+        );
+        assert!(
+            refused(SourceInput {
+                crawl_frequency: Some("* * * * *".into()),
+                ..input("https://a.test/")
+            })
+            .contains("more often")
+        );
+        assert!(
+            refused(SourceInput {
+                urls: Some(vec!["https://b.test/".into()]),
+                ..input("https://a.test/")
+            })
+            .contains("list only")
+        );
+        assert!(
+            refused(input(&format!("https://a.test/{}", "x".repeat(3000))))
+                .contains("at most 2048")
+        );
     }
 }

@@ -117,12 +117,24 @@ mod tests {
     #[test]
     fn kinds_by_content_type_then_extension() {
         let page = url("https://a.test/docs/page");
-        assert_eq!(kind_of(Some("text/html; charset=utf-8"), &page), Some(PageKind::Html));
+        assert_eq!(
+            kind_of(Some("text/html; charset=utf-8"), &page),
+            Some(PageKind::Html)
+        );
         assert_eq!(kind_of(Some("application/pdf"), &page), Some(PageKind::Pdf));
-        assert_eq!(kind_of(Some("text/markdown"), &page), Some(PageKind::Markdown));
-        assert_eq!(kind_of(Some("text/plain"), &url("https://a.test/r.md")), Some(PageKind::Markdown));
+        assert_eq!(
+            kind_of(Some("text/markdown"), &page),
+            Some(PageKind::Markdown)
+        );
+        assert_eq!(
+            kind_of(Some("text/plain"), &url("https://a.test/r.md")),
+            Some(PageKind::Markdown)
+        );
         assert_eq!(kind_of(Some("text/plain"), &page), Some(PageKind::Text));
-        assert_eq!(kind_of(None, &url("https://a.test/a.pdf")), Some(PageKind::Pdf));
+        assert_eq!(
+            kind_of(None, &url("https://a.test/a.pdf")),
+            Some(PageKind::Pdf)
+        );
         assert_eq!(kind_of(Some("image/png"), &page), None);
         assert_eq!(kind_of(None, &page), None);
     }
@@ -132,10 +144,16 @@ mod tests {
         let md = page_text(PageKind::Markdown, b"# Title\n\nBody").expect("md");
         assert_eq!(md.file_type, "md");
         assert!(md.text.contains("Body"));
-        let a = page_text(PageKind::Html, b"<main><p>Same text</p></main><script>1</script>")
-            .expect("html");
-        let b = page_text(PageKind::Html, b"<main><p class=x>Same   text</p></main><script>2</script>")
-            .expect("html");
+        let a = page_text(
+            PageKind::Html,
+            b"<main><p>Same text</p></main><script>1</script>",
+        )
+        .expect("html");
+        let b = page_text(
+            PageKind::Html,
+            b"<main><p class=x>Same   text</p></main><script>2</script>",
+        )
+        .expect("html");
         assert_eq!(text_hash(&a), text_hash(&b));
         let c = page_text(PageKind::Html, b"<main><p>Other text</p></main>").expect("html");
         assert_ne!(text_hash(&a), text_hash(&c));

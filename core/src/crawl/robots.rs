@@ -104,7 +104,11 @@ impl Robots {
         let named: Vec<&Group> = self
             .groups
             .iter()
-            .filter(|g| g.agents.iter().any(|a| a != "*" && product.starts_with(a.as_str())))
+            .filter(|g| {
+                g.agents
+                    .iter()
+                    .any(|a| a != "*" && product.starts_with(a.as_str()))
+            })
             .collect();
         let groups = if named.is_empty() {
             self.groups
@@ -217,7 +221,10 @@ Sitemap: https://example.com/sitemap.xml
         assert!(!others.allowed("/private/x?y=1"));
         assert!(others.allowed("/private/public-note"), "longer allow wins");
         assert!(!others.allowed("/docs/a.pdf"));
-        assert!(others.allowed("/docs/a.pdf?download=1"), "$ anchors the end");
+        assert!(
+            others.allowed("/docs/a.pdf?download=1"),
+            "$ anchors the end"
+        );
         assert!(others.allowed("/"));
         assert_eq!(others.crawl_delay, Some(2.0));
         assert_eq!(robots.sitemaps, vec!["https://example.com/sitemap.xml"]);

@@ -12,7 +12,9 @@ pub const MIN_INTERVAL_MINUTES: i64 = 15;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ScheduleError {
-    #[error("invalid schedule {schedule:?}: {reason} (use cron syntax such as \"0 2 * * *\", in UTC)")]
+    #[error(
+        "invalid schedule {schedule:?}: {reason} (use cron syntax such as \"0 2 * * *\", in UTC)"
+    )]
     Invalid { schedule: String, reason: String },
     #[error("schedule {0:?} never fires")]
     Never(String),
@@ -66,7 +68,9 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(y, m, d, h, min, 0).single().expect("time")
+        Utc.with_ymd_and_hms(y, m, d, h, min, 0)
+            .single()
+            .expect("time")
     }
 
     #[test]
@@ -94,8 +98,14 @@ mod tests {
             next_crawl("30 6 * * MON", at(2026, 11, 28, 12, 0)),
             Ok(at(2026, 11, 30, 6, 30))
         );
-        assert!(matches!(validate("not cron", at(2026, 1, 1, 0, 0)), Err(ScheduleError::Invalid { .. })));
-        assert!(matches!(validate("0 0 2 * * *", at(2026, 1, 1, 0, 0)), Err(ScheduleError::Invalid { .. })));
+        assert!(matches!(
+            validate("not cron", at(2026, 1, 1, 0, 0)),
+            Err(ScheduleError::Invalid { .. })
+        ));
+        assert!(matches!(
+            validate("0 0 2 * * *", at(2026, 1, 1, 0, 0)),
+            Err(ScheduleError::Invalid { .. })
+        ));
         assert_eq!(
             validate("*/5 * * * *", at(2026, 1, 1, 0, 0)),
             Err(ScheduleError::TooFrequent("*/5 * * * *".into()))

@@ -18,7 +18,6 @@ pub const TICK: &str = "0 * * * * *";
 pub const MAX_DUE_PER_TICK: i64 = 20;
 const SCHEDULER_LOCK: &str = "javari_web_crawls:scheduler";
 
-
 /// What one tick did.
 #[derive(Debug, Default)]
 pub struct Sweep {

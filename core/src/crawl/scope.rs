@@ -125,7 +125,12 @@ mod tests {
         assert!(!host.contains(&url("http://docs.example.com/other")));
         assert!(!host.contains(&url("https://evil.example.com/")));
 
-        let prefix = Scope::new(ScopeKind::Prefix, &start, Some(&default_prefix(&start)), &[]);
+        let prefix = Scope::new(
+            ScopeKind::Prefix,
+            &start,
+            Some(&default_prefix(&start)),
+            &[],
+        );
         assert!(prefix.contains(&url("https://docs.example.com/guide/b")));
         assert!(!prefix.contains(&url("https://docs.example.com/blog/b")));
 
@@ -145,11 +150,15 @@ mod tests {
     fn links_resolve_and_lose_fragments() {
         let base = url("https://a.test/docs/page");
         assert_eq!(
-            resolve_link(&base, "other#x").map(|u| u.to_string()).as_deref(),
+            resolve_link(&base, "other#x")
+                .map(|u| u.to_string())
+                .as_deref(),
             Some("https://a.test/docs/other")
         );
         assert_eq!(
-            resolve_link(&base, "/root").map(|u| u.to_string()).as_deref(),
+            resolve_link(&base, "/root")
+                .map(|u| u.to_string())
+                .as_deref(),
             Some("https://a.test/root")
         );
         assert_eq!(resolve_link(&base, "mailto:x@a.test"), None);

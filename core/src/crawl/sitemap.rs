@@ -60,11 +60,19 @@ mod tests {
             <url><loc> https://a.test/x?a=1&amp;b=2 </loc><lastmod>2026-01-01</lastmod></url>
             <url><loc><![CDATA[https://a.test/y]]></loc></url></urlset>"#,
         );
-        assert_eq!(set.pages, vec!["https://a.test/x?a=1&b=2", "https://a.test/y"]);
+        assert_eq!(
+            set.pages,
+            vec!["https://a.test/x?a=1&b=2", "https://a.test/y"]
+        );
         assert!(set.sitemaps.is_empty());
-        let index = parse("<sitemapindex><sitemap><loc>https://a.test/s1.xml</loc></sitemap></sitemapindex>");
+        let index = parse(
+            "<sitemapindex><sitemap><loc>https://a.test/s1.xml</loc></sitemap></sitemapindex>",
+        );
         assert_eq!(index.sitemaps, vec!["https://a.test/s1.xml"]);
         assert!(index.pages.is_empty());
-        assert_eq!(parse("<urlset><loc>unterminated").pages, Vec::<String>::new());
+        assert_eq!(
+            parse("<urlset><loc>unterminated").pages,
+            Vec::<String>::new()
+        );
     }
 }

@@ -416,7 +416,10 @@ pub async fn store_page(
 ) -> Result<(Uuid, bool), CrawlError> {
     let chunk_count = i32::try_from(content.chunks.len()).unwrap_or(i32::MAX);
     let size = i64::try_from(content.size).unwrap_or(i64::MAX);
-    let title = content.title.filter(|t| !t.trim().is_empty()).unwrap_or(content.url);
+    let title = content
+        .title
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or(content.url);
     let mut tx = pool.begin().await?;
     as_owner(&mut tx, source.user_id).await?;
     let existing: Option<Uuid> = sqlx::query_scalar(
@@ -494,7 +497,11 @@ pub async fn store_page(
 }
 
 /// Removes pages (their documents and chunks with them) from a source, in one transaction.
-pub async fn remove_pages(pool: &PgPool, source: &Source, urls: &[String]) -> Result<(), CrawlError> {
+pub async fn remove_pages(
+    pool: &PgPool,
+    source: &Source,
+    urls: &[String],
+) -> Result<(), CrawlError> {
     if urls.is_empty() {
         return Ok(());
     }
