@@ -908,3 +908,164 @@ async fn one_crawl_per_source_and_one_scheduler_at_a_time(pool: PgPool) {
             .is_empty()
     );
 }
+
+/// Signs in through the form; the session cookie and the CSRF token of `/web-crawls`.
+async fn sign_in(h: &Harness, email: &str) -> (String, String) {
+    let page = h
+        .http
+        .get(h.url("/login"))
+        .send()
+        .await
+        .expect("login page");
+    let login_cookie = page.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+    let html = page.text().await.expect("html");
+    let response = h
+        .http
+        .post(h.url("/login"))
+        .header("cookie", &login_cookie)
+        .form(&[
+            ("email", email),
+            ("password", support::PASSWORD),
+            ("csrf_token", &hidden_value(&html, "csrf_token")),
+            ("next", "/web-crawls"),
+        ])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(response.status().as_u16(), 303, "signed in");
+    let session = response.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+    let html = h
+        .http
+        .get(h.url("/web-crawls"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    (session, hidden_value(&html, "csrf_token"))
+}
+
+fn hidden_value(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).expect("hidden field") + marker.len();
+    html[start..].split('"').next().expect("value").to_owned()
+}
+
+#[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
+async fn the_page_forms_follow_the_roles_and_the_csrf_token(pool: PgPool) {
+    let h = Harness::with_settings(pool.clone(), crawl_settings()).await;
+    let (session, csrf) = sign_in(&h, "operator@example.test").await;
+    let form = |token: Option<&str>| {
+        let mut fields = vec![
+            ("url", "https://docs.example.com/guide/"),
+            ("name", "Guide"),
+            ("scope", "prefix"),
+            ("max_depth", "2"),
+            ("max_pages", "50"),
+            ("crawl_frequency", "30 6 * * MON"),
+        ];
+        if let Some(token) = token {
+            fields.push(("csrf_token", token));
+        }
+        h.http
+            .post(h.url("/web-crawls"))
+            .header("cookie", &session)
+            .form(&fields)
+    };
+    let without = form(None).send().await.expect("post");
+    assert_eq!(without.status().as_u16(), 403, "no CSRF token, no source");
+    let with = form(Some(&csrf)).send().await.expect("post");
+    assert_eq!(with.status().as_u16(), 303);
+    assert_eq!(with.headers()["location"], "/web-crawls?notice=created");
+    let (_, listed) = api(&h, "GET", "/api/javari/web-crawls", &h.operator_token, None).await;
+    let sources = listed["sources"].as_array().expect("sources");
+    assert_eq!(sources.len(), 1, "{listed}");
+    assert_eq!(sources[0]["scope"], "prefix");
+    assert_eq!(sources[0]["pathPrefix"], "/guide/");
+    assert_eq!(sources[0]["maxDepth"], 2);
+    assert_eq!(sources[0]["crawlFrequency"], "30 6 * * MON");
+    assert!(sources[0]["lastRun"].is_null());
+    let html = h
+        .http
+        .get(h.url("/web-crawls"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("Guide") && html.contains("never") && html.contains("Add a source"));
+    assert!(
+        !html.contains("Allow private network"),
+        "operators cannot allow it"
+    );
+
+    // A viewer sees the page without forms and cannot post one.
+    let html = h
+        .http
+        .get(h.url("/web-crawls"))
+        .bearer_auth(&h.viewer_token)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(!html.contains("Add a source") && !html.contains("Crawl now"));
+    assert!(!html.contains("Guide"), "not the viewer's source");
+    let refused = h
+        .http
+        .post(h.url("/web-crawls"))
+        .bearer_auth(&h.viewer_token)
+        .form(&[("url", "https://a.example.com/")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(refused.status().as_u16(), 403);
+    // Admins see every source, with the private-network button.
+    let html = h
+        .http
+        .get(h.url("/web-crawls"))
+        .bearer_auth(&h.admin_token)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("Guide") && html.contains("Allow private network"));
+    let id = sources[0]["id"].as_str().expect("id");
+    let (status, _) = api(
+        &h,
+        "DELETE",
+        &format!("/api/javari/web-crawls/{id}"),
+        &h.operator_token,
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = api(
+        &h,
+        "GET",
+        &format!("/api/javari/web-crawls/{id}"),
+        &h.operator_token,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+}
