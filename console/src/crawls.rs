@@ -50,6 +50,9 @@ pub fn crawl_error(e: CrawlError) -> ApiError {
     match e {
         CrawlError::NotFound => ApiError::not_found("web crawl source"),
         CrawlError::Busy => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+        CrawlError::Db(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
+            ApiError::bad_request("projectId names no project")
+        }
         CrawlError::Db(e) => ApiError::from(e),
         CrawlError::Client(e) => ApiError::internal("cannot start the crawler", e),
         other => ApiError::bad_request(other.to_string()),

@@ -99,7 +99,7 @@ fn content(s: &SiteState, path: &str) -> Option<(String, &'static str)> {
         "http://outside.example.invalid/page",
     ];
     if !s.simple {
-        index_links.extend(["/redirect", "/huge"]);
+        index_links.extend(["/redirect", "/huge", "/no-validators"]);
     }
     let html = "text/html; charset=utf-8";
     Some(match path {
@@ -151,6 +151,11 @@ fn content(s: &SiteState, path: &str) -> Option<(String, &'static str)> {
             };
             (page("Status", body, &[]), html)
         }
+        // No ETag, no Last-Modified: every crawl gets the whole page, skipped by its hash.
+        "/no-validators" if !s.simple => (
+            page("Contacts", "Page the osprey on-call engineer for storage incidents.", &[]),
+            html,
+        ),
         "/vanishing" if !s.vanished => (
             page("Temporary", "A temporary notice about the ibex maintenance window.", &[]),
             html,
@@ -197,6 +202,9 @@ async fn serve_site(State(site): State<Site>, request: Request) -> Response {
     let Some((body, content_type)) = found else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    if path == "/no-validators" {
+        return ([(header::CONTENT_TYPE, content_type)], body).into_response();
+    }
     // Pages under /docs have an ETag, the others a Last-Modified date only, so both kinds
     // of conditional request are exercised.
     let etag = format!("\"{}-v{version}\"", path.replace('/', "_"));
@@ -410,6 +418,7 @@ async fn a_crawl_stores_the_right_pages_once_and_keeps_them_exact(pool: PgPool) 
         "/changing",
         "/docs/a",
         "/docs/b",
+        "/no-validators",
         "/orphan",
         "/vanishing",
     ]
@@ -422,7 +431,7 @@ async fn a_crawl_stores_the_right_pages_once_and_keeps_them_exact(pool: PgPool) 
         expected,
         "{run}"
     );
-    assert_eq!(run["pagesStored"], 6, "{run}");
+    assert_eq!(run["pagesStored"], 7, "{run}");
     assert_eq!(
         run["status"], "partial",
         "the redirect and the huge page failed: {run}"
@@ -526,6 +535,11 @@ async fn a_crawl_stores_the_right_pages_once_and_keeps_them_exact(pool: PgPool) 
     let run = crawl(&h, id).await;
     assert_eq!(run["pagesChanged"], 1, "{run}");
     assert_eq!(run["pagesStored"], 0, "{run}");
+    assert_eq!(
+        run["pagesUnchanged"], 3,
+        "/docs/a and /docs/b (new ETags, same text) and /no-validators (no validators) \
+         were fetched whole and skipped by their hash: {run}"
+    );
     assert_eq!(run["pagesRemoved"], 0, "gone once is not gone yet: {run}");
     let new_chunks = chunks(&pool, changing).await;
     assert!(new_chunks.iter().any(|(_, c)| c.contains("bravonew")));
@@ -567,7 +581,7 @@ async fn a_crawl_stores_the_right_pages_once_and_keeps_them_exact(pool: PgPool) 
     let run = crawl(&h, id).await;
     assert_eq!(run["pagesRemoved"], 1, "{run}");
     let docs3 = documents(&pool, id).await;
-    assert_eq!(docs3.len(), 5);
+    assert_eq!(docs3.len(), 6);
     assert!(docs3.iter().all(|(u, _)| !u.ends_with("/vanishing")));
     assert!(chunks(&pool, vanishing).await.is_empty());
 
@@ -1050,6 +1064,40 @@ async fn the_page_forms_follow_the_roles_and_the_csrf_token(pool: PgPool) {
         .expect("html");
     assert!(html.contains("Guide") && html.contains("Allow private network"));
     let id = sources[0]["id"].as_str().expect("id");
+    let path = format!("/api/javari/web-crawls/{id}");
+    let (status, updated) = api(
+        &h,
+        "PUT",
+        &path,
+        &h.operator_token,
+        Some(json!({"url": "https://docs.example.com/guide/", "name": "Guide v2", "maxPages": 10})),
+    )
+    .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["source"]["name"], "Guide v2");
+    assert_eq!(
+        updated["source"]["scope"], "host",
+        "left out: the default again"
+    );
+    assert_eq!(updated["source"]["maxPages"], 10);
+    let (status, _) = api(
+        &h,
+        "PUT",
+        &path,
+        &h.viewer_token,
+        Some(json!({"url": "https://x.test/"})),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, bad) = api(
+        &h,
+        "POST",
+        "/api/javari/web-crawls",
+        &h.operator_token,
+        Some(json!({"url": "https://docs.example.com/", "projectId": Uuid::new_v4()})),
+    )
+    .await;
+    assert_eq!(status, 400, "{bad}");
     let (status, _) = api(
         &h,
         "DELETE",

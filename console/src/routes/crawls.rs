@@ -88,6 +88,15 @@ async fn create(state: &AppState, user: &User, input: &SourceInput) -> Result<So
         ));
     }
     let fields = validate_source(input, Utc::now()).map_err(crawl_error)?;
+    let owned = store::count_sources(&state.db, user.id)
+        .await
+        .map_err(crawl_error)?;
+    if owned >= store::MAX_SOURCES_PER_OWNER {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("you have {owned} web sources, the most one user may have: delete one first"),
+        ));
+    }
     let source = store::create_source(&state.db, user.id, &fields)
         .await
         .map_err(crawl_error)?;

@@ -296,8 +296,33 @@ pub async fn finish_run(
     .bind(next_crawl_at)
     .execute(&mut *tx)
     .await?;
+    // The history is bounded: the newest runs of each source are kept.
+    sqlx::query(
+        "DELETE FROM javari_web_crawl_runs WHERE web_crawl_id = $1 AND id NOT IN (
+             SELECT id FROM javari_web_crawl_runs WHERE web_crawl_id = $1
+             ORDER BY started_at DESC LIMIT $2)",
+    )
+    .bind(source.id)
+    .bind(RUNS_KEPT)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(stored)
+}
+
+/// Runs kept per source.
+pub const RUNS_KEPT: i64 = 100;
+/// Sources one user may own.
+pub const MAX_SOURCES_PER_OWNER: i64 = 100;
+
+/// How many sources `owner` has.
+pub async fn count_sources(pool: &PgPool, owner: Uuid) -> Result<i64, CrawlError> {
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM javari_web_crawls WHERE user_id = $1")
+            .bind(owner)
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
 /// A source's latest runs, newest first.
