@@ -51,4 +51,15 @@ pub struct Config {
     /// Default monthly AI budget per user in US dollars (a user's preference overrides it).
     #[arg(long, env = "JAVARI_MONTHLY_BUDGET_USD")]
     pub monthly_budget_usd: Option<f64>,
+    /// Crawl the web sources on their schedules from this process (replicas take turns
+    /// through a PostgreSQL advisory lock).
+    #[arg(long, env = "JAVARI_CRAWL_SCHEDULE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub crawl_schedule: bool,
+    /// Least time between two crawler requests to one host, in milliseconds (a site's
+    /// robots.txt Crawl-delay may ask for more).
+    #[arg(long, env = "JAVARI_CRAWL_REQUEST_INTERVAL_MS", default_value_t = 1000)]
+    pub crawl_request_interval_ms: u64,
+    /// Crawls started with "crawl now" running at once at most.
+    #[arg(long, env = "JAVARI_MAX_CONCURRENT_CRAWLS", default_value_t = 2)]
+    pub max_concurrent_crawls: usize,
 }

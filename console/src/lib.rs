@@ -5,6 +5,7 @@ mod assets;
 pub mod auth;
 pub mod chat;
 pub mod config;
+pub mod crawls;
 mod error;
 mod metrics;
 mod retrieval;

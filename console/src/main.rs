@@ -83,11 +83,17 @@ async fn run(config: Config) -> Result<(), StartError> {
     } else {
         info!(namespaces = ?trusted_namespaces, "trusting Providers in these namespaces");
     }
+    let defaults = Settings::default();
     let settings = Settings {
         trusted_namespaces,
         secure_cookies: config.secure_cookies,
         monthly_budget_usd: config.monthly_budget_usd,
-        ..Settings::default()
+        crawl_limits: javari_core::crawl::FetchLimits {
+            request_interval: std::time::Duration::from_millis(config.crawl_request_interval_ms),
+            ..defaults.crawl_limits.clone()
+        },
+        max_concurrent_crawls: config.max_concurrent_crawls.max(1),
+        ..defaults
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -102,14 +108,24 @@ async fn run(config: Config) -> Result<(), StartError> {
             warn!(error = %e, "cannot set TCP_NODELAY on a connection");
         }
     });
+    let state = AppState::with_settings(pool, settings, vault);
+    // Kept alive for as long as the server runs.
+    let _schedule = if config.crawl_schedule {
+        match javari_console::crawls::start_schedule(&state).await {
+            Ok(scheduler) => Some(scheduler),
+            Err(e) => {
+                warn!(error = %e, "cannot start the web crawl schedule; crawl now still works");
+                None
+            }
+        }
+    } else {
+        None
+    };
     info!(addr = %config.listen, "javari-console listening on http://{}", config.listen);
-    axum::serve(
-        listener,
-        app(AppState::with_settings(pool, settings, vault)),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(StartError::Serve)
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(StartError::Serve)
 }
 
 /// Ctrl-C or SIGTERM (what Kubernetes sends): stop accepting, finish what is in flight.

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use javari_core::chat::GatewayConfig;
+use javari_core::crawl::FetchLimits;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -21,6 +22,10 @@ pub struct Settings {
     /// receives a request. Empty: none (chat answers that no provider is available).
     pub trusted_namespaces: Vec<String>,
     pub gateway: GatewayConfig,
+    /// Limits of every request the web crawler makes.
+    pub crawl_limits: FetchLimits,
+    /// Crawls started with "crawl now" running at once at most; more get a 503.
+    pub max_concurrent_crawls: usize,
 }
 
 impl Default for Settings {
@@ -34,6 +39,8 @@ impl Default for Settings {
             providers_ttl: Duration::from_secs(5),
             trusted_namespaces: Vec::new(),
             gateway: GatewayConfig::default(),
+            crawl_limits: FetchLimits::default(),
+            max_concurrent_crawls: 2,
         }
     }
 }

@@ -19,6 +19,8 @@ pub struct AppState {
     pub(crate) metrics: Arc<HttpMetrics>,
     pub(crate) login_limiter: Arc<LoginLimiter>,
     pub(crate) streams: ChatStreams,
+    /// Slots for crawls started from the console ("crawl now").
+    pub(crate) crawl_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -34,6 +36,7 @@ impl AppState {
             settings.providers_ttl,
             &settings.trusted_namespaces,
         );
+        let crawl_slots = Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent_crawls));
         Self {
             gateway: javari_core::chat::Gateway::new(settings.gateway.clone()),
             directory: Arc::new(directory),
@@ -41,6 +44,7 @@ impl AppState {
             metrics: Arc::new(HttpMetrics::new()),
             login_limiter: Arc::new(LoginLimiter::default()),
             streams: ChatStreams::default(),
+            crawl_slots,
             db,
         }
     }

@@ -5,6 +5,7 @@
 pub mod chat;
 pub mod conditions;
 pub mod conversations;
+pub mod crawl;
 pub mod credentials;
 pub mod db;
 pub mod github;

@@ -31,6 +31,9 @@ const TABLES: &[&str] = &[
     "javari_task_queue",
     "javari_settings",
     "javari_audit_log",
+    "javari_web_crawls",
+    "javari_web_crawl_runs",
+    "javari_web_crawl_pages",
 ];
 
 const USER_OWNED: &[&str] = &[
@@ -44,6 +47,9 @@ const USER_OWNED: &[&str] = &[
     "javari_document_chunks",
     "javari_cost_tracking",
     "javari_project_members",
+    "javari_web_crawls",
+    "javari_web_crawl_runs",
+    "javari_web_crawl_pages",
 ];
 
 async fn javari_tables(pool: &PgPool) -> Vec<String> {

@@ -269,6 +269,7 @@ fn citations(hits: &[SearchHit]) -> Value {
                     "n": i + 1,
                     "documentId": h.document_id,
                     "documentName": h.document_name,
+                    "url": h.source_url,
                     "chunkIndex": h.chunk_index,
                     "similarity": h.similarity,
                 })

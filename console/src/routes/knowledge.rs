@@ -101,7 +101,7 @@ async fn store(state: &AppState, user: &User, form: UploadForm) -> Result<Upload
     Ok(upload)
 }
 
-async fn embed_document(
+pub(crate) async fn embed_document(
     state: &AppState,
     provider: &javari_core::chat::ProviderEntry,
     model: &str,

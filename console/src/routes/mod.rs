@@ -4,6 +4,7 @@
 mod auth;
 mod chat;
 mod conversations;
+mod crawls;
 mod health;
 mod json;
 mod knowledge;
@@ -15,6 +16,7 @@ use axum::routing::{get, patch, post};
 use tower_http::trace::TraceLayer;
 
 pub use self::chat::OVERHEAD_HEADER;
+pub(crate) use self::knowledge::embed_document;
 use crate::auth::{require_admin, require_operator, require_viewer};
 use crate::{AppState, assets, metrics, security};
 
@@ -51,6 +53,13 @@ pub fn app(state: AppState) -> Router {
             "/api/javari/knowledge/documents",
             get(knowledge::api_documents),
         )
+        .route("/web-crawls", get(crawls::page))
+        .route("/api/javari/web-crawls", get(crawls::api_list))
+        .route("/api/javari/web-crawls/{id}", get(crawls::api_get))
+        .route(
+            "/api/javari/web-crawls/{id}/runs/{run}",
+            get(crawls::api_run),
+        )
         .route_layer(from_fn_with_state(state.clone(), require_viewer));
 
     let operator_uploads = Router::new()
@@ -72,6 +81,15 @@ pub fn app(state: AppState) -> Router {
             post(conversations::api_continue),
         )
         .route("/conversations/{id}/star", post(conversations::star))
+        .route("/api/javari/web-crawls", post(crawls::api_create))
+        .route(
+            "/api/javari/web-crawls/{id}",
+            axum::routing::put(crawls::api_update).delete(crawls::api_delete),
+        )
+        .route("/api/javari/web-crawls/{id}/crawl", post(crawls::api_crawl))
+        .route("/web-crawls", post(crawls::page_create))
+        .route("/web-crawls/{id}/crawl", post(crawls::page_crawl))
+        .route("/web-crawls/{id}/delete", post(crawls::page_delete))
         .route(
             "/conversations/{id}/continue",
             post(conversations::continue_page),
@@ -81,6 +99,14 @@ pub fn app(state: AppState) -> Router {
     let admin = Router::new()
         .route("/api/users", post(auth::create_user))
         .route("/api/tokens", post(auth::create_token))
+        .route(
+            "/api/javari/web-crawls/{id}/private-network",
+            post(crawls::api_allow_private).delete(crawls::api_revoke_private),
+        )
+        .route(
+            "/web-crawls/{id}/private-network",
+            post(crawls::page_private),
+        )
         .route_layer(from_fn_with_state(state.clone(), require_admin));
 
     Router::new()

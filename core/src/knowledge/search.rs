@@ -24,6 +24,8 @@ pub struct SearchHit {
     /// 0..1; see [`search`] for what it measures.
     pub similarity: f64,
     pub chunk_index: i32,
+    /// For a crawled page: its URL, the citation.
+    pub source_url: Option<String>,
 }
 
 /// A knowledge search.
@@ -101,7 +103,7 @@ async fn vector_search(
         "SELECT c.id, c.document_id, d.filename AS document_name, c.content,
                 greatest(0, 1 - (c.embedding OPERATOR({s}.<=>) $1::text::{s}.vector))::float8
                     AS similarity,
-                c.chunk_index
+                c.chunk_index, d.source_url
          FROM javari_document_chunks c
          JOIN javari_knowledge_documents d ON d.id = c.document_id
          WHERE c.embedding IS NOT NULL
@@ -141,6 +143,7 @@ async fn text_search(
          ),
          hits AS (
              SELECT c.id, c.document_id, d.filename AS document_name, c.content, c.chunk_index,
+                    d.source_url,
                     ts_rank_cd(c.content_tsv, q.tsq) AS rank,
                     cardinality(ARRAY(
                         SELECT unnest(q.words)
@@ -154,7 +157,7 @@ async fn text_search(
                AND ($3::uuid IS NULL OR d.project_id = $3)
                AND d.status = 'ready'
          )
-         SELECT id, document_id, document_name, content, similarity, chunk_index
+         SELECT id, document_id, document_name, content, similarity, chunk_index, source_url
          FROM hits WHERE similarity >= $4
          ORDER BY rank DESC, similarity DESC, document_id, chunk_index
          LIMIT $5",

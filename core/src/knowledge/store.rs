@@ -23,11 +23,15 @@ pub struct Document {
     /// 'processing', 'ready' or 'error'.
     pub status: String,
     pub content_hash: Option<String>,
+    /// 'upload' or 'web_crawl'.
+    pub source_type: String,
+    /// For a crawled page: its URL.
+    pub source_url: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
-const DOCUMENT_COLUMNS: &str =
-    "id, filename, title, file_type, file_size, chunk_count, status, content_hash, created_at";
+const DOCUMENT_COLUMNS: &str = "id, filename, title, file_type, file_size, chunk_count, status, \
+     content_hash, source_type, source_url, created_at";
 
 /// A file to add to the knowledge base.
 #[derive(Clone, Copy, Debug)]
