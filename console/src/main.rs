@@ -23,6 +23,10 @@ enum StartError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error("JAVARI_TRUSTED_PROXIES: {0}")]
+    TrustedProxies(String),
+    #[error("cannot schedule pruning of sessions and tokens (JAVARI_PRUNE_SCHEDULE): {0}")]
+    Prune(String),
     #[error("server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -70,8 +74,31 @@ async fn run(config: Config) -> Result<(), StartError> {
         }
         (None, None) => {}
     }
+    let trusted_proxies = javari_console::auth::parse_networks(&config.trusted_proxies)
+        .map_err(StartError::TrustedProxies)?;
+    let auth = javari_console::auth::AuthSettings {
+        insecure_cookies: config.insecure_cookies,
+        max_password_checks: config.max_password_checks,
+        max_password_waiters: config.max_password_waiters,
+        trusted_proxies,
+        client_failures: config.signin_client_failures,
+        account_client_failures: config.signin_account_failures,
+        require_admin_mfa: config.require_admin_mfa,
+        max_token_days: config.max_token_days,
+        default_token_days: config.max_token_days.min(90),
+        prune_schedule: config.prune_schedule.clone(),
+        ..Default::default()
+    };
+    // Held for the life of the server: dropping it stops the schedule.
+    let _pruning = javari_console::auth::start_pruning(
+        pool.clone(),
+        &auth.prune_schedule,
+        auth.token_retention,
+    )
+    .await
+    .map_err(|e| StartError::Prune(e.to_string()))?;
     let settings = Settings {
-        secure_cookies: config.secure_cookies,
+        auth,
         monthly_budget_usd: config.monthly_budget_usd,
         ..Settings::default()
     };
@@ -89,9 +116,11 @@ async fn run(config: Config) -> Result<(), StartError> {
         }
     });
     info!(addr = %config.listen, "javari-console listening on http://{}", config.listen);
+    // The peer address is what sign-in limits key on (see JAVARI_TRUSTED_PROXIES).
     axum::serve(
         listener,
-        app(AppState::with_settings(pool, settings, vault)),
+        app(AppState::with_settings(pool, settings, vault))
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await

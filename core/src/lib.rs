@@ -16,6 +16,7 @@ pub mod projects;
 pub mod providers;
 pub mod telemetry;
 pub mod time;
+pub mod totp;
 pub mod vault;
 
 /// Version of this build, reported by `/api/health` and the binaries' `--version`.
