@@ -46,7 +46,11 @@ fn client(address: &str) -> reqwest::Client {
 
 /// The sign-in page's cookie pair and form token.
 async fn form(http: &reqwest::Client, base: &str) -> (String, String) {
-    let page = http.get(format!("{base}/login")).send().await.expect("login page");
+    let page = http
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .expect("login page");
     let cookie = page.headers()["set-cookie"]
         .to_str()
         .expect("cookie")
@@ -57,13 +61,26 @@ async fn form(http: &reqwest::Client, base: &str) -> (String, String) {
     let html = page.text().await.expect("html");
     let marker = "name=\"csrf_token\" value=\"";
     let start = html.find(marker).expect("token") + marker.len();
-    (cookie, html[start..].split('"').next().expect("value").to_owned())
+    (
+        cookie,
+        html[start..].split('"').next().expect("value").to_owned(),
+    )
 }
 
-async fn sign_in(http: &reqwest::Client, base: &str, form: &(String, String), email: &str, password: &str) -> u16 {
+async fn sign_in(
+    http: &reqwest::Client,
+    base: &str,
+    form: &(String, String),
+    email: &str,
+    password: &str,
+) -> u16 {
     http.post(format!("{base}/login"))
         .header("cookie", &form.0)
-        .form(&[("email", email), ("password", password), ("csrf_token", form.1.as_str())])
+        .form(&[
+            ("email", email),
+            ("password", password),
+            ("csrf_token", form.1.as_str()),
+        ])
         .send()
         .await
         .map(|r| r.status().as_u16())
@@ -150,17 +167,41 @@ async fn main() {
     let http = reqwest::Client::new();
     let started = Instant::now();
     while http.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "console did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "console did not start"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     println!(
         "sign-in bench: console idle RSS {} MiB (settings: 4 password checks at once, 32 waiting)",
         status_kib(pid, "VmRSS:") / 1024
     );
-    flood(&base, pid, "made-up emails from one address", vec!["127.0.0.1".into()], None).await;
+    flood(
+        &base,
+        pid,
+        "made-up emails from one address",
+        vec!["127.0.0.1".into()],
+        None,
+    )
+    .await;
     let many: Vec<String> = (1..=FLOOD).map(|i| format!("127.0.2.{i}")).collect();
-    flood(&base, pid, "made-up emails from 200 addresses", many.clone(), None).await;
+    flood(
+        &base,
+        pid,
+        "made-up emails from 200 addresses",
+        many.clone(),
+        None,
+    )
+    .await;
     let many: Vec<String> = (1..=FLOOD).map(|i| format!("127.0.3.{i}")).collect();
-    flood(&base, pid, "the admin's email, wrong passwords, from 200 addresses (argon2 each)", many, Some(ADMIN)).await;
+    flood(
+        &base,
+        pid,
+        "the admin's email, wrong passwords, from 200 addresses (argon2 each)",
+        many,
+        Some(ADMIN),
+    )
+    .await;
     drop(console);
 }

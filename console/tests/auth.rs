@@ -399,7 +399,11 @@ async fn forms_and_cookie_requests_need_their_csrf_token(pool: PgPool) {
         "the token must come before the file"
     );
     assert_eq!(
-        status(upload(Some("0".repeat(64).as_str()), None, None).await.expect("upload")),
+        status(
+            upload(Some("0".repeat(64).as_str()), None, None)
+                .await
+                .expect("upload")
+        ),
         403,
         "wrong token"
     );

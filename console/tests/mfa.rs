@@ -11,7 +11,10 @@ use support::{Harness, PASSWORD, test_settings};
 
 fn secret_of(html: &str) -> String {
     let marker = "<code class=\"totp-secret\">";
-    let start = html.find(marker).expect("the secret is shown during enrolment") + marker.len();
+    let start = html
+        .find(marker)
+        .expect("the secret is shown during enrolment")
+        + marker.len();
     html[start..].split('<').next().expect("secret").to_owned()
 }
 
@@ -45,7 +48,10 @@ async fn enrol(http: &reqwest::Client, h: &Harness, session: &str) -> (Vec<u8>, 
     assert_eq!(page.headers()["cache-control"], "no-store");
     let html = page.text().await.expect("html");
     let secret_b32 = secret_of(&html);
-    assert!(html.contains(&format!("secret={secret_b32}")), "otpauth URI");
+    assert!(
+        html.contains(&format!("secret={secret_b32}")),
+        "otpauth URI"
+    );
     let secret = totp::base32_decode(&secret_b32).expect("base32");
     assert_eq!(secret.len(), totp::SECRET_BYTES);
     let csrf = hidden_value(&html, "csrf_token");
@@ -71,7 +77,10 @@ async fn enrol(http: &reqwest::Client, h: &Harness, session: &str) -> (Vec<u8>, 
     let html = confirmed.text().await.expect("html");
     let codes = recovery_codes(&html);
     assert_eq!(codes.len(), 10, "{html}");
-    assert!(!html.contains(&secret_b32), "the secret is not shown once enrolled");
+    assert!(
+        !html.contains(&secret_b32),
+        "the secret is not shown once enrolled"
+    );
     (secret, codes)
 }
 

@@ -9,9 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use javari_console::AppState;
-use javari_console::auth::{
-    PRUNE_LOCK, Role, create_token_expiring, prune_once, start_pruning,
-};
+use javari_console::auth::{PRUNE_LOCK, Role, create_token_expiring, prune_once, start_pruning};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use support::forms::{client_from, page_csrf, sign_in};
@@ -30,7 +28,12 @@ where
     }
 }
 
-async fn status(http: &reqwest::Client, url: String, bearer: Option<&str>, cookie: Option<&str>) -> u16 {
+async fn status(
+    http: &reqwest::Client,
+    url: String,
+    bearer: Option<&str>,
+    cookie: Option<&str>,
+) -> u16 {
     let mut request = http.get(url);
     if let Some(t) = bearer {
         request = request.bearer_auth(t);
@@ -52,9 +55,16 @@ async fn tokens_expire_and_are_listed_and_revoked(pool: PgPool) {
             .send()
     };
     for days in [0, 366] {
-        let r = create(json!({"name": "x", "expiresInDays": days})).await.expect("post");
+        let r = create(json!({"name": "x", "expiresInDays": days}))
+            .await
+            .expect("post");
         assert_eq!(r.status().as_u16(), 400, "{days} days");
-        assert!(r.text().await.expect("body").contains("expiresInDays must be 1 to 365"));
+        assert!(
+            r.text()
+                .await
+                .expect("body")
+                .contains("expiresInDays must be 1 to 365")
+        );
     }
     let created: Value = create(json!({"name": "deploy", "role": "operator", "expiresInDays": 7}))
         .await
@@ -64,19 +74,39 @@ async fn tokens_expire_and_are_listed_and_revoked(pool: PgPool) {
         .expect("json");
     let secret = created["token"].as_str().expect("token").to_owned();
     let id = created["id"].as_str().expect("id").to_owned();
-    let expires: chrono::DateTime<chrono::Utc> =
-        created["expiresAt"].as_str().expect("expiresAt").parse().expect("time");
+    let expires: chrono::DateTime<chrono::Utc> = created["expiresAt"]
+        .as_str()
+        .expect("expiresAt")
+        .parse()
+        .expect("time");
     let days = (expires - chrono::Utc::now()).num_hours();
     assert!((7 * 24 - 1..=7 * 24).contains(&days), "{days} hours");
-    let default: Value = create(json!({"name": "default"})).await.expect("post").json().await.expect("json");
-    let default_expires: chrono::DateTime<chrono::Utc> =
-        default["expiresAt"].as_str().expect("expiresAt").parse().expect("time");
-    assert_eq!((default_expires - chrono::Utc::now()).num_days(), 89, "90 days by default");
+    let default: Value = create(json!({"name": "default"}))
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    let default_expires: chrono::DateTime<chrono::Utc> = default["expiresAt"]
+        .as_str()
+        .expect("expiresAt")
+        .parse()
+        .expect("time");
+    assert_eq!(
+        (default_expires - chrono::Utc::now()).num_days(),
+        89,
+        "90 days by default"
+    );
 
-    assert_eq!(status(&h.http, h.url("/api/me"), Some(&secret), None).await, 200);
+    assert_eq!(
+        status(&h.http, h.url("/api/me"), Some(&secret), None).await,
+        200
+    );
     // Last use is noted in memory and written in one batch, off the request path.
     let unwritten = h
-        .scalar_i64(&format!("SELECT count(*) FROM javari_api_keys WHERE id = '{id}' AND last_used_at IS NOT NULL"))
+        .scalar_i64(&format!(
+            "SELECT count(*) FROM javari_api_keys WHERE id = '{id}' AND last_used_at IS NOT NULL"
+        ))
         .await;
     assert_eq!(unwritten, 0, "not written on the request's path");
     assert!(h.state.auth.cache.flush_last_used().await.expect("flush") >= 1);
@@ -91,7 +121,10 @@ async fn tokens_expire_and_are_listed_and_revoked(pool: PgPool) {
         .await
         .expect("json");
     let text = listed.to_string();
-    assert!(!text.contains(&secret) && !text.contains(&h.admin_token), "no token values listed");
+    assert!(
+        !text.contains(&secret) && !text.contains(&h.admin_token),
+        "no token values listed"
+    );
     let mine = listed["tokens"]
         .as_array()
         .expect("tokens")
@@ -114,7 +147,10 @@ async fn tokens_expire_and_are_listed_and_revoked(pool: PgPool) {
     )
     .await
     .expect("expired token");
-    assert_eq!(status(&h.http, h.url("/api/me"), Some(&expired.token), None).await, 401);
+    assert_eq!(
+        status(&h.http, h.url("/api/me"), Some(&expired.token), None).await,
+        401
+    );
 
     // Viewers see only their own tokens, and cannot revoke others'.
     let viewer_list: Value = h
@@ -128,15 +164,38 @@ async fn tokens_expire_and_are_listed_and_revoked(pool: PgPool) {
         .await
         .expect("json");
     assert_eq!(viewer_list["tokens"].as_array().expect("tokens").len(), 1);
-    assert_eq!(status(&h.http, h.url("/api/tokens?all=true"), Some(&h.viewer_token), None).await, 403);
+    assert_eq!(
+        status(
+            &h.http,
+            h.url("/api/tokens?all=true"),
+            Some(&h.viewer_token),
+            None
+        )
+        .await,
+        403
+    );
     let revoke = |token: String, id: String| {
         h.http
             .delete(h.url(&format!("/api/tokens/{id}")))
             .bearer_auth(token)
             .send()
     };
-    assert_eq!(revoke(h.viewer_token.clone(), id.clone()).await.expect("delete").status().as_u16(), 404);
-    assert_eq!(revoke(h.admin_token.clone(), id.clone()).await.expect("delete").status().as_u16(), 204);
+    assert_eq!(
+        revoke(h.viewer_token.clone(), id.clone())
+            .await
+            .expect("delete")
+            .status()
+            .as_u16(),
+        404
+    );
+    assert_eq!(
+        revoke(h.admin_token.clone(), id.clone())
+            .await
+            .expect("delete")
+            .status()
+            .as_u16(),
+        204
+    );
     assert_eq!(
         status(&h.http, h.url("/api/me"), Some(&secret), None).await,
         401,
@@ -158,7 +217,10 @@ async fn tokens_expire_and_are_listed_and_revoked(pool: PgPool) {
         .iter()
         .map(|t| t["state"].as_str().expect("state"))
         .collect();
-    assert!(states.contains(&"revoked") && states.contains(&"expired"), "{states:?}");
+    assert!(
+        states.contains(&"revoked") && states.contains(&"expired"),
+        "{states:?}"
+    );
 
     // The page: a user's own tokens, with a form to revoke each.
     let http = client_from("127.0.0.30");
@@ -172,7 +234,10 @@ async fn tokens_expire_and_are_listed_and_revoked(pool: PgPool) {
         .text()
         .await
         .expect("html");
-    assert!(page.contains("tests") && !page.contains("deploy"), "own tokens only");
+    assert!(
+        page.contains("tests") && !page.contains("deploy"),
+        "own tokens only"
+    );
     let viewer_token_id: String = sqlx::query_scalar(
         "SELECT k.id::text FROM javari_api_keys k JOIN javari_users u ON u.id = k.user_id WHERE u.email = 'viewer@example.test'",
     )
@@ -189,7 +254,10 @@ async fn tokens_expire_and_are_listed_and_revoked(pool: PgPool) {
         .await
         .expect("revoke");
     assert_eq!(revoked.status().as_u16(), 303);
-    assert_eq!(status(&h.http, h.url("/api/me"), Some(&h.viewer_token), None).await, 401);
+    assert_eq!(
+        status(&h.http, h.url("/api/me"), Some(&h.viewer_token), None).await,
+        401
+    );
 }
 
 #[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
@@ -214,7 +282,10 @@ async fn a_revocation_on_one_console_is_refused_by_another_at_once(pool: PgPool)
     .await;
     let lookups = b_state.auth.cache.db_lookups();
     for _ in 0..20 {
-        assert_eq!(status(&http, b_url("/api/me"), Some(&token), None).await, 200);
+        assert_eq!(
+            status(&http, b_url("/api/me"), Some(&token), None).await,
+            200
+        );
     }
     assert_eq!(
         b_state.auth.cache.db_lookups(),
@@ -245,7 +316,10 @@ async fn a_revocation_on_one_console_is_refused_by_another_at_once(pool: PgPool)
 
     // Signed in on A, signed out on A: B refuses the session.
     let session = sign_in(&http, &a, "viewer@example.test").await;
-    assert_eq!(status(&http, b_url("/api/me"), None, Some(&session)).await, 200);
+    assert_eq!(
+        status(&http, b_url("/api/me"), None, Some(&session)).await,
+        200
+    );
     let csrf = page_csrf(&http, &a, &session, "/chat").await;
     let out = http
         .post(a.url("/logout"))
@@ -269,7 +343,15 @@ async fn a_revocation_on_one_console_is_refused_by_another_at_once(pool: PgPool)
     wait_for("B sees the admin demoted", 5, || {
         let (http, url, t) = (http.clone(), b_url("/api/me"), token.clone());
         async move {
-            let me: Value = http.get(url).bearer_auth(t).send().await.expect("me").json().await.expect("json");
+            let me: Value = http
+                .get(url)
+                .bearer_auth(t)
+                .send()
+                .await
+                .expect("me")
+                .json()
+                .await
+                .expect("json");
             me["role"] == "viewer"
         }
     })
@@ -311,22 +393,45 @@ async fn expired_sessions_and_tokens_are_pruned_on_schedule_by_one_replica(pool:
         .expect("expired session");
     };
     expire().await;
-    let old = create_token_expiring(&pool, &h.viewer, "old", Role::Viewer, chrono::Utc::now() - chrono::Duration::days(8))
-        .await
-        .expect("old token");
-    let recent = create_token_expiring(&pool, &h.viewer, "recent", Role::Viewer, chrono::Utc::now() - chrono::Duration::days(1))
-        .await
-        .expect("recent token");
+    let old = create_token_expiring(
+        &pool,
+        &h.viewer,
+        "old",
+        Role::Viewer,
+        chrono::Utc::now() - chrono::Duration::days(8),
+    )
+    .await
+    .expect("old token");
+    let recent = create_token_expiring(
+        &pool,
+        &h.viewer,
+        "recent",
+        Role::Viewer,
+        chrono::Utc::now() - chrono::Duration::days(1),
+    )
+    .await
+    .expect("recent token");
     let retention = Duration::from_secs(7 * 24 * 3600);
 
     // Another replica holds the lock: this one skips the run.
     let mut other = pool.acquire().await.expect("connection");
-    sqlx::query("SELECT pg_advisory_lock($1)").bind(PRUNE_LOCK).execute(&mut *other).await.expect("lock");
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(PRUNE_LOCK)
+        .execute(&mut *other)
+        .await
+        .expect("lock");
     assert_eq!(prune_once(&pool, retention).await.expect("prune"), None);
-    sqlx::query("SELECT pg_advisory_unlock($1)").bind(PRUNE_LOCK).execute(&mut *other).await.expect("unlock");
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(PRUNE_LOCK)
+        .execute(&mut *other)
+        .await
+        .expect("unlock");
     drop(other);
 
-    let pruned = prune_once(&pool, retention).await.expect("prune").expect("ran");
+    let pruned = prune_once(&pool, retention)
+        .await
+        .expect("prune")
+        .expect("ran");
     assert_eq!((pruned.sessions, pruned.tokens), (1, 1), "{pruned:?}");
     let left = |id: uuid::Uuid| {
         let pool = pool.clone();
@@ -341,22 +446,27 @@ async fn expired_sessions_and_tokens_are_pruned_on_schedule_by_one_replica(pool:
     assert_eq!(left(old.id).await, 0, "expired beyond the retention");
     assert_eq!(left(recent.id).await, 1, "recently expired: still listed");
     assert_eq!(
-        h.scalar_i64("SELECT count(*) FROM javari_api_keys WHERE expires_at > now()").await,
+        h.scalar_i64("SELECT count(*) FROM javari_api_keys WHERE expires_at > now()")
+            .await,
         3,
         "live tokens stay"
     );
 
     // On a schedule (every second here).
     expire().await;
-    let scheduler = start_pruning(pool.clone(), "*/1 * * * * *", retention).await.expect("schedule");
+    let scheduler = start_pruning(pool.clone(), "*/1 * * * * *", retention)
+        .await
+        .expect("schedule");
     let pool2 = Arc::new(pool.clone());
     wait_for("the scheduled run pruned the expired session", 10, || {
         let pool = pool2.clone();
         async move {
-            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM javari_sessions WHERE expires_at <= now()")
-                .fetch_one(&*pool)
-                .await
-                .expect("count")
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM javari_sessions WHERE expires_at <= now()",
+            )
+            .fetch_one(&*pool)
+            .await
+            .expect("count")
                 == 0
         }
     })

@@ -86,11 +86,29 @@ async fn behind_a_trusted_proxy_clients_are_told_apart_by_forwarded_for(pool: Pg
             .send()
     };
     for _ in 0..5 {
-        assert_eq!(post("198.51.100.7", "guess guess").await.expect("post").status().as_u16(), 401);
+        assert_eq!(
+            post("198.51.100.7", "guess guess")
+                .await
+                .expect("post")
+                .status()
+                .as_u16(),
+            401
+        );
     }
-    assert_eq!(post("198.51.100.7", PASSWORD).await.expect("post").status().as_u16(), 429);
     assert_eq!(
-        post("198.51.100.8", PASSWORD).await.expect("post").status().as_u16(),
+        post("198.51.100.7", PASSWORD)
+            .await
+            .expect("post")
+            .status()
+            .as_u16(),
+        429
+    );
+    assert_eq!(
+        post("198.51.100.8", PASSWORD)
+            .await
+            .expect("post")
+            .status()
+            .as_u16(),
         303,
         "another client behind the same proxy"
     );
@@ -109,7 +127,11 @@ async fn when_every_password_check_slot_is_busy_sign_in_answers_503(pool: PgPool
     assert_eq!(busy.status().as_u16(), 503);
     assert_eq!(busy.headers()["retry-after"], "2");
     let unknown = post_login(&http, &h, &form, "nobody@example.test", PASSWORD).await;
-    assert_eq!(unknown.status().as_u16(), 401, "an unknown email needs no slot");
+    assert_eq!(
+        unknown.status().as_u16(),
+        401,
+        "an unknown email needs no slot"
+    );
     drop(held);
     let signed_in = post_login(&http, &h, &form, ADMIN, PASSWORD).await;
     assert_eq!(signed_in.status().as_u16(), 303);
@@ -146,13 +168,20 @@ async fn the_admin_signs_in_during_a_flood_of_random_emails(pool: PgPool) {
     }
     let started = Instant::now();
     while h.state.auth.gate.stats().decoys < 20 {
-        assert!(started.elapsed() < Duration::from_secs(20), "the flood started");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the flood started"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let owner = client_from("127.0.0.7");
     let form = login_form(&owner, &h).await;
     let admin = post_login(&owner, &h, &form, ADMIN, PASSWORD).await;
-    assert_eq!(admin.status().as_u16(), 303, "the admin signs in during the flood");
+    assert_eq!(
+        admin.status().as_u16(),
+        303,
+        "the admin signs in during the flood"
+    );
 
     let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
     for task in flood {

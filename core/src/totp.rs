@@ -43,7 +43,12 @@ pub fn code_at(secret: &[u8], unix_seconds: i64, digits: u32) -> String {
 
 /// The step whose code `code` is, within ±[`SKEW_STEPS`] of `unix_seconds` and later than
 /// `after_step` (the last step accepted, so a code works once). `None` when it matches none.
-pub fn verify(secret: &[u8], code: &str, unix_seconds: i64, after_step: Option<i64>) -> Option<i64> {
+pub fn verify(
+    secret: &[u8],
+    code: &str,
+    unix_seconds: i64,
+    after_step: Option<i64>,
+) -> Option<i64> {
     let code = code.trim();
     if code.len() != DIGITS as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -98,9 +103,7 @@ pub fn base32_decode(text: &str) -> Option<Vec<u8>> {
     let mut buffer = 0u32;
     let mut bits = 0u32;
     for c in text.bytes().filter(|c| !matches!(c, b' ' | b'=')) {
-        let value = BASE32
-            .iter()
-            .position(|&x| x == c.to_ascii_uppercase())? as u32;
+        let value = BASE32.iter().position(|&x| x == c.to_ascii_uppercase())? as u32;
         buffer = (buffer << 5) | value;
         bits += 5;
         if bits >= 8 {
@@ -169,10 +172,22 @@ mod tests {
         let code = code_at(SEED, now, 6);
         assert_eq!(code, "050471");
         assert_eq!(verify(SEED, &code, now, None), Some(step_at(now)));
-        assert_eq!(verify(SEED, &code, now + 30, None), Some(step_at(now)), "one step late");
-        assert_eq!(verify(SEED, &code, now - 30, None), Some(step_at(now)), "one step early");
+        assert_eq!(
+            verify(SEED, &code, now + 30, None),
+            Some(step_at(now)),
+            "one step late"
+        );
+        assert_eq!(
+            verify(SEED, &code, now - 30, None),
+            Some(step_at(now)),
+            "one step early"
+        );
         assert_eq!(verify(SEED, &code, now + 61, None), None, "two steps late");
-        assert_eq!(verify(SEED, &code, now, Some(step_at(now))), None, "replayed");
+        assert_eq!(
+            verify(SEED, &code, now, Some(step_at(now))),
+            None,
+            "replayed"
+        );
         assert_eq!(verify(SEED, "12345", now, None), None);
         assert_eq!(verify(SEED, "abcdef", now, None), None);
         assert_eq!(verify(b"another secret", &code, now, None), None);

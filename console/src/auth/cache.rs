@@ -206,14 +206,30 @@ impl AuthCache {
         .await?;
         let mut maps = Maps::default();
         for (id, hash, user_id, expires_at) in sessions {
-            maps.put_session(hash, SessionEntry { id, user_id, expires_at });
+            maps.put_session(
+                hash,
+                SessionEntry {
+                    id,
+                    user_id,
+                    expires_at,
+                },
+            );
         }
         for (id, hash, user_id, role, expires_at) in tokens {
             let role = Role::from_db(&role);
-            maps.put_token(hash, TokenEntry { id, user_id, role, expires_at });
+            maps.put_token(
+                hash,
+                TokenEntry {
+                    id,
+                    user_id,
+                    role,
+                    expires_at,
+                },
+            );
         }
         for (id, email, role, disabled, mfa) in users {
-            maps.users.insert(id, user_entry((email, role, disabled, mfa)));
+            maps.users
+                .insert(id, user_entry((email, role, disabled, mfa)));
         }
         *self.maps.write().unwrap_or_else(|e| e.into_inner()) = maps;
         self.reloads.fetch_add(1, Ordering::SeqCst);
@@ -248,7 +264,14 @@ impl AuthCache {
                 let mut maps = self.write();
                 maps.drop_session(id);
                 if let Some((hash, user_id, expires_at)) = row {
-                    maps.put_session(hash, SessionEntry { id, user_id, expires_at });
+                    maps.put_session(
+                        hash,
+                        SessionEntry {
+                            id,
+                            user_id,
+                            expires_at,
+                        },
+                    );
                 }
             }
             "javari_api_keys" => {
@@ -270,7 +293,15 @@ impl AuthCache {
                 maps.drop_token(id);
                 if let Some((hash, user_id, role, expires_at)) = row {
                     let role = Role::from_db(&role);
-                    maps.put_token(hash, TokenEntry { id, user_id, role, expires_at });
+                    maps.put_token(
+                        hash,
+                        TokenEntry {
+                            id,
+                            user_id,
+                            role,
+                            expires_at,
+                        },
+                    );
                 }
             }
             "javari_users" | "javari_user_totp" => {
@@ -367,12 +398,20 @@ impl AuthCache {
             return Ok(None);
         };
         let mut maps = Maps::default();
-        maps.users.insert(user_id, user_entry((email, role, disabled, mfa)));
+        maps.users
+            .insert(user_id, user_entry((email, role, disabled, mfa)));
         let identity = Self::identity(&maps, user_id, Some(id), None);
         if self.ready.load(Ordering::SeqCst) && self.epoch.load(Ordering::SeqCst) == epoch {
             let mut cached = self.write();
             cached.users.extend(maps.users);
-            cached.put_session(hash, SessionEntry { id, user_id, expires_at });
+            cached.put_session(
+                hash,
+                SessionEntry {
+                    id,
+                    user_id,
+                    expires_at,
+                },
+            );
         }
         Ok(identity)
     }
@@ -396,7 +435,10 @@ impl AuthCache {
             None => self.bearer_from_db(hash).await?,
         };
         if let Some(id) = identity.as_ref().and_then(|i| i.token_id) {
-            self.last_used.lock().unwrap_or_else(|e| e.into_inner()).insert(id, now);
+            self.last_used
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id, now);
         }
         Ok(identity)
     }
@@ -404,7 +446,16 @@ impl AuthCache {
     async fn bearer_from_db(&self, hash: String) -> Result<Option<Identity>, sqlx::Error> {
         let epoch = self.epoch.load(Ordering::SeqCst);
         self.db_lookups.fetch_add(1, Ordering::Relaxed);
-        type Row = (Uuid, Uuid, String, Option<DateTime<Utc>>, String, String, bool, bool);
+        type Row = (
+            Uuid,
+            Uuid,
+            String,
+            Option<DateTime<Utc>>,
+            String,
+            String,
+            bool,
+            bool,
+        );
         let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT k.id, k.user_id, k.role, k.expires_at, {USER_COLUMNS} FROM javari_api_keys k \
              JOIN javari_users u ON u.id = k.user_id WHERE k.key_hash = $1 AND k.revoked_at IS NULL \
@@ -418,12 +469,21 @@ impl AuthCache {
         };
         let role = Role::from_db(&role);
         let mut maps = Maps::default();
-        maps.users.insert(user_id, user_entry((email, user_role, disabled, mfa)));
+        maps.users
+            .insert(user_id, user_entry((email, user_role, disabled, mfa)));
         let identity = Self::identity(&maps, user_id, None, Some((id, role)));
         if self.ready.load(Ordering::SeqCst) && self.epoch.load(Ordering::SeqCst) == epoch {
             let mut cached = self.write();
             cached.users.extend(maps.users);
-            cached.put_token(hash, TokenEntry { id, user_id, role, expires_at });
+            cached.put_token(
+                hash,
+                TokenEntry {
+                    id,
+                    user_id,
+                    role,
+                    expires_at,
+                },
+            );
         }
         Ok(identity)
     }

@@ -5,7 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, Extensions};
+use axum::http::{Extensions, HeaderMap};
 use ipnet::IpNet;
 
 /// The client a request counts against.
@@ -75,10 +75,14 @@ mod tests {
 
     #[test]
     fn forwarded_addresses_count_only_from_trusted_proxies() {
-        let proxies = super::super::settings::parse_networks("10.0.0.0/8, 192.168.1.7")
-            .expect("networks");
+        let proxies =
+            super::super::settings::parse_networks("10.0.0.0/8, 192.168.1.7").expect("networks");
         let peer: IpAddr = "203.0.113.9".parse().expect("ip");
-        assert_eq!(client_address(peer, &xff("1.2.3.4"), &proxies), peer, "untrusted peer");
+        assert_eq!(
+            client_address(peer, &xff("1.2.3.4"), &proxies),
+            peer,
+            "untrusted peer"
+        );
         let proxy: IpAddr = "10.1.2.3".parse().expect("ip");
         assert_eq!(
             client_address(proxy, &xff("6.6.6.6, 1.2.3.4"), &proxies).to_string(),

@@ -78,7 +78,11 @@ pub fn first_multipart_field(body: &[u8], boundary: &str) -> Option<Option<Strin
     let value = &rest[head_end + 4..];
     let closing = format!("\r\n--{boundary}");
     let end = find(value, closing.as_bytes())?;
-    Some(std::str::from_utf8(&value[..end]).ok().map(|v| v.trim().to_owned()))
+    Some(
+        std::str::from_utf8(&value[..end])
+            .ok()
+            .map(|v| v.trim().to_owned()),
+    )
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -130,11 +134,19 @@ mod tests {
             multipart_boundary("multipart/form-data; boundary=XyZ").as_deref(),
             Some("XyZ")
         );
-        assert_eq!(first_multipart_field(body, "XyZ"), Some(Some("abc123".into())));
+        assert_eq!(
+            first_multipart_field(body, "XyZ"),
+            Some(Some("abc123".into()))
+        );
         for cut in [0, 3, 20, 60, 66] {
-            assert_eq!(first_multipart_field(&body[..cut], "XyZ"), None, "cut at {cut}");
+            assert_eq!(
+                first_multipart_field(&body[..cut], "XyZ"),
+                None,
+                "cut at {cut}"
+            );
         }
-        let file_first = b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nx";
+        let file_first =
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nx";
         assert_eq!(first_multipart_field(file_first, "XyZ"), Some(None));
         assert_eq!(first_multipart_field(b"garbage", "XyZ"), Some(None));
         assert_eq!(multipart_boundary("application/json"), None);

@@ -53,8 +53,14 @@ impl LoginLimiter {
         let window = self.limits.window;
         let mut map = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= MAX_KEYS {
-            map.retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < window));
-            if map.len() >= MAX_KEYS && !(map.contains_key(&keys.client) && map.contains_key(&keys.pair)) {
+            map.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now.duration_since(*t) < window)
+            });
+            if map.len() >= MAX_KEYS
+                && !(map.contains_key(&keys.client) && map.contains_key(&keys.pair))
+            {
                 return Err(window.as_secs().max(1));
             }
         }
@@ -65,12 +71,18 @@ impl LoginLimiter {
         .into_iter()
         .filter_map(|(key, limit)| {
             let times = map.get_mut(key.as_str())?;
-            while times.front().is_some_and(|t| now.duration_since(*t) >= window) {
+            while times
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= window)
+            {
                 times.pop_front();
             }
             (times.len() >= limit as usize).then(|| {
                 let oldest = times.front().copied().unwrap_or(now);
-                window.saturating_sub(now.duration_since(oldest)).as_secs().max(1)
+                window
+                    .saturating_sub(now.duration_since(oldest))
+                    .as_secs()
+                    .max(1)
             })
         })
         .max();
@@ -126,14 +138,23 @@ mod tests {
         let limiter = LoginLimiter::new(LIMITS);
         let start = Instant::now();
         for i in 0..5 {
-            assert!(limiter.begin("admin@x", &client("6.6.6.6"), start).is_ok(), "guess {i}");
+            assert!(
+                limiter.begin("admin@x", &client("6.6.6.6"), start).is_ok(),
+                "guess {i}"
+            );
         }
-        let wait = limiter.begin("Admin@X", &client("6.6.6.6"), start).expect_err("sixth guess");
+        let wait = limiter
+            .begin("Admin@X", &client("6.6.6.6"), start)
+            .expect_err("sixth guess");
         assert_eq!(wait, 900);
-        let owner = limiter.begin("admin@x", &client("10.0.0.1"), start).expect("the owner");
+        let owner = limiter
+            .begin("admin@x", &client("10.0.0.1"), start)
+            .expect("the owner");
         limiter.succeeded(&owner);
         assert!(
-            limiter.begin("admin@x", &client("6.6.6.6"), start + LIMITS.window).is_ok(),
+            limiter
+                .begin("admin@x", &client("6.6.6.6"), start + LIMITS.window)
+                .is_ok(),
             "the window passes"
         );
     }
@@ -143,7 +164,11 @@ mod tests {
         let limiter = LoginLimiter::new(LIMITS);
         let start = Instant::now();
         for i in 0..30 {
-            assert!(limiter.begin(&format!("u{i}@x"), &client("6.6.6.6"), start).is_ok());
+            assert!(
+                limiter
+                    .begin(&format!("u{i}@x"), &client("6.6.6.6"), start)
+                    .is_ok()
+            );
         }
         assert!(limiter.begin("u99@x", &client("6.6.6.6"), start).is_err());
         assert!(limiter.begin("u99@x", &client("7.7.7.7"), start).is_ok());
@@ -155,7 +180,9 @@ mod tests {
         let start = Instant::now();
         for i in 0..100u64 {
             let at = start + Duration::from_millis(i);
-            let keys = limiter.begin("a@x", &client("1.1.1.1"), at).expect("sign-in");
+            let keys = limiter
+                .begin("a@x", &client("1.1.1.1"), at)
+                .expect("sign-in");
             if i % 2 == 0 {
                 limiter.succeeded(&keys);
             } else {

@@ -44,7 +44,13 @@ pub struct Enrolment {
     pub uri: String,
 }
 
-type SealedRow = (Vec<u8>, Vec<u8>, String, Option<chrono::DateTime<Utc>>, Option<i64>);
+type SealedRow = (
+    Vec<u8>,
+    Vec<u8>,
+    String,
+    Option<chrono::DateTime<Utc>>,
+    Option<i64>,
+);
 
 async fn load(pool: &PgPool, user_id: Uuid) -> Result<Option<SealedRow>, sqlx::Error> {
     sqlx::query_as(
@@ -57,7 +63,9 @@ async fn load(pool: &PgPool, user_id: Uuid) -> Result<Option<SealedRow>, sqlx::E
 
 fn open_secret(keys: &Keyring, user_id: Uuid, row: &SealedRow) -> Result<SecretValue, MfaError> {
     let nonce: [u8; 12] = row.1.as_slice().try_into().map_err(|_| {
-        MfaError::Vault(javari_core::vault::VaultError::Seal("stored nonce is not 12 bytes".into()))
+        MfaError::Vault(javari_core::vault::VaultError::Seal(
+            "stored nonce is not 12 bytes".into(),
+        ))
     })?;
     let sealed = Sealed {
         ciphertext: row.0.clone(),
@@ -220,7 +228,11 @@ pub struct Challenge {
     pub next: String,
 }
 
-pub async fn create_challenge(pool: &PgPool, user_id: Uuid, next: &str) -> Result<String, sqlx::Error> {
+pub async fn create_challenge(
+    pool: &PgPool,
+    user_id: Uuid,
+    next: &str,
+) -> Result<String, sqlx::Error> {
     let token = random_token();
     sqlx::query(
         "INSERT INTO javari_sign_in_challenges (user_id, token_hash, next_path, expires_at) VALUES ($1, $2, $3, $4)",

@@ -144,6 +144,9 @@ mod tests {
         drop(held);
         assert_eq!(gate.verify("pw".into(), hash).await, Ok(true));
         let stats = gate.stats();
-        assert_eq!((stats.verifications, stats.refused, stats.peak_running), (1, 1, 1));
+        assert_eq!(
+            (stats.verifications, stats.refused, stats.peak_running),
+            (1, 1, 1)
+        );
     }
 }

@@ -74,7 +74,13 @@ impl Cookies {
     }
 
     /// A `Set-Cookie` value: HttpOnly, Path=/, and `Secure` unless insecure. `None` clears it.
-    pub fn set(self, base: &str, value: Option<&str>, same_site: &str, max_age: Duration) -> String {
+    pub fn set(
+        self,
+        base: &str,
+        value: Option<&str>,
+        same_site: &str,
+        max_age: Duration,
+    ) -> String {
         let secure = if self.insecure { "" } else { "; Secure" };
         let (value, max_age) = match value {
             Some(v) => (v, max_age.as_secs()),
@@ -112,14 +118,26 @@ mod tests {
     #[test]
     fn host_prefixed_cookies_are_secure_with_path_root_and_no_domain() {
         let secure = Cookies { insecure: false }.session(Some("abc"));
-        assert!(secure.starts_with("__Host-javari_session=abc; Path=/;"), "{secure}");
-        assert!(secure.contains("; Secure") && secure.contains("HttpOnly"), "{secure}");
+        assert!(
+            secure.starts_with("__Host-javari_session=abc; Path=/;"),
+            "{secure}"
+        );
+        assert!(
+            secure.contains("; Secure") && secure.contains("HttpOnly"),
+            "{secure}"
+        );
         assert!(!secure.contains("Domain"), "{secure}");
         let plain = Cookies { insecure: true }.session(None);
         assert!(plain.starts_with("javari_session=; Path=/;") && !plain.contains("Secure"));
         assert!(plain.contains("Max-Age=0"));
         let jar = "a=1; __Host-javari_session=tok; javari_session=other";
-        assert_eq!(Cookies { insecure: false }.read(jar, SESSION_COOKIE), Some("tok"));
-        assert_eq!(Cookies { insecure: true }.read(jar, SESSION_COOKIE), Some("other"));
+        assert_eq!(
+            Cookies { insecure: false }.read(jar, SESSION_COOKIE),
+            Some("tok")
+        );
+        assert_eq!(
+            Cookies { insecure: true }.read(jar, SESSION_COOKIE),
+            Some("other")
+        );
     }
 }

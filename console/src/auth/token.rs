@@ -56,7 +56,14 @@ pub async fn create_token(
     name: &str,
     role: Role,
 ) -> Result<NewToken, sqlx::Error> {
-    create_token_expiring(pool, owner, name, role, Utc::now() + chrono::Duration::days(90)).await
+    create_token_expiring(
+        pool,
+        owner,
+        name,
+        role,
+        Utc::now() + chrono::Duration::days(90),
+    )
+    .await
 }
 
 pub async fn create_token_expiring(
@@ -89,7 +96,10 @@ pub async fn create_token_expiring(
 }
 
 /// Tokens of `owner`, or everyone's with `None`; newest first.
-pub async fn list_tokens(pool: &PgPool, owner: Option<Uuid>) -> Result<Vec<TokenInfo>, sqlx::Error> {
+pub async fn list_tokens(
+    pool: &PgPool,
+    owner: Option<Uuid>,
+) -> Result<Vec<TokenInfo>, sqlx::Error> {
     sqlx::query_as(
         "SELECT k.id, k.name, k.key_prefix AS prefix, k.role, u.email AS owner, k.created_at, k.last_used_at, \
          k.expires_at, k.revoked_at FROM javari_api_keys k JOIN javari_users u ON u.id = k.user_id \
@@ -101,7 +111,11 @@ pub async fn list_tokens(pool: &PgPool, owner: Option<Uuid>) -> Result<Vec<Token
 }
 
 /// Revokes token `id` if `owner` owns it (any token with `None`). False when there is none.
-pub async fn revoke_token(pool: &PgPool, id: Uuid, owner: Option<Uuid>) -> Result<bool, sqlx::Error> {
+pub async fn revoke_token(
+    pool: &PgPool,
+    id: Uuid,
+    owner: Option<Uuid>,
+) -> Result<bool, sqlx::Error> {
     let found: Option<Uuid> = sqlx::query_scalar(
         "UPDATE javari_api_keys SET revoked_at = coalesce(revoked_at, now()) \
          WHERE id = $1 AND ($2::uuid IS NULL OR user_id = $2) RETURNING id",

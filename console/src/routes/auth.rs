@@ -17,8 +17,8 @@ use uuid::Uuid;
 use super::json::ApiJson;
 use crate::AppState;
 use crate::auth::{
-    self, BUSY_RETRY_AFTER, CurrentUser, Enrolment, LOGIN_CSRF_COOKIE, MFA_COOKIE, MfaError,
-    Role, SESSION_COOKIE, TokenInfo, same_token,
+    self, BUSY_RETRY_AFTER, CurrentUser, Enrolment, LOGIN_CSRF_COOKIE, MFA_COOKIE, MfaError, Role,
+    SESSION_COOKIE, TokenInfo, same_token,
 };
 use crate::error::{ApiError, PageError};
 
@@ -229,12 +229,11 @@ pub async fn login(
             Ok(token) => token,
             Err(e) => return PageError(ApiError::from(e)).into_response(),
         };
-        let cookie = state.auth.cookies.set(
-            MFA_COOKIE,
-            Some(&token),
-            "Strict",
-            Duration::from_secs(300),
-        );
+        let cookie =
+            state
+                .auth
+                .cookies
+                .set(MFA_COOKIE, Some(&token), "Strict", Duration::from_secs(300));
         return ([(header::SET_COOKIE, cookie)], Redirect::to("/login/mfa")).into_response();
     }
     start_session(&state, &headers, &account.user, &next, None).await
@@ -256,7 +255,10 @@ async fn start_session(
         Err(e) => return PageError(ApiError::from(e)).into_response(),
     };
     tracing::info!(user = %user.email, "signed in");
-    let mut cookies = vec![(header::SET_COOKIE, state.auth.cookies.session(Some(&session.token)))];
+    let mut cookies = vec![(
+        header::SET_COOKIE,
+        state.auth.cookies.session(Some(&session.token)),
+    )];
     if let Some(base) = also_clear {
         cookies.push((
             header::SET_COOKIE,
@@ -280,7 +282,12 @@ pub async fn login_mfa_form(State(state): State<AppState>, headers: HeaderMap) -
 
 fn mfa_page(state: &AppState, status: StatusCode, error: Option<String>) -> Response {
     let (csrf, cookie) = login_csrf(state);
-    (status, [(header::SET_COOKIE, cookie)], LoginMfaPage { csrf, error }).into_response()
+    (
+        status,
+        [(header::SET_COOKIE, cookie)],
+        LoginMfaPage { csrf, error },
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -440,7 +447,10 @@ async fn account_mfa_page(
 ) -> Result<Response, PageError> {
     let enrolled = auth::is_enrolled(&state.db, current.user.id).await?;
     let (enrolment, codes_left) = if enrolled {
-        (None, auth::recovery_codes_left(&state.db, current.user.id).await?)
+        (
+            None,
+            auth::recovery_codes_left(&state.db, current.user.id).await?,
+        )
     } else {
         let e = auth::begin_enrolment(
             &state.db,
@@ -473,26 +483,22 @@ pub async fn mfa_confirm(
     Extension(current): Extension<CurrentUser>,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, PageError> {
-    let codes = match auth::confirm_enrolment(
-        &state.db,
-        state.auth.keys(),
-        current.user.id,
-        &form.code,
-    )
-    .await
-    {
-        Ok(codes) => codes,
-        Err(MfaError::WrongCode) => {
-            return account_mfa_page(
-                &state,
-                current,
-                StatusCode::BAD_REQUEST,
-                Some(MfaError::WrongCode.to_string()),
-            )
-            .await;
-        }
-        Err(e) => return Err(PageError(mfa_error(e))),
-    };
+    let codes =
+        match auth::confirm_enrolment(&state.db, state.auth.keys(), current.user.id, &form.code)
+            .await
+        {
+            Ok(codes) => codes,
+            Err(MfaError::WrongCode) => {
+                return account_mfa_page(
+                    &state,
+                    current,
+                    StatusCode::BAD_REQUEST,
+                    Some(MfaError::WrongCode.to_string()),
+                )
+                .await;
+            }
+            Err(e) => return Err(PageError(mfa_error(e))),
+        };
     state.auth.cache.refresh_user(current.user.id).await?;
     tracing::info!(user = %current.user.email, "second factor enrolled");
     let page = AccountMfaPage {

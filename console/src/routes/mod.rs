@@ -30,7 +30,10 @@ pub fn app(state: AppState) -> Router {
         .route("/static/app.css", get(assets::app_css))
         .route("/static/chat.js", get(assets::chat_js))
         .route("/login", get(auth::login_form).post(auth::login))
-        .route("/login/mfa", get(auth::login_mfa_form).post(auth::login_mfa));
+        .route(
+            "/login/mfa",
+            get(auth::login_mfa_form).post(auth::login_mfa),
+        );
 
     let viewer = Router::new()
         .route("/", get(chat::home))

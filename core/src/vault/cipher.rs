@@ -84,7 +84,11 @@ pub fn open(
 /// Seals a value that is not a credential (a user's TOTP secret, …) under the current master
 /// key; `context` is bound as associated data (name the table, row and purpose) so the
 /// ciphertext opens only for the same context.
-pub fn seal_for(key: &MasterKey, context: &str, plaintext: &SecretValue) -> Result<Sealed, VaultError> {
+pub fn seal_for(
+    key: &MasterKey,
+    context: &str,
+    plaintext: &SecretValue,
+) -> Result<Sealed, VaultError> {
     let mut nonce = [0u8; 12];
     getrandom::fill(&mut nonce).map_err(|e| VaultError::Seal(e.to_string()))?;
     let ciphertext = cipher(key)
@@ -105,11 +109,13 @@ pub fn seal_for(key: &MasterKey, context: &str, plaintext: &SecretValue) -> Resu
 
 /// Opens what [`seal_for`] sealed for `context`.
 pub fn open_for(keys: &Keyring, context: &str, sealed: &Sealed) -> Result<SecretValue, VaultError> {
-    let key = keys.find(&sealed.key_id).ok_or_else(|| VaultError::UnknownKey {
-        credential: context.to_owned(),
-        version: 0,
-        key_id: sealed.key_id.clone(),
-    })?;
+    let key = keys
+        .find(&sealed.key_id)
+        .ok_or_else(|| VaultError::UnknownKey {
+            credential: context.to_owned(),
+            version: 0,
+            key_id: sealed.key_id.clone(),
+        })?;
     cipher(key)
         .decrypt(
             &Nonce::from(sealed.nonce),
@@ -215,7 +221,13 @@ mod tests {
     fn sealed_for_a_context_opens_only_for_it() {
         let ring = Keyring::new(MasterKey::generate(), vec![]);
         let sealed = seal_for(ring.current(), "totp:user-a", &value()).expect("seal");
-        assert_eq!(open_for(&ring, "totp:user-a", &sealed).expect("open"), value());
-        assert!(open_for(&ring, "totp:user-b", &sealed).is_err(), "another user's row");
+        assert_eq!(
+            open_for(&ring, "totp:user-a", &sealed).expect("open"),
+            value()
+        );
+        assert!(
+            open_for(&ring, "totp:user-b", &sealed).is_err(),
+            "another user's row"
+        );
     }
 }
