@@ -105,6 +105,8 @@ const USER_COLUMNS: &str = "u.email, u.role, u.disabled, \
     EXISTS (SELECT 1 FROM javari_user_totp t WHERE t.user_id = u.id AND t.enabled_at IS NOT NULL) AS mfa";
 
 type UserRow = (String, String, bool, bool);
+type TokenRow = (Uuid, String, Uuid, String, Option<DateTime<Utc>>);
+type SessionUserRow = (Uuid, Uuid, DateTime<Utc>, String, String, bool, bool);
 
 fn user_entry((email, role, disabled, mfa): UserRow) -> UserEntry {
     UserEntry {
@@ -193,7 +195,7 @@ impl AuthCache {
         )
         .fetch_all(&self.pool)
         .await?;
-        let tokens: Vec<(Uuid, String, Uuid, String, Option<DateTime<Utc>>)> = sqlx::query_as(
+        let tokens: Vec<TokenRow> = sqlx::query_as(
             "SELECT id, key_hash, user_id, role, expires_at FROM javari_api_keys \
              WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
         )
@@ -386,7 +388,7 @@ impl AuthCache {
         }
         let epoch = self.epoch.load(Ordering::SeqCst);
         self.db_lookups.fetch_add(1, Ordering::Relaxed);
-        let row: Option<(Uuid, Uuid, DateTime<Utc>, String, String, bool, bool)> =
+        let row: Option<SessionUserRow> =
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT s.id, s.user_id, s.expires_at, {USER_COLUMNS} FROM javari_sessions s \
                  JOIN javari_users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > now()"

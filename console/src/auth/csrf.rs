@@ -64,9 +64,7 @@ pub fn first_multipart_field(body: &[u8], boundary: &str) -> Option<Option<Strin
         return Some(None);
     }
     let rest = &rest[opening.len()..];
-    let Some(head_end) = find(rest, b"\r\n\r\n") else {
-        return None;
-    };
+    let head_end = find(rest, b"\r\n\r\n")?;
     let head = String::from_utf8_lossy(&rest[..head_end]).to_ascii_lowercase();
     let named = head.lines().any(|line| {
         line.starts_with("content-disposition:")
