@@ -146,6 +146,7 @@ async fn flood(base: &str, pid: u32, name: &str, addresses: Vec<String>, email: 
 
 #[tokio::main]
 async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let url = javari_testenv::fresh_database()
         .await
         .expect("a fresh database (run via `make bench`)");
