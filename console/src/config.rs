@@ -39,15 +39,40 @@ pub struct Config {
     /// Retired master keys, comma-separated.
     #[arg(long, env = "JAVARI_MASTER_KEYS_OLD", hide_env_values = true)]
     pub master_keys_old: Option<String>,
-    /// Mark cookies Secure (set it when the console is served over TLS; a request with
-    /// `X-Forwarded-Proto: https` gets Secure cookies either way).
-    #[arg(long, env = "JAVARI_SECURE_COOKIES", default_value_t = false)]
-    pub secure_cookies: bool,
     /// Namespaces whose Providers the console may send prompts, knowledge and uploads to
     /// (comma-separated; the chart sets its release namespace). Providers elsewhere are
     /// never used.
     #[arg(long, env = "JAVARI_TRUSTED_NAMESPACES", value_delimiter = ',')]
     pub trusted_namespaces: Vec<String>,
+    /// Cookies without the `__Host-` prefix and `Secure`: only to serve plain HTTP on an
+    /// address other than localhost (browsers accept Secure cookies over HTTPS and on
+    /// http://localhost and http://127.0.0.1).
+    #[arg(long, env = "JAVARI_INSECURE_COOKIES", default_value_t = false)]
+    pub insecure_cookies: bool,
+    /// Password verifications (argon2id, 19 MiB each) at once; more wait, then get 503.
+    #[arg(long, env = "JAVARI_MAX_PASSWORD_CHECKS", default_value_t = 4)]
+    pub max_password_checks: usize,
+    /// Sign-ins that may wait for a password check slot (beyond: 503 with Retry-After).
+    #[arg(long, env = "JAVARI_MAX_PASSWORD_WAITERS", default_value_t = 32)]
+    pub max_password_waiters: usize,
+    /// Proxies (comma-separated CIDRs or addresses) whose X-Forwarded-For names the client.
+    #[arg(long, env = "JAVARI_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+    /// Failed sign-ins one client may make per 15 minutes (all accounts).
+    #[arg(long, env = "JAVARI_SIGNIN_CLIENT_FAILURES", default_value_t = 30)]
+    pub signin_client_failures: u32,
+    /// Failed sign-ins one client may make for one account per 15 minutes.
+    #[arg(long, env = "JAVARI_SIGNIN_ACCOUNT_FAILURES", default_value_t = 5)]
+    pub signin_account_failures: u32,
+    /// Admins must sign in with a second factor (TOTP); one without is sent to enrol.
+    #[arg(long, env = "JAVARI_REQUIRE_ADMIN_MFA", default_value_t = false)]
+    pub require_admin_mfa: bool,
+    /// Longest lifetime of an API token, in days.
+    #[arg(long, env = "JAVARI_MAX_TOKEN_DAYS", default_value_t = 365)]
+    pub max_token_days: u32,
+    /// When expired sessions and tokens are pruned (cron with seconds).
+    #[arg(long, env = "JAVARI_PRUNE_SCHEDULE", default_value = "0 */10 * * * *")]
+    pub prune_schedule: String,
     /// Default monthly AI budget per user in US dollars (a user's preference overrides it).
     #[arg(long, env = "JAVARI_MONTHLY_BUDGET_USD")]
     pub monthly_budget_usd: Option<f64>,

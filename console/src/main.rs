@@ -23,6 +23,10 @@ enum StartError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error("JAVARI_TRUSTED_PROXIES: {0}")]
+    TrustedProxies(String),
+    #[error("cannot schedule pruning of sessions and tokens (JAVARI_PRUNE_SCHEDULE): {0}")]
+    Prune(String),
     #[error("server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -83,10 +87,33 @@ async fn run(config: Config) -> Result<(), StartError> {
     } else {
         info!(namespaces = ?trusted_namespaces, "trusting Providers in these namespaces");
     }
+    let trusted_proxies = javari_console::auth::parse_networks(&config.trusted_proxies)
+        .map_err(StartError::TrustedProxies)?;
+    let auth = javari_console::auth::AuthSettings {
+        insecure_cookies: config.insecure_cookies,
+        max_password_checks: config.max_password_checks,
+        max_password_waiters: config.max_password_waiters,
+        trusted_proxies,
+        client_failures: config.signin_client_failures,
+        account_client_failures: config.signin_account_failures,
+        require_admin_mfa: config.require_admin_mfa,
+        max_token_days: config.max_token_days,
+        default_token_days: config.max_token_days.min(90),
+        prune_schedule: config.prune_schedule.clone(),
+        ..Default::default()
+    };
+    // Held for the life of the server: dropping it stops the schedule.
+    let _pruning = javari_console::auth::start_pruning(
+        pool.clone(),
+        &auth.prune_schedule,
+        auth.token_retention,
+    )
+    .await
+    .map_err(|e| StartError::Prune(e.to_string()))?;
     let defaults = Settings::default();
     let settings = Settings {
         trusted_namespaces,
-        secure_cookies: config.secure_cookies,
+        auth,
         monthly_budget_usd: config.monthly_budget_usd,
         crawl_limits: javari_core::crawl::FetchLimits {
             request_interval: std::time::Duration::from_millis(config.crawl_request_interval_ms),
@@ -122,10 +149,14 @@ async fn run(config: Config) -> Result<(), StartError> {
         None
     };
     info!(addr = %config.listen, "javari-console listening on http://{}", config.listen);
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(StartError::Serve)
+    // The peer address is what sign-in limits key on (see JAVARI_TRUSTED_PROXIES).
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(StartError::Serve)
 }
 
 /// Ctrl-C or SIGTERM (what Kubernetes sends): stop accepting, finish what is in flight.

@@ -5,9 +5,12 @@ use std::time::Duration;
 use javari_core::chat::GatewayConfig;
 use javari_core::crawl::FetchLimits;
 
+use crate::auth::AuthSettings;
+
 #[derive(Clone, Debug)]
 pub struct Settings {
-    pub secure_cookies: bool,
+    /// Sign-in, cookies, second factor, API tokens.
+    pub auth: AuthSettings,
     /// Default monthly budget per user, US dollars; `None`: unlimited.
     pub monthly_budget_usd: Option<f64>,
     /// Messages sent with each request besides the stored summary.
@@ -31,7 +34,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            secure_cookies: false,
+            auth: AuthSettings::default(),
             monthly_budget_usd: None,
             keep_last_messages: 20,
             max_json_bytes: 64 * 1024,

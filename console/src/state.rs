@@ -4,7 +4,7 @@ use javari_core::chat::{Gateway, ProviderDirectory};
 use javari_core::vault::Vault;
 use sqlx::PgPool;
 
-use crate::auth::LoginLimiter;
+use crate::auth::AuthState;
 use crate::chat::ChatStreams;
 use crate::metrics::HttpMetrics;
 use crate::settings::Settings;
@@ -17,7 +17,8 @@ pub struct AppState {
     pub gateway: Gateway,
     pub directory: Arc<ProviderDirectory>,
     pub(crate) metrics: Arc<HttpMetrics>,
-    pub(crate) login_limiter: Arc<LoginLimiter>,
+    /// Sign-in limits, the session and token cache, second-factor keys.
+    pub auth: Arc<AuthState>,
     pub(crate) streams: ChatStreams,
     /// Slots for crawls started from the console ("crawl now").
     pub(crate) crawl_slots: Arc<tokio::sync::Semaphore>,
@@ -30,6 +31,7 @@ impl AppState {
     }
 
     pub fn with_settings(db: PgPool, settings: Settings, vault: Option<Vault>) -> Self {
+        let auth = AuthState::new(db.clone(), settings.auth.clone(), vault.clone());
         let directory = ProviderDirectory::new(
             db.clone(),
             vault,
@@ -42,7 +44,7 @@ impl AppState {
             directory: Arc::new(directory),
             settings: Arc::new(settings),
             metrics: Arc::new(HttpMetrics::new()),
-            login_limiter: Arc::new(LoginLimiter::default()),
+            auth: Arc::new(auth),
             streams: ChatStreams::default(),
             crawl_slots,
             db,

@@ -253,10 +253,30 @@ async fn sign_in_chat_stream_and_search_in_a_browser(pool: PgPool) {
         .click()
         .await
         .expect("search");
+    // The list before the search shows the conversation too: wait for the search's own page
+    // (its URL), then read the link in one script call, so no element can go stale between
+    // finding and reading it.
     let started = Instant::now();
-    let link = loop {
-        if let Ok(link) = c.find(Locator::Css("#conversations tbody a")).await {
-            break link;
+    let href = loop {
+        let searched = c
+            .current_url()
+            .await
+            .expect("url")
+            .query()
+            .unwrap_or_default()
+            .contains("search=zebras");
+        let href = c
+            .execute(
+                "const a = document.querySelector('#conversations tbody a'); return a ? a.getAttribute('href') : '';",
+                vec![],
+            )
+            .await
+            // A script may fail while the page navigates: try again.
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        if searched && !href.is_empty() {
+            break href;
         }
         assert!(
             started.elapsed() < Duration::from_secs(10),
@@ -264,15 +284,6 @@ async fn sign_in_chat_stream_and_search_in_a_browser(pool: PgPool) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let href = link.attr("href").await.expect("href").expect("a link");
     assert!(href.starts_with("/chat?c="), "{href}");
-    assert!(
-        c.current_url()
-            .await
-            .expect("url")
-            .query()
-            .unwrap_or_default()
-            .contains("search=zebras")
-    );
     c.close().await.expect("close the browser");
 }

@@ -19,6 +19,7 @@ pub mod providers;
 pub mod runbooks;
 pub mod telemetry;
 pub mod time;
+pub mod totp;
 pub mod vault;
 
 /// Version of this build, reported by `/api/health` and the binaries' `--version`.

@@ -8,7 +8,8 @@ use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::{Role, User, csrf_token_for, find_session, read_cookie, same_token};
+use super::csrf::{check_multipart, multipart_boundary};
+use super::{Identity, Role, User, csrf_token_for, same_token};
 use crate::AppState;
 use crate::error::{ApiError, PageError};
 
@@ -18,10 +19,17 @@ pub struct CurrentUser {
     pub user: User,
     /// The CSRF token to put in forms; `None` for API-token callers, who need none.
     pub csrf: Option<String>,
+    /// The session's id (cookie callers).
+    pub session_id: Option<uuid::Uuid>,
+    /// The user has a confirmed second factor.
+    pub mfa_enrolled: bool,
 }
 
 /// Largest urlencoded form the gate reads to find its CSRF token.
 const FORM_LIMIT: usize = 1024 * 1024;
+
+/// Where an admin without a second factor may go when the installation requires one.
+pub const ENROL_PATH: &str = "/account/mfa";
 
 pub async fn require_viewer(state: State<AppState>, request: Request, next: Next) -> Response {
     gate(state, Role::Viewer, request, next).await
@@ -58,11 +66,11 @@ fn refuse(api: bool, error: ApiError) -> Response {
 
 async fn gate(State(state): State<AppState>, min: Role, request: Request, next: Next) -> Response {
     let api = is_api(&request);
-    let (user, session_token) = match identify(&state, request.headers()).await {
+    let (identity, session_token) = match identify(&state, request.headers()).await {
         Ok(found) => found,
         Err(e) => return refuse(api, e),
     };
-    let Some(user) = user else {
+    let Some(identity) = identity else {
         if api {
             return ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -78,6 +86,23 @@ async fn gate(State(state): State<AppState>, min: Role, request: Request, next: 
         return Redirect::to(&format!("/login?next={}", encode_component(next_path)))
             .into_response();
     };
+    let user = identity.user;
+    let path = request.uri().path();
+    if state.auth.settings.require_admin_mfa
+        && session_token.is_some()
+        && user.role == Role::Admin
+        && !identity.mfa_enrolled
+        && !(path == ENROL_PATH || path == "/logout")
+    {
+        if api {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("admins must enrol a second factor first: open {ENROL_PATH}"),
+            )
+            .into_response();
+        }
+        return Redirect::to(ENROL_PATH).into_response();
+    }
     if user.role < min {
         return refuse(
             api,
@@ -110,43 +135,55 @@ async fn gate(State(state): State<AppState>, min: Role, request: Request, next: 
             );
         }
     }
-    request.extensions_mut().insert(CurrentUser { user, csrf });
+    request.extensions_mut().insert(CurrentUser {
+        user,
+        csrf,
+        session_id: identity.session_id,
+        mfa_enrolled: identity.mfa_enrolled,
+    });
     next.run(request).await
 }
 
-/// The caller and, for cookie callers, their session token.
+/// The caller and, for cookie callers, their session token. Answered from memory.
 async fn identify(
     state: &AppState,
     headers: &axum::http::HeaderMap,
-) -> Result<(Option<User>, Option<String>), ApiError> {
+) -> Result<(Option<Identity>, Option<String>), ApiError> {
     if let Some(auth) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
         let token = auth.strip_prefix("Bearer ").unwrap_or_default().trim();
-        let user = super::find_token_user(&state.db, token).await?;
-        if user.is_none() {
+        let identity = if token.starts_with(super::TOKEN_PREFIX) {
+            state.auth.cache.bearer(token).await?
+        } else {
+            None
+        };
+        if identity.is_none() {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "the API token is unknown, revoked or expired",
             ));
         }
-        return Ok((user, None));
+        return Ok((identity, None));
     }
+    let cookies = state.auth.cookies;
     let Some(token) = headers
         .get(header::COOKIE)
         .and_then(|v| v.to_str().ok())
-        .and_then(|c| read_cookie(c, super::SESSION_COOKIE))
+        .and_then(|c| cookies.read(c, super::SESSION_COOKIE))
+        .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
     else {
         return Ok((None, None));
     };
     let token = token.to_owned();
-    let user = find_session(&state.db, &token).await?;
-    Ok((user.clone(), user.map(|_| token)))
+    let identity = state.auth.cache.session(&token).await?;
+    let token = identity.as_ref().map(|_| token);
+    Ok((identity, token))
 }
 
-/// Looks for the token in `x-csrf-token`, the `csrf_token` query parameter (multipart forms),
-/// or an urlencoded body's `csrf_token` field (the body is put back for the handler).
+/// Looks for the token in `x-csrf-token`, an urlencoded body's `csrf_token` field (the body
+/// is put back for the handler), or a multipart body's first field. Never in the query.
 async fn check_csrf(request: Request, expected: &str) -> (bool, Request) {
     let header_token = request
         .headers()
@@ -156,19 +193,16 @@ async fn check_csrf(request: Request, expected: &str) -> (bool, Request) {
     if let Some(token) = header_token {
         return (same_token(&token, expected), request);
     }
-    let query_token = request
-        .uri()
-        .query()
-        .and_then(|q| form_field(q, "csrf_token"));
-    if let Some(token) = query_token {
-        return (same_token(&token, expected), request);
-    }
-    let is_form = request
+    let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
+        .unwrap_or_default()
+        .to_owned();
+    if let Some(boundary) = multipart_boundary(&content_type) {
+        return check_multipart(request, &boundary, expected).await;
+    }
+    if !content_type.starts_with("application/x-www-form-urlencoded") {
         return (false, request);
     }
     let (parts, body) = request.into_parts();

@@ -1,6 +1,8 @@
-//! API tokens for automation: `jv_` and 64 hex characters, shown once, stored as SHA-256.
-//! A token acts with the lower of its own role and its owner's.
+//! API tokens: `jv_` + 32 random bytes as hex, shown once at creation, stored as SHA-256,
+//! with an expiry set at creation. A token acts with the lower of its own role and its
+//! owner's. Requests find tokens in the in-memory [`super::AuthCache`].
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -10,12 +12,42 @@ use super::{Role, User, random_token, sha256_hex};
 pub const TOKEN_PREFIX: &str = "jv_";
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct NewToken {
     pub id: Uuid,
     pub name: String,
     pub role: Role,
+    pub expires_at: DateTime<Utc>,
     /// The only time the token is shown.
     pub token: String,
+}
+
+/// A token as listed: never its value.
+#[derive(Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenInfo {
+    pub id: Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub role: String,
+    pub owner: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TokenInfo {
+    /// `active`, `expired` or `revoked`.
+    pub fn state(&self) -> &'static str {
+        if self.revoked_at.is_some() {
+            "revoked"
+        } else if self.expires_at.is_some_and(|e| e <= Utc::now()) {
+            "expired"
+        } else {
+            "active"
+        }
+    }
 }
 
 pub async fn create_token(
@@ -24,56 +56,73 @@ pub async fn create_token(
     name: &str,
     role: Role,
 ) -> Result<NewToken, sqlx::Error> {
+    create_token_expiring(
+        pool,
+        owner,
+        name,
+        role,
+        Utc::now() + chrono::Duration::days(90),
+    )
+    .await
+}
+
+pub async fn create_token_expiring(
+    pool: &PgPool,
+    owner: &User,
+    name: &str,
+    role: Role,
+    expires_at: DateTime<Utc>,
+) -> Result<NewToken, sqlx::Error> {
     let role = role.min(owner.role);
     let token = format!("{TOKEN_PREFIX}{}", random_token());
     let id: Uuid = sqlx::query_scalar(
-        "INSERT INTO javari_api_keys (user_id, name, key_prefix, key_hash, role) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO javari_api_keys (user_id, name, key_prefix, key_hash, role, expires_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(owner.id)
     .bind(name)
     .bind(&token[..TOKEN_PREFIX.len() + 8])
     .bind(sha256_hex(&token))
     .bind(role.as_str())
+    .bind(expires_at)
     .fetch_one(pool)
     .await?;
     Ok(NewToken {
         id,
         name: name.to_owned(),
         role,
+        expires_at,
         token,
     })
 }
 
-/// The user a bearer token acts as, if it is live.
-pub async fn find_token_user(pool: &PgPool, token: &str) -> Result<Option<User>, sqlx::Error> {
-    if !token.starts_with(TOKEN_PREFIX) {
-        return Ok(None);
-    }
-    let row: Option<(Uuid, Uuid, String, String, String)> = sqlx::query_as(
-        "SELECT k.id, u.id, u.email, u.role, k.role FROM javari_api_keys k JOIN javari_users u ON u.id = k.user_id \
-         WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now()) AND NOT u.disabled",
+/// Tokens of `owner`, or everyone's with `None`; newest first.
+pub async fn list_tokens(
+    pool: &PgPool,
+    owner: Option<Uuid>,
+) -> Result<Vec<TokenInfo>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT k.id, k.name, k.key_prefix AS prefix, k.role, u.email AS owner, k.created_at, k.last_used_at, \
+         k.expires_at, k.revoked_at FROM javari_api_keys k JOIN javari_users u ON u.id = k.user_id \
+         WHERE $1::uuid IS NULL OR k.user_id = $1 ORDER BY k.created_at DESC, k.id LIMIT 1000",
     )
-    .bind(sha256_hex(token))
+    .bind(owner)
+    .fetch_all(pool)
+    .await
+}
+
+/// Revokes token `id` if `owner` owns it (any token with `None`). False when there is none.
+pub async fn revoke_token(
+    pool: &PgPool,
+    id: Uuid,
+    owner: Option<Uuid>,
+) -> Result<bool, sqlx::Error> {
+    let found: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE javari_api_keys SET revoked_at = coalesce(revoked_at, now()) \
+         WHERE id = $1 AND ($2::uuid IS NULL OR user_id = $2) RETURNING id",
+    )
+    .bind(id)
+    .bind(owner)
     .fetch_optional(pool)
     .await?;
-    let Some((key_id, id, email, user_role, key_role)) = row else {
-        return Ok(None);
-    };
-    // Recorded at most once a minute, off the request's path.
-    let pool = pool.clone();
-    tokio::spawn(async move {
-        let _ = sqlx::query(
-            "UPDATE javari_api_keys SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
-        )
-        .bind(key_id)
-        .execute(&pool)
-        .await;
-    });
-    let user_role = Role::from_db(&user_role);
-    let key_role = Role::from_db(&key_role);
-    Ok(Some(User {
-        id,
-        email,
-        role: user_role.min(key_role),
-    }))
+    Ok(found.is_some())
 }

@@ -12,7 +12,7 @@ mod knowledge;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post};
 use tower_http::trace::TraceLayer;
 
 pub use self::chat::OVERHEAD_HEADER;
@@ -31,7 +31,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/health", get(health::api_health))
         .route("/static/app.css", get(assets::app_css))
         .route("/static/chat.js", get(assets::chat_js))
-        .route("/login", get(auth::login_form).post(auth::login));
+        .route("/login", get(auth::login_form).post(auth::login))
+        .route(
+            "/login/mfa",
+            get(auth::login_mfa_form).post(auth::login_mfa),
+        );
 
     let viewer = Router::new()
         .route("/", get(chat::home))
@@ -41,6 +45,14 @@ pub fn app(state: AppState) -> Router {
         .route("/knowledge", get(knowledge::page))
         .route("/logout", post(auth::logout))
         .route("/api/me", get(auth::me))
+        .route("/api/tokens", get(auth::list_tokens))
+        .route("/api/tokens/{id}", delete(auth::revoke_token))
+        .route("/tokens", get(auth::tokens_page))
+        .route("/tokens/{id}/revoke", post(auth::revoke_token_form))
+        .route(
+            "/account/mfa",
+            get(auth::mfa_settings).post(auth::mfa_confirm),
+        )
         // Costs and traffic by provider are not for anonymous eyes: scrape with an API token.
         .route("/metrics", get(health::metrics))
         .route("/api/javari/conversations", get(conversations::api_list))

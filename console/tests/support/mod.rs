@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod forms;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -190,17 +192,7 @@ impl Harness {
             .expect("sync provider");
         }
         let state = AppState::with_settings(pool.clone(), settings, Some(vault));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let router = app(state.clone());
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
+        let base = serve(state.clone()).await;
         let admin = create_user(&pool, "admin@example.test", PASSWORD, Role::Admin)
             .await
             .expect("admin");
@@ -298,6 +290,23 @@ impl Harness {
             .await
             .expect("text")
     }
+}
+
+/// Serves `state`'s console on a loopback port, with peer addresses (as `main` does);
+/// returns `http://127.0.0.1:PORT`.
+pub async fn serve(state: AppState) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let router = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    base
 }
 
 pub struct Chat {

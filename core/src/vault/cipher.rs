@@ -81,6 +81,56 @@ pub fn open(
         })
 }
 
+/// Seals a value that is not a credential (a user's TOTP secret, …) under the current master
+/// key; `context` is bound as associated data (name the table, row and purpose) so the
+/// ciphertext opens only for the same context.
+pub fn seal_for(
+    key: &MasterKey,
+    context: &str,
+    plaintext: &SecretValue,
+) -> Result<Sealed, VaultError> {
+    let mut nonce = [0u8; 12];
+    getrandom::fill(&mut nonce).map_err(|e| VaultError::Seal(e.to_string()))?;
+    let ciphertext = cipher(key)
+        .encrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: plaintext.expose(),
+                aad: context.as_bytes(),
+            },
+        )
+        .map_err(|_| VaultError::Seal("AES-GCM encryption failed".to_owned()))?;
+    Ok(Sealed {
+        ciphertext,
+        nonce,
+        key_id: key.id().to_owned(),
+    })
+}
+
+/// Opens what [`seal_for`] sealed for `context`.
+pub fn open_for(keys: &Keyring, context: &str, sealed: &Sealed) -> Result<SecretValue, VaultError> {
+    let key = keys
+        .find(&sealed.key_id)
+        .ok_or_else(|| VaultError::UnknownKey {
+            credential: context.to_owned(),
+            version: 0,
+            key_id: sealed.key_id.clone(),
+        })?;
+    cipher(key)
+        .decrypt(
+            &Nonce::from(sealed.nonce),
+            Payload {
+                msg: &sealed.ciphertext,
+                aad: context.as_bytes(),
+            },
+        )
+        .map(SecretValue::new)
+        .map_err(|_| VaultError::Decrypt {
+            credential: context.to_owned(),
+            version: 0,
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -165,5 +215,19 @@ mod tests {
             let sealed = seal(&key, id, 1, &v).expect("seal");
             assert!(seen.insert(sealed.nonce), "nonce repeated");
         }
+    }
+
+    #[test]
+    fn sealed_for_a_context_opens_only_for_it() {
+        let ring = Keyring::new(MasterKey::generate(), vec![]);
+        let sealed = seal_for(ring.current(), "totp:user-a", &value()).expect("seal");
+        assert_eq!(
+            open_for(&ring, "totp:user-a", &sealed).expect("open"),
+            value()
+        );
+        assert!(
+            open_for(&ring, "totp:user-b", &sealed).is_err(),
+            "another user's row"
+        );
     }
 }

@@ -11,7 +11,7 @@ mod secret;
 mod store;
 
 pub use audit::{AuditAction, AuditEntry, recent_audit};
-pub use cipher::{Sealed, open, seal};
+pub use cipher::{Sealed, open, open_for, seal, seal_for};
 pub use keys::{KeyError, Keyring, MasterKey};
 pub use rewrap::{RewrapReport, rewrap};
 pub use secret::SecretValue;
