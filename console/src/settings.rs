@@ -15,8 +15,12 @@ pub struct Settings {
     pub max_json_bytes: usize,
     /// Largest knowledge upload.
     pub max_upload_bytes: usize,
-    /// How long the provider list (and their keys) is cached.
+    /// How long the provider list (and their keys) is used before a background reload
+    /// (changes are also announced by PostgreSQL notifications).
     pub providers_ttl: Duration,
+    /// Answers one user may have streaming at once in one console; more get 429.
+    pub max_answers_in_flight_per_user: usize,
+    /// Timeouts, retries and the answer limits (tokens, bytes, duration, SSE line, error body).
     pub gateway: GatewayConfig,
 }
 
@@ -28,7 +32,8 @@ impl Default for Settings {
             keep_last_messages: 20,
             max_json_bytes: 64 * 1024,
             max_upload_bytes: 10 * 1024 * 1024,
-            providers_ttl: Duration::from_secs(5),
+            providers_ttl: Duration::from_secs(60),
+            max_answers_in_flight_per_user: 4,
             gateway: GatewayConfig::default(),
         }
     }

@@ -1,11 +1,10 @@
 use std::sync::Arc;
 
-use javari_core::chat::{Gateway, ProviderDirectory};
+use javari_core::chat::{ChatService, ChatSettings, Gateway, ProviderDirectory};
 use javari_core::vault::Vault;
 use sqlx::PgPool;
 
 use crate::auth::LoginLimiter;
-use crate::chat::ChatStreams;
 use crate::metrics::HttpMetrics;
 use crate::settings::Settings;
 
@@ -18,7 +17,8 @@ pub struct AppState {
     pub directory: Arc<ProviderDirectory>,
     pub(crate) metrics: Arc<HttpMetrics>,
     pub(crate) login_limiter: Arc<LoginLimiter>,
-    pub(crate) streams: ChatStreams,
+    /// The chat exchange (core); handlers only translate it to HTTP.
+    pub chat: ChatService,
 }
 
 impl AppState {
@@ -28,14 +28,32 @@ impl AppState {
     }
 
     pub fn with_settings(db: PgPool, settings: Settings, vault: Option<Vault>) -> Self {
-        let directory = ProviderDirectory::new(db.clone(), vault, settings.providers_ttl);
+        let directory = Arc::new(ProviderDirectory::new(
+            db.clone(),
+            vault,
+            settings.providers_ttl,
+        ));
+        let gateway = Gateway::new(settings.gateway.clone());
+        let metrics = Arc::new(HttpMetrics::new());
+        let chat = ChatService::new(
+            db.clone(),
+            directory.clone(),
+            gateway.clone(),
+            ChatSettings {
+                keep_last_messages: settings.keep_last_messages,
+                monthly_budget_usd: settings.monthly_budget_usd,
+                max_answers_in_flight_per_user: settings.max_answers_in_flight_per_user,
+                ..ChatSettings::default()
+            },
+            metrics.clone(),
+        );
         Self {
-            gateway: javari_core::chat::Gateway::new(settings.gateway.clone()),
-            directory: Arc::new(directory),
+            gateway,
+            directory,
             settings: Arc::new(settings),
-            metrics: Arc::new(HttpMetrics::new()),
+            metrics,
             login_limiter: Arc::new(LoginLimiter::default()),
-            streams: ChatStreams::default(),
+            chat,
             db,
         }
     }

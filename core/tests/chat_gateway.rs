@@ -132,6 +132,7 @@ fn fast() -> GatewayConfig {
         retries: 1,
         backoff: Duration::from_millis(10),
         cooldown: Duration::from_secs(30),
+        ..GatewayConfig::default()
     }
 }
 

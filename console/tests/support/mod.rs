@@ -90,6 +90,8 @@ pub fn catalogue() -> Vec<(&'static str, &'static str, &'static str, i32, Vec<Mo
 pub struct Harness {
     pub pool: PgPool,
     pub state: AppState,
+    /// The vault the providers' keys are in (for a second console on the same database).
+    pub vault: Vault,
     /// `http://127.0.0.1:PORT`
     pub base: String,
     pub openai: FakeProvider,
@@ -114,6 +116,7 @@ pub fn test_settings() -> Settings {
             retries: 1,
             backoff: Duration::from_millis(10),
             cooldown: Duration::from_secs(30),
+            ..GatewayConfig::default()
         },
         ..Settings::default()
     }
@@ -188,18 +191,8 @@ impl Harness {
             .await
             .expect("sync provider");
         }
-        let state = AppState::with_settings(pool.clone(), settings, Some(vault));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let router = app(state.clone());
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
+        let state = AppState::with_settings(pool.clone(), settings, Some(vault.clone()));
+        let base = serve(state.clone()).await;
         let admin = create_user(&pool, "admin@example.test", PASSWORD, Role::Admin)
             .await
             .expect("admin");
@@ -228,6 +221,7 @@ impl Harness {
         Harness {
             pool,
             state,
+            vault,
             base,
             openai,
             anthropic,
@@ -240,6 +234,13 @@ impl Harness {
             viewer_token,
             http,
         }
+    }
+
+    /// Another console (its own memory, its own port) on the same database: a replica.
+    pub async fn replica(&self, settings: Settings) -> (AppState, String) {
+        let state = AppState::with_settings(self.pool.clone(), settings, Some(self.vault.clone()));
+        let base = serve(state.clone()).await;
+        (state, base)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -297,6 +298,22 @@ impl Harness {
             .await
             .expect("text")
     }
+}
+
+/// Serves `state` on a loopback port; returns `http://127.0.0.1:PORT`.
+async fn serve(state: AppState) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let router = app(state);
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    base
 }
 
 pub struct Chat {
