@@ -151,7 +151,7 @@ async fn one_incident_per_outage_with_webhooks_and_agreeing_figures() {
     .await;
     // Keep failing well past the threshold: still one incident, opened once.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(env.incidents(&key).await, [("open".to_owned(), 1)]);
+    assert_eq!(env.incidents(&key).await, [("triage".to_owned(), 1)]);
     let status = env
         .monitors()
         .get("web")
