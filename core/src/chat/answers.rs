@@ -27,6 +27,10 @@ use super::events::ChatEvent;
 pub const STREAM_CHANNEL: &str = "javari_chat_streams";
 /// Events written per statement at most.
 const BATCH: usize = 256;
+/// Answers writing events at the same time, per console (a share of its connection pool).
+const WRITERS: usize = 4;
+/// Finished answers between two prunings of old ones.
+const PRUNE_EVERY: u64 = 32;
 /// How long finished answers stay replayable from the database.
 const KEEP_FINISHED_SECS: f64 = 600.0;
 
@@ -145,6 +149,10 @@ struct HubInner {
     appear_timeout: Duration,
     follow_idle_timeout: Duration,
     poll: Duration,
+    /// Answers writing their events at once.
+    writers: tokio::sync::Semaphore,
+    /// Answers published, to prune old ones every [`PRUNE_EVERY`].
+    finished: std::sync::atomic::AtomicU64,
 }
 
 impl AnswerHub {
@@ -159,6 +167,8 @@ impl AnswerHub {
                 appear_timeout: Duration::from_secs(5),
                 follow_idle_timeout,
                 poll: Duration::from_secs(1),
+                writers: tokio::sync::Semaphore::new(WRITERS),
+                finished: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }
@@ -201,10 +211,15 @@ impl AnswerHub {
         let mut created = false;
         let mut failures = 0u32;
         loop {
-            let batch = buffer.after(cursor, BATCH).await;
-            if batch.is_empty() {
+            if buffer.after(cursor, BATCH).await.is_empty() {
                 break;
             }
+            // A bounded number of answers write at once; the others' events pile into
+            // bigger batches meanwhile instead of into more statements.
+            let Ok(_writing) = self.inner.writers.acquire().await else {
+                return;
+            };
+            let batch = buffer.after(cursor, BATCH).await;
             let result = async {
                 if !created {
                     sqlx::query(
@@ -262,7 +277,14 @@ impl AnswerHub {
                 }
             }
         }
-        // Old answers leave with the finished one (cheap: indexed, usually nothing).
+        // Old answers leave now and then, with a finished one (indexed, usually nothing).
+        let finished = self
+            .inner
+            .finished
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if finished % PRUNE_EVERY != 0 {
+            return;
+        }
         if let Err(error) = sqlx::query(
             "DELETE FROM javari_chat_streams
              WHERE finished_at < now() - make_interval(secs => $1)",
