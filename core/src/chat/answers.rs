@@ -282,7 +282,7 @@ impl AnswerHub {
             .inner
             .finished
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if finished % PRUNE_EVERY != 0 {
+        if !finished.is_multiple_of(PRUNE_EVERY) {
             return;
         }
         if let Err(error) = sqlx::query(
