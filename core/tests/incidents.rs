@@ -322,3 +322,90 @@ async fn a_monitor_incident_starts_in_triage_and_a_recovery_resolves_it(pool: Pg
     .expect("open");
     assert_ne!(next, id);
 }
+
+#[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
+async fn the_postmortem_is_drafted_from_the_timeline_and_the_data(pool: PgPool) {
+    use chrono::{TimeDelta, Utc};
+    use javari_core::monitors::{CheckRow, insert_checks};
+
+    // A rotation in the namespace ten minutes before the outage: the lead.
+    sqlx::query(
+        "INSERT INTO javari_credential_audit_log (credential_namespace, credential_name, actor, action, version, created_at) \
+         VALUES ('prod', 'db-password', 'javari-operator', 'rotate', 4, now() - interval '10 minutes')",
+    )
+    .execute(&pool)
+    .await
+    .expect("audit row");
+    let id = open_incident(
+        &pool,
+        "monitor:prod/web",
+        "web is down",
+        "P0",
+        ("monitor", "prod", "web"),
+        Some("api-down"),
+        "3 checks failed",
+    )
+    .await
+    .expect("open");
+    let rows: Vec<CheckRow> = (0..10)
+        .map(|i| CheckRow {
+            namespace: "prod".into(),
+            monitor: "web".into(),
+            target: "http://web/health".into(),
+            passed: i >= 7,
+            response_time_ms: Some(10),
+            status_code: Some(if i >= 7 { 200 } else { 503 }),
+            error: None,
+            checked_at: Utc::now() + TimeDelta::milliseconds(i),
+        })
+        .collect();
+    insert_checks(&pool, &rows).await.expect("checks");
+    acknowledge(&pool, id, "bob").await.expect("ack");
+    note(&pool, id, "rolled back web", false, "bob")
+        .await
+        .expect("note");
+    resolve_incident(&pool, "monitor:prod/web", "checks pass again")
+        .await
+        .expect("resolve");
+    incidents::add_action_item(
+        &pool,
+        id,
+        "Alert on pool saturation",
+        "carol",
+        chrono::NaiveDate::from_ymd_opt(2027, 1, 15),
+    )
+    .await
+    .expect("item");
+
+    let md = incidents::postmortem(&pool, id).await.expect("draft");
+    for needle in [
+        "# Postmortem: web is down",
+        "Last change before it started: Credential db-password rotate to v4",
+        "Failed checks: 7 of 10",
+        "Affected components: monitor prod/web",
+        "checks pass again",
+        "| acknowledged | bob |",
+        "rolled back web",
+        "- [ ] Alert on pool saturation — carol, due 2027-01-15",
+    ] {
+        assert!(md.contains(needle), "missing {needle:?} in\n{md}");
+    }
+
+    // Edited and saved, it is what the incident shows from then on.
+    let edited = format!("{md}\nReviewed with the team.\n");
+    incidents::save_postmortem(&pool, id, &edited, "alice")
+        .await
+        .expect("save");
+    assert_eq!(
+        incidents::postmortem(&pool, id).await.expect("saved"),
+        edited
+    );
+    let e = incidents::save_postmortem(&pool, id, &"x".repeat(200_001), "alice")
+        .await
+        .expect_err("too long");
+    assert!(matches!(e, IncidentError::Invalid(_)));
+    let e = incidents::add_action_item(&pool, id, " ", "carol", None)
+        .await
+        .expect_err("no title");
+    assert!(matches!(e, IncidentError::Invalid(_)));
+}
