@@ -87,4 +87,30 @@ pub struct Config {
     /// Crawls started with "crawl now" running at once at most.
     #[arg(long, env = "JAVARI_MAX_CONCURRENT_CRAWLS", default_value_t = 2)]
     pub max_concurrent_crawls: usize,
+    /// `max_tokens` sent to the provider with every chat request.
+    #[arg(long, env = "JAVARI_CHAT_MAX_ANSWER_TOKENS", default_value_t = 4096)]
+    pub chat_max_answer_tokens: u32,
+    /// Longest answer relayed, in bytes; the answer is stored as truncated there.
+    #[arg(long, env = "JAVARI_CHAT_MAX_ANSWER_BYTES", default_value_t = 262_144)]
+    pub chat_max_answer_bytes: usize,
+    /// Longest an answer may stream, in seconds; stored as truncated after.
+    #[arg(long, env = "JAVARI_CHAT_MAX_ANSWER_SECONDS", default_value_t = 300)]
+    pub chat_max_answer_seconds: u64,
+    /// Longest line (and event) accepted from a provider's stream, in bytes.
+    #[arg(
+        long,
+        env = "JAVARI_CHAT_MAX_SSE_LINE_BYTES",
+        default_value_t = 262_144
+    )]
+    pub chat_max_sse_line_bytes: usize,
+    /// Bytes of a provider's error answer read for its message.
+    #[arg(
+        long,
+        env = "JAVARI_CHAT_MAX_ERROR_BODY_BYTES",
+        default_value_t = 16_384
+    )]
+    pub chat_max_error_body_bytes: usize,
+    /// Answers one user may have streaming at once in one console (more get 429).
+    #[arg(long, env = "JAVARI_CHAT_MAX_ANSWERS_IN_FLIGHT", default_value_t = 4)]
+    pub chat_max_answers_in_flight: usize,
 }

@@ -120,6 +120,17 @@ async fn run(config: Config) -> Result<(), StartError> {
             ..defaults.crawl_limits.clone()
         },
         max_concurrent_crawls: config.max_concurrent_crawls.max(1),
+        max_answers_in_flight_per_user: config.chat_max_answers_in_flight,
+        gateway: javari_core::chat::GatewayConfig {
+            max_answer_tokens: config.chat_max_answer_tokens,
+            max_answer_bytes: config.chat_max_answer_bytes,
+            max_answer_duration: std::time::Duration::from_secs(config.chat_max_answer_seconds),
+            read: javari_core::chat::ReadLimits {
+                max_line_bytes: config.chat_max_sse_line_bytes,
+                max_error_body_bytes: config.chat_max_error_body_bytes,
+            },
+            ..defaults.gateway.clone()
+        },
         ..defaults
     };
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -19,11 +19,15 @@ pub struct Settings {
     pub max_json_bytes: usize,
     /// Largest knowledge upload.
     pub max_upload_bytes: usize,
-    /// How long the provider list (and their keys) is cached.
+    /// How long the provider list (and their keys) is used before a background reload
+    /// (changes are also announced by PostgreSQL notifications).
     pub providers_ttl: Duration,
     /// Namespaces whose Providers chat and embeddings may use; a Provider anywhere else never
     /// receives a request. Empty: none (chat answers that no provider is available).
     pub trusted_namespaces: Vec<String>,
+    /// Answers one user may have streaming at once in one console; more get 429.
+    pub max_answers_in_flight_per_user: usize,
+    /// Timeouts, retries and the answer limits (tokens, bytes, duration, SSE line, error body).
     pub gateway: GatewayConfig,
     /// Limits of every request the web crawler makes.
     pub crawl_limits: FetchLimits,
@@ -39,8 +43,9 @@ impl Default for Settings {
             keep_last_messages: 20,
             max_json_bytes: 64 * 1024,
             max_upload_bytes: 10 * 1024 * 1024,
-            providers_ttl: Duration::from_secs(5),
+            providers_ttl: Duration::from_secs(60),
             trusted_namespaces: Vec::new(),
+            max_answers_in_flight_per_user: 4,
             gateway: GatewayConfig::default(),
             crawl_limits: FetchLimits::default(),
             max_concurrent_crawls: 2,

@@ -1,11 +1,10 @@
 use std::sync::Arc;
 
-use javari_core::chat::{Gateway, ProviderDirectory};
+use javari_core::chat::{ChatService, ChatSettings, Gateway, ProviderDirectory};
 use javari_core::vault::Vault;
 use sqlx::PgPool;
 
 use crate::auth::AuthState;
-use crate::chat::ChatStreams;
 use crate::metrics::HttpMetrics;
 use crate::settings::Settings;
 
@@ -19,7 +18,8 @@ pub struct AppState {
     pub(crate) metrics: Arc<HttpMetrics>,
     /// Sign-in limits, the session and token cache, second-factor keys.
     pub auth: Arc<AuthState>,
-    pub(crate) streams: ChatStreams,
+    /// The chat exchange (core); handlers only translate it to HTTP.
+    pub chat: ChatService,
     /// Slots for crawls started from the console ("crawl now").
     pub(crate) crawl_slots: Arc<tokio::sync::Semaphore>,
 }
@@ -32,20 +32,34 @@ impl AppState {
 
     pub fn with_settings(db: PgPool, settings: Settings, vault: Option<Vault>) -> Self {
         let auth = AuthState::new(db.clone(), settings.auth.clone(), vault.clone());
-        let directory = ProviderDirectory::new(
+        let directory = Arc::new(ProviderDirectory::new(
             db.clone(),
             vault,
             settings.providers_ttl,
             &settings.trusted_namespaces,
-        );
+        ));
         let crawl_slots = Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent_crawls));
+        let gateway = Gateway::new(settings.gateway.clone());
+        let metrics = Arc::new(HttpMetrics::new());
+        let chat = ChatService::new(
+            db.clone(),
+            directory.clone(),
+            gateway.clone(),
+            ChatSettings {
+                keep_last_messages: settings.keep_last_messages,
+                monthly_budget_usd: settings.monthly_budget_usd,
+                max_answers_in_flight_per_user: settings.max_answers_in_flight_per_user,
+                ..ChatSettings::default()
+            },
+            metrics.clone(),
+        );
         Self {
-            gateway: javari_core::chat::Gateway::new(settings.gateway.clone()),
-            directory: Arc::new(directory),
+            gateway,
+            directory,
             settings: Arc::new(settings),
-            metrics: Arc::new(HttpMetrics::new()),
+            metrics,
             auth: Arc::new(auth),
-            streams: ChatStreams::default(),
+            chat,
             crawl_slots,
             db,
         }

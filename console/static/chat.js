@@ -71,7 +71,14 @@
     form.elements["conversation_id"].value = started.conversationId;
     history.replaceState(null, "", "/chat?c=" + started.conversationId);
     status.textContent = "Answering…";
+    // Any console replica serves the stream and replays it from the first event, so after a
+    // dropped connection the browser's own reconnect starts the text over.
     const source = new EventSource("/chat/streams/" + started.streamId);
+    let reconnects = 0;
+    source.onopen = function () {
+      content.textContent = "";
+      status.textContent = "Answering…";
+    };
     source.onmessage = function (e) {
       const event = JSON.parse(e.data);
       if (event.type === "token") {
@@ -99,7 +106,11 @@
       }
     };
     source.onerror = function () {
-      if (source.readyState === EventSource.CLOSED) return;
+      if (source.readyState === EventSource.CONNECTING && reconnects < 5) {
+        reconnects += 1;
+        status.textContent = "The connection dropped; reconnecting…";
+        return;
+      }
       status.textContent = "The connection dropped; the answer is still saved in the conversation.";
       source.close();
       send.disabled = false;

@@ -283,3 +283,247 @@ async fn a_monthly_budget_warns_then_stops(pool: PgPool) {
     assert!(stopped.text.contains("budget"), "{}", stopped.text);
     assert_eq!(h.openai.chat_requests(), 3);
 }
+
+/// Waits for `check` to hold, polling, up to `limit`.
+async fn eventually<F, Fut>(limit: std::time::Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + limit;
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
+async fn max_tokens_is_sent_and_an_answer_is_cut_at_its_byte_limit(pool: PgPool) {
+    let mut settings = support::test_settings();
+    settings.gateway.max_answer_tokens = 64;
+    settings.gateway.max_answer_bytes = 20;
+    let h = Harness::with_settings(pool, settings).await;
+    h.openai
+        .set_reply((0..50).map(|i| format!("word{i} ")).collect());
+    let chat = h
+        .chat(json!({"message": "hi there", "model": "gpt-3.5-turbo", "includeKnowledge": false}))
+        .await;
+    assert_eq!(chat.status, 200, "{}", chat.text);
+    let sent = h.openai.last_chat_request().expect("request");
+    assert_eq!(sent["max_tokens"], 64, "{sent}");
+    let streamed = chat.tokens().concat();
+    assert_eq!(streamed, "word0 word1 word2 wo", "cut at 20 bytes");
+    let last = chat.last();
+    assert_eq!(last["type"], "error", "{}", chat.text);
+    assert_eq!(last["data"]["truncated"], true);
+    let error = last["data"]["error"].as_str().expect("error");
+    assert!(error.contains("20 bytes, the limit"), "{error}");
+    let (content, truncated, stored_error): (String, Option<String>, Option<String>) =
+        sqlx::query_as(
+            "SELECT content, metadata->>'truncated', error FROM javari_messages WHERE role = 'assistant'",
+        )
+        .fetch_one(&h.pool)
+        .await
+        .expect("stored answer");
+    assert_eq!(content, streamed);
+    assert_eq!(truncated.as_deref(), Some("true"));
+    assert!(
+        stored_error
+            .as_deref()
+            .is_some_and(|e| e.contains("20 bytes, the limit")),
+        "{stored_error:?}"
+    );
+}
+
+#[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
+async fn an_answer_is_cut_at_its_duration_limit(pool: PgPool) {
+    let mut settings = support::test_settings();
+    settings.gateway.max_answer_duration = std::time::Duration::from_millis(500);
+    let h = Harness::with_settings(pool, settings).await;
+    h.openai
+        .set_reply((0..40).map(|i| format!("t{i} ")).collect());
+    h.openai
+        .set_token_delay(std::time::Duration::from_millis(100));
+    let chat = h
+        .chat(json!({"message": "hi there", "model": "gpt-3.5-turbo", "includeKnowledge": false}))
+        .await;
+    assert_eq!(chat.status, 200, "{}", chat.text);
+    let last = chat.last();
+    assert_eq!(last["type"], "error", "{}", chat.text);
+    let error = last["data"]["error"].as_str().expect("error");
+    assert!(error.contains("took longer than 0.5 s"), "{error}");
+    assert!(chat.tokens().len() < 40, "cut before the end");
+    let truncated: Option<String> = sqlx::query_scalar(
+        "SELECT metadata->>'truncated' FROM javari_messages WHERE role = 'assistant'",
+    )
+    .fetch_one(&h.pool)
+    .await
+    .expect("stored answer");
+    assert_eq!(truncated.as_deref(), Some("true"));
+}
+
+#[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
+async fn answers_in_flight_per_user_are_limited_with_429(pool: PgPool) {
+    let mut settings = support::test_settings();
+    settings.max_answers_in_flight_per_user = 2;
+    let h = Harness::with_settings(pool, settings).await;
+    h.openai
+        .set_reply((0..8).map(|i| format!("t{i} ")).collect());
+    h.openai
+        .set_token_delay(std::time::Duration::from_millis(150));
+    let body = json!({"message": "hi there", "model": "gpt-3.5-turbo", "includeKnowledge": false});
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        let response = h
+            .http
+            .post(h.url("/api/javari/chat"))
+            .bearer_auth(&h.operator_token)
+            .json(&body)
+            .send()
+            .await
+            .expect("chat");
+        assert_eq!(response.status(), 200);
+        open.push(response);
+    }
+    let third = h.chat(body.clone()).await;
+    assert_eq!(third.status, 429, "{}", third.text);
+    assert!(
+        third.text.contains("2 answers in progress"),
+        "{}",
+        third.text
+    );
+    // Another user is not affected.
+    let other = h.chat_as(&h.admin_token, body.clone()).await;
+    assert_eq!(other.status, 200, "{}", other.text);
+    // Places come back when the answers end, read or not.
+    drop(open);
+    let h = &h;
+    let body = &body;
+    eventually(
+        std::time::Duration::from_secs(20),
+        "a place comes back",
+        || async move { h.chat(body.clone()).await.status == 200 },
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
+async fn a_chat_started_on_one_console_is_followed_to_the_end_from_another(pool: PgPool) {
+    let h = Harness::start(pool).await;
+    let (replica, replica_base) = h.replica(support::test_settings()).await;
+    let reply: Vec<String> = (0..12).map(|i| format!("r{i} ")).collect();
+    h.openai.set_reply(reply.clone());
+    h.openai
+        .set_token_delay(std::time::Duration::from_millis(60));
+    let started: serde_json::Value = h
+        .http
+        .post(h.url("/chat/send"))
+        .bearer_auth(&h.operator_token)
+        .header("accept", "application/json")
+        .form(&[("message", "hi there"), ("model", "gpt-3.5-turbo")])
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let stream_id = started["streamId"].as_str().expect("stream id").to_owned();
+    let follow = |token: String| {
+        let url = format!("{replica_base}/chat/streams/{stream_id}");
+        let http = h.http.clone();
+        async move {
+            let response = http
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("follow");
+            let status = response.status().as_u16();
+            let text = response.text().await.expect("body");
+            (status, support::parse_sse(&text))
+        }
+    };
+    // Followed live from the other console, which never relays the answer itself.
+    let (status, events) = follow(h.operator_token.clone()).await;
+    assert_eq!(status, 200);
+    assert_eq!(replica.chat.answers_held(), 0, "the replica relays nothing");
+    let tokens: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "token")
+        .map(|e| e["data"]["token"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(tokens.concat(), reply.concat());
+    let last = events.last().expect("events");
+    assert_eq!(last["type"], "complete", "{last}");
+    assert_eq!(last["data"]["conversationId"], started["conversationId"]);
+    assert_eq!(last["data"]["message"]["content"], reply.concat());
+    // A page that reconnects later replays the whole answer, again from the other console.
+    let (_, replay) = follow(h.operator_token.clone()).await;
+    assert_eq!(replay, events);
+    // Nobody else's page may follow it.
+    let (status, _) = follow(h.admin_token.clone()).await;
+    assert_eq!(status, 404);
+    // The console that relayed it keeps no copy once it is stored and published.
+    let state = &h.state;
+    eventually(
+        std::time::Duration::from_secs(10),
+        "the answer leaves memory",
+        || async move { state.chat.answers_held() == 0 },
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
+async fn twenty_concurrent_chats_cannot_pass_a_budget_with_room_for_five(pool: PgPool) {
+    // gpt-3.5-turbo: $0.0005 in, $0.0015 out per 1k. Each answer reserves its prompt plus
+    // 1,000 answer tokens (about $0.00152) and costs $0.002 (1,000 + 1,000 tokens): the
+    // budget admits five reservations and no sixth.
+    let mut settings = support::test_settings();
+    settings.gateway.max_answer_tokens = 1000;
+    settings.monthly_budget_usd = Some(4.5 * 0.0015);
+    settings.max_answers_in_flight_per_user = 50;
+    let h = Harness::with_settings(pool, settings).await;
+    h.openai.set_usage(Some((1000, 1000)));
+    h.openai
+        .set_reply((0..5).map(|i| format!("t{i} ")).collect());
+    h.openai
+        .set_token_delay(std::time::Duration::from_millis(100));
+    let body = json!({"message": "hi there", "model": "gpt-3.5-turbo", "includeKnowledge": false});
+    let chats = futures::future::join_all((0..20).map(|_| h.chat(body.clone()))).await;
+    let answered: Vec<_> = chats.iter().filter(|c| c.status == 200).collect();
+    let refused: Vec<_> = chats.iter().filter(|c| c.status == 402).collect();
+    assert_eq!(
+        answered.len() + refused.len(),
+        20,
+        "{:?}",
+        chats
+            .iter()
+            .map(|c| (c.status, &c.text))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(answered.len(), 5, "room for five answers");
+    for chat in &answered {
+        assert_eq!(chat.last()["type"], "complete", "{}", chat.text);
+    }
+    for chat in &refused {
+        assert!(chat.text.contains("budget"), "{}", chat.text);
+    }
+    let billed = h
+        .scalar_i64("SELECT count(*) FROM javari_cost_tracking")
+        .await;
+    assert_eq!(billed, 5, "at most five billed");
+    assert_eq!(
+        h.scalar_i64("SELECT count(*) FROM javari_budget_reservations")
+            .await,
+        0,
+        "every reservation settled or given back"
+    );
+    // Spending now passes the budget: the next one is refused before any provider is called.
+    let before = h.openai.chat_requests();
+    let next = h.chat(body).await;
+    assert_eq!(next.status, 402, "{}", next.text);
+    assert_eq!(h.openai.chat_requests(), before);
+}

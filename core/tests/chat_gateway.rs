@@ -132,6 +132,7 @@ fn fast() -> GatewayConfig {
         retries: 1,
         backoff: Duration::from_millis(10),
         cooldown: Duration::from_secs(30),
+        ..GatewayConfig::default()
     }
 }
 
@@ -293,7 +294,10 @@ async fn usage_from_each_api_matches_the_fake_and_prices_correctly() {
     }
     let anthropic = f.anthropic.last_chat_request().expect("anthropic request");
     assert_eq!(anthropic["system"], "You are terse.");
-    assert_eq!(anthropic["max_tokens"], 1024);
+    // The configured answer-token limit goes to every API.
+    assert_eq!(anthropic["max_tokens"], fast().max_answer_tokens);
+    let openai = f.openai.last_chat_request().expect("openai request");
+    assert_eq!(openai["max_tokens"], fast().max_answer_tokens);
     let gemini = f.gemini.last_chat_request().expect("gemini request");
     assert_eq!(
         gemini["systemInstruction"]["parts"][0]["text"],

@@ -1,5 +1,6 @@
 //! A chat request as the API and the chat page send it, and its validation.
 
+use javari_core::chat::Ask;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -54,6 +55,19 @@ impl ChatInput {
             self.model = None;
         }
         Ok(())
+    }
+
+    /// The validated question for the chat service.
+    pub fn into_ask(mut self) -> Result<Ask, ApiError> {
+        self.validate()?;
+        Ok(Ask {
+            message: self.message,
+            conversation_id: self.conversation_id,
+            project_id: self.project_id,
+            model: self.model,
+            temperature: self.temperature,
+            include_knowledge: self.include_knowledge.unwrap_or(true),
+        })
     }
 }
 

@@ -1,9 +1,9 @@
-//! Chat: the request, the exchange that answers it, and the answers in flight.
+//! Chat: the request as the API and the page send it, and the HTTP face of the core chat
+//! service (its errors as statuses, its events as metrics).
 
+mod errors;
 mod input;
-mod service;
-mod streams;
+mod observer;
 
+pub use errors::{chat_error, follow_error};
 pub use input::{ChatInput, MAX_MESSAGE_CHARS};
-pub use service::{Started, start};
-pub use streams::{ChatStreams, StreamBuffer};

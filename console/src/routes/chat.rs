@@ -1,6 +1,7 @@
 //! `POST /api/javari/chat` (Server-Sent Events), the chat page, and its send/stream pair.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Instant;
 
 use askama::Template;
@@ -11,6 +12,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form, Json};
 use futures::StreamExt;
+use javari_core::chat::Started;
+use javari_core::chat::events::ChatEvent;
 use javari_core::conversations::{self, StoredMessage};
 use serde::Deserialize;
 use serde_json::json;
@@ -19,18 +22,38 @@ use uuid::Uuid;
 use super::json::ApiJson;
 use crate::AppState;
 use crate::auth::{CurrentUser, Role};
-use crate::chat::{ChatInput, StreamBuffer, start};
+use crate::chat::{ChatInput, chat_error, follow_error};
 use crate::error::{ApiError, PageError};
 use crate::metrics::Received;
 
 /// The console's own time before the provider was called, in milliseconds.
 pub const OVERHEAD_HEADER: &str = "x-javari-overhead-ms";
 
-fn sse(buffer: std::sync::Arc<StreamBuffer>) -> impl IntoResponse {
-    let events = buffer
-        .subscribe()
-        .map(|json| Ok::<_, Infallible>(Event::default().data(&*json)));
+/// The answer's typed events as SSE `data:` lines of JSON.
+fn sse(events: impl futures::Stream<Item = Arc<ChatEvent>> + Send + 'static) -> impl IntoResponse {
+    let events = events.map(|event| {
+        let json = serde_json::to_string(&*event).unwrap_or_else(|_| {
+            r#"{"type":"error","data":{"error":"an event could not be encoded"}}"#.to_owned()
+        });
+        Ok::<_, Infallible>(Event::default().data(json))
+    });
     Sse::new(events).keep_alive(KeepAlive::default())
+}
+
+/// Starts an answer for the signed-in user. The user was looked up by the auth middleware
+/// (the seam where an in-memory session/token cache removes that database round trip).
+async fn start(
+    state: &AppState,
+    current: &CurrentUser,
+    input: ChatInput,
+    received: Instant,
+) -> Result<Started, ApiError> {
+    let ask = input.into_ask()?;
+    state
+        .chat
+        .start(current.user.id, ask, received)
+        .await
+        .map_err(chat_error)
 }
 
 /// `POST /api/javari/chat`: answers with an SSE stream of `token` events and a final
@@ -42,8 +65,8 @@ pub async fn api_chat(
     ApiJson(input): ApiJson<ChatInput>,
 ) -> Result<Response, ApiError> {
     let received = received.map_or_else(Instant::now, |r| r.0.0);
-    let started = start(&state, &current.user, input, received).await?;
-    let mut response = sse(started.buffer).into_response();
+    let started = start(&state, &current, input, received).await?;
+    let mut response = sse(started.answer.subscribe()).into_response();
     let overhead = format!("{:.3}", started.overhead.as_secs_f64() * 1000.0);
     if let Ok(v) = HeaderValue::from_str(&overhead) {
         response.headers_mut().insert(OVERHEAD_HEADER, v);
@@ -94,7 +117,7 @@ pub async fn send(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/json"));
-    let started = start(&state, &current.user, input, received).await?;
+    let started = start(&state, &current, input, received).await?;
     if wants_json {
         return Ok(Json(json!({
             "streamId": started.stream_id,
@@ -103,21 +126,23 @@ pub async fn send(
         .into_response());
     }
     let conversation = started.conversation_id;
-    started.buffer.wait().await;
+    started.answer.wait().await;
     Ok(Redirect::to(&format!("/chat?c={conversation}")).into_response())
 }
 
-/// `GET /chat/streams/{id}`: the EventSource side of `/chat/send`.
+/// `GET /chat/streams/{id}`: the EventSource side of `/chat/send`, served by any replica
+/// (from memory on the one relaying the answer, from PostgreSQL on the others).
 pub async fn stream(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    let buffer = state
-        .streams
-        .get(id, current.user.id)
-        .ok_or_else(|| ApiError::not_found("stream"))?;
-    Ok(sse(buffer).into_response())
+    let events = state
+        .chat
+        .follow(id, current.user.id)
+        .await
+        .map_err(follow_error)?;
+    Ok(sse(events).into_response())
 }
 
 #[derive(Template, WebTemplate)]

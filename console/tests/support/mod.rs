@@ -92,6 +92,8 @@ pub fn catalogue() -> Vec<(&'static str, &'static str, &'static str, i32, Vec<Mo
 pub struct Harness {
     pub pool: PgPool,
     pub state: AppState,
+    /// The vault the providers' keys are in (for a second console on the same database).
+    pub vault: Vault,
     /// `http://127.0.0.1:PORT`
     pub base: String,
     pub openai: FakeProvider,
@@ -117,6 +119,7 @@ pub fn test_settings() -> Settings {
             retries: 1,
             backoff: Duration::from_millis(10),
             cooldown: Duration::from_secs(30),
+            ..GatewayConfig::default()
         },
         ..Settings::default()
     }
@@ -191,7 +194,7 @@ impl Harness {
             .await
             .expect("sync provider");
         }
-        let state = AppState::with_settings(pool.clone(), settings, Some(vault));
+        let state = AppState::with_settings(pool.clone(), settings, Some(vault.clone()));
         let base = serve(state.clone()).await;
         let admin = create_user(&pool, "admin@example.test", PASSWORD, Role::Admin)
             .await
@@ -221,6 +224,7 @@ impl Harness {
         Harness {
             pool,
             state,
+            vault,
             base,
             openai,
             anthropic,
@@ -233,6 +237,13 @@ impl Harness {
             viewer_token,
             http,
         }
+    }
+
+    /// Another console (its own memory, its own port) on the same database: a replica.
+    pub async fn replica(&self, settings: Settings) -> (AppState, String) {
+        let state = AppState::with_settings(self.pool.clone(), settings, Some(self.vault.clone()));
+        let base = serve(state.clone()).await;
+        (state, base)
     }
 
     pub fn url(&self, path: &str) -> String {

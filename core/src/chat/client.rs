@@ -10,7 +10,7 @@ use reqwest::header::{HeaderValue, RETRY_AFTER};
 
 use super::error::{OpenError, StreamError, display_endpoint, root_cause};
 use super::request::{ChatRequest, StreamEvent, error_message};
-use super::sse::{SseEvent, SseParser};
+use super::sse::{DEFAULT_MAX_LINE_BYTES, SseEvent, SseParser};
 use super::types::ProviderEntry;
 use super::{anthropic, gemini, openai};
 
@@ -123,26 +123,55 @@ pub(crate) fn redact(text: &str, provider: &ProviderEntry) -> String {
     }
 }
 
-/// Largest error body read from a provider; the rest is dropped unread.
-const ERROR_BODY_MAX: usize = 16 * 1024;
+/// Bytes of an error answer read by default; the rest is never read.
+pub const DEFAULT_MAX_ERROR_BODY_BYTES: usize = 16 * 1024;
 
-/// The start of an error answer's body, at most [`ERROR_BODY_MAX`] bytes.
-async fn bounded_body(mut response: reqwest::Response) -> String {
-    let mut body = Vec::new();
-    while body.len() < ERROR_BODY_MAX {
-        match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-            _ => break,
-        }
-    }
-    body.truncate(ERROR_BODY_MAX);
-    String::from_utf8_lossy(&body).into_owned()
+/// Limits on what is read from a provider's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Longest SSE line (and event) accepted; a longer one ends the stream.
+    pub max_line_bytes: usize,
+    /// Bytes of an error body read for its message.
+    pub max_error_body_bytes: usize,
 }
 
-/// Turns an error answer into [`OpenError::Status`] with the API's own message.
+impl Default for ReadLimits {
+    fn default() -> Self {
+        Self {
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            max_error_body_bytes: DEFAULT_MAX_ERROR_BODY_BYTES,
+        }
+    }
+}
+
+/// At most `max` bytes of the body; the connection is dropped after.
+async fn read_capped(response: reqwest::Response, max: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut chunks = response.bytes_stream();
+    while let Some(Ok(chunk)) = chunks.next().await {
+        let room = max.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= max {
+            break;
+        }
+    }
+    body
+}
+
+/// Turns an error answer into [`OpenError::Status`] with the API's own message, reading at
+/// most [`DEFAULT_MAX_ERROR_BODY_BYTES`] of it.
 pub(crate) async fn status_error(
     response: reqwest::Response,
     provider: &ProviderEntry,
+) -> OpenError {
+    status_error_capped(response, provider, DEFAULT_MAX_ERROR_BODY_BYTES).await
+}
+
+/// [`status_error`] reading at most `max_body` bytes.
+pub(crate) async fn status_error_capped(
+    response: reqwest::Response,
+    provider: &ProviderEntry,
+    max_body: usize,
 ) -> OpenError {
     let status = response.status().as_u16();
     let retry_after = response
@@ -151,7 +180,8 @@ pub(crate) async fn status_error(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    let text = bounded_body(response).await;
+    let body = read_capped(response, max_body).await;
+    let text = String::from_utf8_lossy(&body);
     let message = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
         .and_then(|v| error_message(&v))
@@ -235,6 +265,16 @@ impl<B: AsRef<[u8]>> Reader<B> {
         }
     }
 
+    fn too_long(&mut self, error: super::sse::LineTooLong) {
+        if !self.ended {
+            self.queue.push_back(Err(StreamError::Event {
+                endpoint: self.endpoint.clone(),
+                detail: error.to_string(),
+            }));
+            self.ended = true;
+        }
+    }
+
     async fn next(mut self) -> Option<(Result<StreamEvent, StreamError>, Self)> {
         loop {
             if let Some(item) = self.queue.pop_front() {
@@ -244,11 +284,14 @@ impl<B: AsRef<[u8]>> Reader<B> {
                 return None;
             }
             match self.body.next().await {
-                Some(Ok(chunk)) => {
-                    for event in self.parser.push(chunk.as_ref()) {
-                        self.handle(event);
+                Some(Ok(chunk)) => match self.parser.push(chunk.as_ref()) {
+                    Ok(events) => {
+                        for event in events {
+                            self.handle(event);
+                        }
                     }
-                }
+                    Err(too_long) => self.too_long(too_long),
+                },
                 Some(Err(error)) => {
                     self.queue.push_back(Err(StreamError::Io {
                         endpoint: self.endpoint.clone(),
@@ -257,8 +300,10 @@ impl<B: AsRef<[u8]>> Reader<B> {
                     self.ended = true;
                 }
                 None => {
-                    if let Some(event) = self.parser.finish() {
-                        self.handle(event);
+                    match self.parser.finish() {
+                        Ok(Some(event)) => self.handle(event),
+                        Ok(None) => {}
+                        Err(too_long) => self.too_long(too_long),
                     }
                     if !self.ended
                         && let Some(finish) = self.decoder.end()
@@ -278,17 +323,18 @@ pub async fn open_stream(
     http: &reqwest::Client,
     provider: &ProviderEntry,
     req: &ChatRequest,
+    limits: ReadLimits,
 ) -> Result<ChatStream, OpenError> {
     let response = chat_request(http, provider, req)?
         .send()
         .await
         .map_err(|e| send_error(&e, &provider.endpoint))?;
     if !response.status().is_success() {
-        return Err(status_error(response, provider).await);
+        return Err(status_error_capped(response, provider, limits.max_error_body_bytes).await);
     }
     let reader = Reader {
         body: response.bytes_stream().boxed(),
-        parser: SseParser::new(),
+        parser: SseParser::with_limit(limits.max_line_bytes),
         decoder: Decoder::new(provider.api),
         queue: VecDeque::new(),
         ended: false,
@@ -296,4 +342,81 @@ pub async fn open_stream(
         provider: provider.clone(),
     };
     Ok(futures::stream::unfold(reader, Reader::next).boxed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn provider(endpoint: String) -> ProviderEntry {
+        ProviderEntry {
+            id: uuid::Uuid::new_v4(),
+            namespace: "ai".into(),
+            name: "endless".into(),
+            api: ProviderApi::Openai,
+            endpoint,
+            api_key: None,
+            priority: 1,
+            health: None,
+            rate_limit_rpm: None,
+            models: Vec::new(),
+        }
+    }
+
+    /// A server answering 500 with a body that never ends.
+    async fn endless_error_server() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = socket.read(&mut buf).await;
+                    let head = "HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n";
+                    if socket.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let chunk = format!("{:x}\r\n{}\r\n", 8192, "e".repeat(8192));
+                    while socket.write_all(chunk.as_bytes()).await.is_ok() {}
+                });
+            }
+        });
+        format!("http://{addr}/v1")
+    }
+
+    #[tokio::test]
+    async fn an_endless_error_body_is_read_up_to_the_cap() {
+        crate::http::install_crypto_provider();
+        let endpoint = endless_error_server().await;
+        let req = ChatRequest {
+            model: "m".into(),
+            messages: Vec::new(),
+            temperature: 0.0,
+            max_tokens: Some(16),
+        };
+        let limits = ReadLimits {
+            max_error_body_bytes: 1024,
+            ..ReadLimits::default()
+        };
+        // A deadline so a regression fails instead of hanging; it is not a speed target.
+        let result = tokio::time::timeout(
+            Duration::from_secs(20),
+            open_stream(&reqwest::Client::new(), &provider(endpoint), &req, limits),
+        )
+        .await
+        .expect("the error body is not read to its (missing) end");
+        match result {
+            Err(OpenError::Status {
+                status, message, ..
+            }) => {
+                assert_eq!(status, 500);
+                assert!(message.len() <= 1024, "{}", message.len());
+            }
+            Err(other) => panic!("expected a status error, got {other}"),
+            Ok(_) => panic!("expected a status error, got a stream"),
+        }
+    }
 }

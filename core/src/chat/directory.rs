@@ -136,6 +136,7 @@ pub struct ProviderDirectory {
     ttl: Duration,
     trusted: Arc<[String]>,
     cache: Arc<Mutex<Cached>>,
+    refreshing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl ProviderDirectory {
@@ -147,20 +148,45 @@ impl ProviderDirectory {
             ttl,
             trusted: trusted.into(),
             cache: Arc::default(),
+            refreshing: Arc::default(),
         }
     }
 
+    /// The cached list. Past its TTL (when the TTL is not zero) the cached list is still
+    /// answered while a reload runs in the background, so no chat waits on the database;
+    /// `javari_providers` notifications ([`ProviderDirectory::refresh`]) keep it current.
     pub async fn providers(&self) -> Result<Arc<Vec<ProviderEntry>>, DirectoryError> {
         {
             let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((loaded, providers)) = cache.as_ref()
-                && loaded.elapsed() < self.ttl
-            {
-                return Ok(providers.clone());
+            if let Some((loaded, providers)) = cache.as_ref() {
+                if loaded.elapsed() < self.ttl {
+                    return Ok(providers.clone());
+                }
+                if !self.ttl.is_zero() {
+                    if !self
+                        .refreshing
+                        .swap(true, std::sync::atomic::Ordering::AcqRel)
+                    {
+                        let directory = self.clone();
+                        tokio::spawn(async move {
+                            if let Err(error) = directory.refresh().await {
+                                tracing::warn!(%error, "reloading the providers failed");
+                            }
+                            directory
+                                .refreshing
+                                .store(false, std::sync::atomic::Ordering::Release);
+                        });
+                    }
+                    return Ok(providers.clone());
+                }
             }
         }
-        let providers =
-            Arc::new(load_providers(&self.pool, self.vault.as_ref(), &self.trusted).await?);
+        self.refresh().await
+    }
+
+    /// Reloads the list now (a Provider changed).
+    pub async fn refresh(&self) -> Result<Arc<Vec<ProviderEntry>>, DirectoryError> {
+        let providers = Arc::new(load_providers(&self.pool, self.vault.as_ref(), &self.trusted).await?);
         *self.cache.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((Instant::now(), providers.clone()));
         Ok(providers)

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tracing::Instrument;
 
-use super::client::{ChatStream, open_stream};
+use super::client::{ChatStream, ReadLimits, open_stream};
 use super::cost::estimate_tokens;
 use super::error::{OpenError, RouteError, StreamError};
 use super::limits::Limits;
@@ -30,6 +30,14 @@ pub struct GatewayConfig {
     pub backoff: Duration,
     /// How long a rate-limited or failing provider is skipped.
     pub cooldown: Duration,
+    /// `max_tokens` sent with every chat request.
+    pub max_answer_tokens: u32,
+    /// Longest answer relayed, in bytes of text; the answer is cut (truncated) there.
+    pub max_answer_bytes: usize,
+    /// Longest an answer may stream from its first token; cut (truncated) after.
+    pub max_answer_duration: Duration,
+    /// SSE line and error body limits.
+    pub read: ReadLimits,
 }
 
 impl Default for GatewayConfig {
@@ -41,6 +49,10 @@ impl Default for GatewayConfig {
             retries: 1,
             backoff: Duration::from_millis(200),
             cooldown: Duration::from_secs(30),
+            max_answer_tokens: 4096,
+            max_answer_bytes: 256 * 1024,
+            max_answer_duration: Duration::from_secs(300),
+            read: ReadLimits::default(),
         }
     }
 }
@@ -230,7 +242,7 @@ impl Gateway {
                 model: candidate.model.name.clone(),
                 messages: messages.clone(),
                 temperature,
-                max_tokens: None,
+                max_tokens: Some(self.config.max_answer_tokens),
             };
             match self
                 .try_candidate(&candidate, &request, &mut attempts)
@@ -245,7 +257,12 @@ impl Gateway {
                         attempts,
                         stream,
                         pending: Some(first),
-                        output: String::new(),
+                        output_bytes: 0,
+                        output_chars: 0,
+                        max_bytes: self.config.max_answer_bytes,
+                        max_duration: self.config.max_answer_duration,
+                        deadline: tokio::time::Instant::now() + self.config.max_answer_duration,
+                        cut: None,
                         idle_timeout: self.config.idle_timeout,
                         finished: false,
                         counters: self.counters.clone(),
@@ -328,11 +345,13 @@ impl Gateway {
     ) -> Result<(ChatStream, StreamEvent), Failure> {
         let limit = self.config.first_token_timeout;
         let deadline = tokio::time::Instant::now() + limit;
-        let mut stream =
-            tokio::time::timeout_at(deadline, open_stream(&self.http, provider, request))
-                .await
-                .map_err(|_| Failure::Timeout(limit))?
-                .map_err(Failure::Open)?;
+        let mut stream = tokio::time::timeout_at(
+            deadline,
+            open_stream(&self.http, provider, request, self.config.read),
+        )
+        .await
+        .map_err(|_| Failure::Timeout(limit))?
+        .map_err(Failure::Open)?;
         loop {
             match tokio::time::timeout_at(deadline, stream.next()).await {
                 Err(_) => return Err(Failure::Timeout(limit)),
@@ -385,7 +404,14 @@ pub struct OpenChat {
     pub attempts: Vec<Attempt>,
     stream: ChatStream,
     pending: Option<StreamEvent>,
-    output: String,
+    /// Only counts are kept: the text itself is the caller's (one copy of an answer).
+    output_bytes: usize,
+    output_chars: usize,
+    max_bytes: usize,
+    max_duration: Duration,
+    deadline: tokio::time::Instant,
+    /// Set when a limit was reached: the reason the next call ends the answer with.
+    cut: Option<String>,
     prompt_estimate: u32,
     idle_timeout: Duration,
     finished: bool,
@@ -405,54 +431,92 @@ impl std::fmt::Debug for OpenChat {
 }
 
 impl OpenChat {
-    /// The text streamed so far.
-    pub fn text(&self) -> &str {
-        &self.output
+    /// Bytes of answer text streamed so far.
+    pub fn answer_bytes(&self) -> usize {
+        self.output_bytes
     }
 
     fn estimate(&self) -> Usage {
         Usage {
             prompt_tokens: self.prompt_estimate,
-            completion_tokens: estimate_tokens(&self.output),
+            completion_tokens: u32::try_from(self.output_chars.div_ceil(4)).unwrap_or(u32::MAX),
         }
     }
 
     fn truncated(&mut self, reason: String) -> Delta {
         self.finished = true;
         bump(&self.counters, &self.name, |c| c.truncations += 1);
-        tracing::warn!(provider = %self.name, model = %self.model.name, %reason, chars = self.output.len(), "chat stream truncated");
+        tracing::warn!(provider = %self.name, model = %self.model.name, %reason, bytes = self.output_bytes, "chat stream truncated");
         Delta::Truncated {
             reason,
             usage_estimate: self.estimate(),
         }
     }
 
-    /// The next token, then `Done` or `Truncated`, then `None`.
+    /// The next token, then `Done` or `Truncated`, then `None`. An answer longer than the
+    /// byte limit, or streaming longer than the duration limit, ends `Truncated` with the
+    /// limit as its reason (its last token cut on a character boundary).
     pub async fn next(&mut self) -> Option<Delta> {
         loop {
             if self.finished {
                 return None;
             }
+            if let Some(reason) = self.cut.take() {
+                return Some(self.truncated(reason));
+            }
             let event = match self.pending.take() {
                 Some(event) => event,
-                None => match tokio::time::timeout(self.idle_timeout, self.stream.next()).await {
-                    Ok(Some(Ok(event))) => event,
-                    Ok(Some(Err(e))) => return Some(self.truncated(e.to_string())),
-                    Ok(None) => {
-                        return Some(
-                            self.truncated("stream ended without a finish reason".to_owned()),
-                        );
+                None => {
+                    let now = tokio::time::Instant::now();
+                    if now >= self.deadline {
+                        return Some(self.truncated(format!(
+                            "the answer took longer than {} s, the limit",
+                            self.max_duration.as_secs_f64()
+                        )));
                     }
-                    Err(_) => {
-                        let reason = format!("no data for {} ms", self.idle_timeout.as_millis());
-                        return Some(self.truncated(reason));
+                    let idle_until = now + self.idle_timeout;
+                    let until = idle_until.min(self.deadline);
+                    match tokio::time::timeout_at(until, self.stream.next()).await {
+                        Ok(Some(Ok(event))) => event,
+                        Ok(Some(Err(e))) => return Some(self.truncated(e.to_string())),
+                        Ok(None) => {
+                            return Some(
+                                self.truncated("stream ended without a finish reason".to_owned()),
+                            );
+                        }
+                        Err(_) if until == idle_until => {
+                            let reason =
+                                format!("no data for {} ms", self.idle_timeout.as_millis());
+                            return Some(self.truncated(reason));
+                        }
+                        Err(_) => continue,
                     }
-                },
+                }
             };
             match event {
                 StreamEvent::Token(t) if t.is_empty() => {}
-                StreamEvent::Token(t) => {
-                    self.output.push_str(&t);
+                StreamEvent::Token(mut t) => {
+                    let room = self.max_bytes.saturating_sub(self.output_bytes);
+                    if t.len() > room {
+                        let mut cut = room;
+                        while !t.is_char_boundary(cut) {
+                            cut -= 1;
+                        }
+                        t.truncate(cut);
+                        self.output_bytes += t.len();
+                        self.output_chars += t.chars().count();
+                        // The next call ends the answer.
+                        self.cut = Some(format!(
+                            "the answer reached {} bytes, the limit",
+                            self.max_bytes
+                        ));
+                        if t.is_empty() {
+                            continue;
+                        }
+                        return Some(Delta::Token(t));
+                    }
+                    self.output_bytes += t.len();
+                    self.output_chars += t.chars().count();
                     return Some(Delta::Token(t));
                 }
                 StreamEvent::Finish { reason, usage } => {

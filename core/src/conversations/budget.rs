@@ -2,7 +2,7 @@
 //! preference overriding the platform default) and the state that follows.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -90,7 +90,7 @@ pub async fn set_monthly_budget(
 }
 
 /// Where spending stands against the budget.
-#[derive(Serialize, Clone, Copy, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum BudgetState {
     /// No budget set.

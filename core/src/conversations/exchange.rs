@@ -8,9 +8,17 @@ use uuid::Uuid;
 use super::budget::billing_period;
 use super::error::ConversationError;
 use super::model::DEFAULT_TITLE;
+use super::reservations::BUDGET_CHANNEL;
 
 /// Titles derived from the first message are cut to about this many characters.
 const TITLE_MAX_CHARS: usize = 60;
+
+/// The budget reservation an exchange settles, and the console that made it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settle {
+    pub reservation: Uuid,
+    pub origin: Uuid,
+}
 
 /// One question and its answer.
 #[derive(Clone, Debug)]
@@ -46,6 +54,17 @@ pub struct Exchange<'a> {
 pub async fn record_exchange(
     pool: &PgPool,
     ex: &Exchange<'_>,
+) -> Result<(Uuid, Uuid), ConversationError> {
+    record_exchange_settling(pool, ex, None).await
+}
+
+/// [`record_exchange`] that also settles the answer's budget reservation in the same
+/// transaction (the reservation is replaced by the cost row) and tells every console that
+/// the user's spending changed (`user_id/origin`, so the console that settled can skip it).
+pub async fn record_exchange_settling(
+    pool: &PgPool,
+    ex: &Exchange<'_>,
+    settle: Option<Settle>,
 ) -> Result<(Uuid, Uuid), ConversationError> {
     let input_tokens = ex.input_tokens.max(0);
     let output_tokens = ex.output_tokens.max(0);
@@ -158,6 +177,18 @@ pub async fn record_exchange(
         .bind(output_tokens)
         .bind(ex.error)
         .bind(ex.now)
+        .execute(&mut *tx)
+        .await?;
+    }
+
+    if let Some(settle) = settle {
+        sqlx::query(
+            "WITH settled AS (DELETE FROM javari_budget_reservations WHERE id = $1)
+             SELECT pg_notify($2, $3)",
+        )
+        .bind(settle.reservation)
+        .bind(BUDGET_CHANNEL)
+        .bind(format!("{}/{}", ex.user_id, settle.origin))
         .execute(&mut *tx)
         .await?;
     }

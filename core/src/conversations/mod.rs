@@ -9,6 +9,7 @@ mod error;
 mod exchange;
 mod messages;
 mod model;
+mod reservations;
 mod search;
 mod store;
 mod summary;
@@ -19,9 +20,14 @@ pub use budget::{
 };
 pub use context::{ContextWindow, context};
 pub use error::ConversationError;
-pub use exchange::{Exchange, record_exchange, title_from_message};
+pub use exchange::{
+    Exchange, Settle, record_exchange, record_exchange_settling, title_from_message,
+};
 pub use messages::messages;
 pub use model::{Conversation, DEFAULT_TITLE, STATUSES, StoredMessage};
+pub use reservations::{
+    BUDGET_CHANNEL, Reservation, ReserveError, release_reservation, reserve_budget,
+};
 pub use search::{DEFAULT_LIMIT, ListQuery, MAX_LIMIT, list};
 pub use store::{NewConversation, create, get, rename, set_starred, set_status};
 pub use summary::{SUMMARY_MAX_CHARS, refresh_summary, summarize};
