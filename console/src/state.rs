@@ -19,6 +19,9 @@ pub struct AppState {
     pub(crate) metrics: Arc<HttpMetrics>,
     pub(crate) login_limiter: Arc<LoginLimiter>,
     pub(crate) streams: ChatStreams,
+    /// Slots for knowledge uploads and for embeddings requests.
+    pub(crate) uploads: Arc<tokio::sync::Semaphore>,
+    pub(crate) embeddings: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -29,6 +32,12 @@ impl AppState {
 
     pub fn with_settings(db: PgPool, settings: Settings, vault: Option<Vault>) -> Self {
         let directory = ProviderDirectory::new(db.clone(), vault, settings.providers_ttl);
+        let uploads = Arc::new(tokio::sync::Semaphore::new(
+            settings.upload_concurrency.max(1),
+        ));
+        let embeddings = Arc::new(tokio::sync::Semaphore::new(
+            settings.embed_concurrency.max(1),
+        ));
         Self {
             gateway: javari_core::chat::Gateway::new(settings.gateway.clone()),
             directory: Arc::new(directory),
@@ -36,6 +45,8 @@ impl AppState {
             metrics: Arc::new(HttpMetrics::new()),
             login_limiter: Arc::new(LoginLimiter::default()),
             streams: ChatStreams::default(),
+            uploads,
+            embeddings,
             db,
         }
     }

@@ -33,6 +33,7 @@ pub struct Metrics {
     pub restarts: Counter,
     pub probes: Counter,
     pub checks: Counter,
+    pub checks_skipped: Counter,
     pub incidents_opened: Counter,
 }
 
@@ -56,6 +57,7 @@ impl Metrics {
         let restarts = Counter::default();
         let probes = Counter::default();
         let checks = Counter::default();
+        let checks_skipped = Counter::default();
         let incidents_opened = Counter::default();
         registry.register(
             "ready",
@@ -104,6 +106,11 @@ impl Metrics {
             checks.clone(),
         );
         registry.register(
+            "monitor_checks_skipped",
+            "Monitor ticks skipped because that Monitor's previous check was still running",
+            checks_skipped.clone(),
+        );
+        registry.register(
             "incidents_opened",
             "Incidents opened by Monitors",
             incidents_opened.clone(),
@@ -119,6 +126,7 @@ impl Metrics {
             restarts,
             probes,
             checks,
+            checks_skipped,
             incidents_opened,
         }
     }
