@@ -347,7 +347,7 @@ mod tests {
             moved
                 .display()
                 .to_string()
-                .contains("javari-.javari-test-pg")
+                .contains("javari-_javari-test-pg")
         );
         std::fs::remove_dir_all(&root).expect("cleanup");
     }
