@@ -62,11 +62,17 @@ fn main() -> std::process::ExitCode {
 
 /// The error and its causes on one line, with what to do for the usual permission problem.
 fn one_line(e: &anyhow::Error) -> String {
-    let text = e
-        .chain()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ")
+    let mut text = String::new();
+    for cause in e.chain().map(ToString::to_string) {
+        // thiserror messages often carry their source already.
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    let text = text
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
