@@ -14,6 +14,7 @@ pub mod knowledge;
 pub mod monitors;
 pub mod projects;
 pub mod providers;
+pub mod runbooks;
 pub mod telemetry;
 pub mod time;
 pub mod vault;

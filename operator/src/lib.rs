@@ -6,6 +6,7 @@ pub mod context;
 pub mod credentials;
 pub mod faults;
 pub mod http;
+pub mod incident_gauge;
 pub mod leader;
 pub mod metrics;
 pub mod monitors;

@@ -17,6 +17,12 @@ pub struct KindLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ObjectLabels {
+    pub namespace: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FailureLabels {
     pub kind: &'static str,
     pub reason: &'static str,
@@ -35,6 +41,10 @@ pub struct Metrics {
     pub checks: Counter,
     pub checks_skipped: Counter,
     pub incidents_opened: Counter,
+    /// Incidents not yet resolved, as stored (refreshed by `incident_gauge`).
+    pub incidents_open: Gauge,
+    /// `expiresAt` of each Credential that has one, in Unix seconds.
+    pub credential_expiry: Family<ObjectLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -59,6 +69,8 @@ impl Metrics {
         let checks = Counter::default();
         let checks_skipped = Counter::default();
         let incidents_opened = Counter::default();
+        let incidents_open = Gauge::default();
+        let credential_expiry = Family::<ObjectLabels, Gauge>::default();
         registry.register(
             "ready",
             "1 once the CRDs are checked, the schema migrated and the controllers started",
@@ -115,6 +127,16 @@ impl Metrics {
             "Incidents opened by Monitors",
             incidents_opened.clone(),
         );
+        registry.register(
+            "incidents_open",
+            "Incidents open (not resolved) in the shared schema",
+            incidents_open.clone(),
+        );
+        registry.register(
+            "credential_expiry_timestamp_seconds",
+            "When each Credential with an expiresAt expires, in Unix seconds",
+            credential_expiry.clone(),
+        );
         Self {
             registry,
             ready,
@@ -128,6 +150,24 @@ impl Metrics {
             checks,
             checks_skipped,
             incidents_opened,
+            incidents_open,
+            credential_expiry,
+        }
+    }
+
+    /// Records (or forgets, with `None`) when a Credential expires.
+    pub fn set_credential_expiry(&self, namespace: &str, name: &str, expires_at: Option<i64>) {
+        let labels = ObjectLabels {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        };
+        match expires_at {
+            Some(at) => {
+                self.credential_expiry.get_or_create(&labels).set(at);
+            }
+            None => {
+                self.credential_expiry.remove(&labels);
+            }
         }
     }
 
@@ -172,6 +212,7 @@ mod tests {
         let m = Metrics::new();
         m.reconcile("Credential");
         m.failure("Credential", "KubeApiError");
+        m.set_credential_expiry("ns", "db-password", Some(1_900_000_000));
         let text = javari_core::telemetry::render_metrics(&m.registry);
         for name in [
             "javari_operator_ready",
@@ -184,6 +225,8 @@ mod tests {
             "javari_operator_provider_probes_total",
             "javari_operator_monitor_checks_total",
             "javari_operator_incidents_opened_total",
+            "javari_operator_incidents_open",
+            "javari_operator_credential_expiry_timestamp_seconds{namespace=\"ns\",name=\"db-password\"} 1900000000",
         ] {
             assert!(text.contains(name), "{name} missing from /metrics");
         }

@@ -110,7 +110,13 @@ pub async fn run_controllers(
         credentials::run(ctx.clone(), credential_wake, shutdown.clone()),
         providers::run(ctx.clone(), shutdown.clone()),
         projects::run(ctx.clone(), shutdown.clone()),
-        monitors::run(ctx, shutdown),
+        monitors::run(ctx.clone(), shutdown.clone()),
+        async {
+            tokio::select! {
+                _ = crate::incident_gauge::run(ctx, crate::incident_gauge::REFRESH) => {}
+                _ = shutdown => {}
+            }
+        },
     );
 }
 

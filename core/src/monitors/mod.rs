@@ -7,7 +7,7 @@ mod threshold;
 
 pub use condition::{CheckResult, Condition, Op, ParseError, Subject, evaluate_all, parse};
 pub use store::{
-    CheckRow, LatencyStats, add_timeline_event, insert_checks, latency_stats, open_incident,
-    resolve_incident, uptime,
+    CheckRow, LatencyStats, add_timeline_event, count_open_incidents, insert_checks, latency_stats,
+    open_incident, resolve_incident, uptime,
 };
 pub use threshold::{Counters, Transition, step};

@@ -195,3 +195,10 @@ async fn timeline(
         .await?;
     Ok(())
 }
+
+/// Incidents not yet resolved.
+pub async fn count_open_incidents(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM javari_incidents WHERE status <> 'resolved'")
+        .fetch_one(pool)
+        .await
+}

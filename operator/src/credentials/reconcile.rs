@@ -96,6 +96,14 @@ async fn apply(cred: &Credential, ctx: &Context) -> Result<Action, Error> {
         }
     };
     crate::report::write_status(ctx, cred, cred.status.is_some(), &prev, &new_status).await?;
+    ctx.metrics.set_credential_expiry(
+        &cred.namespace().unwrap_or_default(),
+        &cred.name_any(),
+        cred.spec
+            .expires_at
+            .as_ref()
+            .map(|t| from_k8s(t).timestamp()),
+    );
     let wake = wake.map(|w| w.min(now + chrono::TimeDelta::from_std(RESYNC).unwrap_or_default()));
     if let Some(at) = wake {
         let _ = ctx
@@ -367,6 +375,7 @@ async fn cleanup(cred: &Credential, ctx: &Context) -> Result<Action, Error> {
     ctx.credential_timer
         .cancel(&ObjectRef::from_obj(cred))
         .await;
+    ctx.metrics.set_credential_expiry(&ns, &name, None);
     info!("credential deleted from the vault");
     Ok(Action::await_change())
 }

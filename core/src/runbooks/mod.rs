@@ -1,0 +1,30 @@
+//! Runbooks as code: `runbooks/*.md` parsed into typed steps (manual, http, sql, kube,
+//! verify, approval, notify), validated when loaded, and matched to incidents by trigger.
+
+mod catalogue;
+mod model;
+mod parse;
+mod sql;
+mod validate;
+
+pub use catalogue::{Catalogue, CatalogueError, Source};
+pub use model::{
+    Action, CONTEXT_VARIABLES, FrontMatter, HttpMethod, KubeAction, OnFailure, Parameter, Runbook,
+    Step, StepKind, Triggers,
+};
+pub use parse::{RunbookError, STEP_FENCE, parse};
+pub use sql::{SqlStepError, Table, run_read_only};
+pub use validate::{
+    MAX_APPROVERS, MAX_AUTOMATED_TIMEOUT, MAX_PERSON_TIMEOUT, MAX_RETRIES, MAX_ROW_LIMIT,
+    MAX_STEPS, bind_placeholders, placeholders, read_only_statement, validate,
+};
+
+/// Parses and validates one runbook.
+pub fn load(text: &str) -> Result<Runbook, RunbookError> {
+    let runbook = parse(text)?;
+    validate(&runbook)?;
+    Ok(runbook)
+}
+
+#[cfg(test)]
+mod tests;
