@@ -72,10 +72,7 @@ fn one_line(e: &anyhow::Error) -> String {
             text.push_str(&cause);
         }
     }
-    let text = text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let denied = e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)

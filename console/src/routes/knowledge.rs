@@ -82,8 +82,13 @@ async fn read_upload(mut multipart: Multipart) -> Result<UploadForm, ApiError> {
 
 /// A slot for one upload, or 503 when `upload_concurrency` uploads are being processed. Taken
 /// before the body is read, so a refused upload costs nothing.
-fn upload_slot(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, Response> {
-    state.uploads.clone().try_acquire_owned().map_err(|_| {
+fn upload_slot(state: &AppState) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    state.uploads.clone().try_acquire_owned().ok()
+}
+
+/// 503 with Retry-After: every upload slot is taken.
+fn busy(state: &AppState) -> Response {
+    {
         let mut response = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
@@ -92,11 +97,12 @@ fn upload_slot(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, Re
             ),
         )
         .into_response();
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
         response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
-        response
-    })
+    }
 }
 
 /// Knowledge errors of an upload: 413 over the upload size, 422 for text or PDF streams over
@@ -187,9 +193,8 @@ pub async fn api_upload(
     Extension(current): Extension<CurrentUser>,
     multipart: Multipart,
 ) -> Response {
-    let _slot = match upload_slot(&state) {
-        Ok(slot) => slot,
-        Err(busy) => return busy,
+    let Some(_slot) = upload_slot(&state) else {
+        return busy(&state);
     };
     let upload = match read_upload(multipart).await {
         Ok(form) => store(&state, &current.user, form).await,
@@ -341,11 +346,23 @@ pub async fn page_upload(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
     multipart: Multipart,
-) -> Result<Redirect, Response> {
-    let _slot = upload_slot(&state)?;
-    let page = |e: ApiError| PageError(e).into_response();
-    let form = read_upload(multipart).await.map_err(page)?;
-    let upload = store(&state, &current.user, form).await.map_err(page)?;
+) -> Response {
+    let Some(_slot) = upload_slot(&state) else {
+        return busy(&state);
+    };
+    match page_store(&state, &current.user, multipart).await {
+        Ok(redirect) => redirect.into_response(),
+        Err(e) => PageError(e).into_response(),
+    }
+}
+
+async fn page_store(
+    state: &AppState,
+    user: &User,
+    multipart: Multipart,
+) -> Result<Redirect, ApiError> {
+    let form = read_upload(multipart).await?;
+    let upload = store(state, user, form).await?;
     let notice = if upload.duplicate {
         "duplicate"
     } else {
