@@ -10,6 +10,7 @@ pub mod db;
 pub mod github;
 pub mod health;
 pub mod http;
+pub mod incidents;
 pub mod knowledge;
 pub mod monitors;
 pub mod projects;

@@ -85,7 +85,7 @@ async fn one_incident_per_outage(pool: PgPool) {
             .fetch_one(&pool)
             .await
             .expect("incident");
-    assert_eq!((occurrences, status.as_str()), (2, "open"));
+    assert_eq!((occurrences, status.as_str()), (2, "triage"));
 
     assert_eq!(
         resolve_incident(&pool, key, "2 checks passed")

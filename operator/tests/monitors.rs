@@ -169,7 +169,7 @@ async fn one_incident_per_outage_with_webhooks_and_agreeing_figures() {
         (env.checks("web", "down").await >= 6).then_some(())
     })
     .await;
-    assert_eq!(env.incidents(&key).await, [("open".to_owned(), 1)]);
+    assert_eq!(env.incidents(&key).await, [("triage".to_owned(), 1)]);
     let status = env
         .monitors()
         .get("web")

@@ -3,6 +3,8 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;
+
+use crate::incidents::open_statuses;
 use uuid::Uuid;
 
 /// One check result as stored.
@@ -110,9 +112,10 @@ pub async fn open_incident(
 ) -> Result<Uuid, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let existing: Option<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM javari_incidents WHERE dedup_key = $1 AND status <> 'resolved' FOR UPDATE",
+        "SELECT id FROM javari_incidents WHERE dedup_key = $1 AND status = ANY($2) FOR UPDATE",
     )
     .bind(dedup_key)
+    .bind(open_statuses())
     .fetch_optional(&mut *tx)
     .await?;
     let (id, kind) = match existing {
@@ -153,11 +156,12 @@ pub async fn resolve_incident(
 ) -> Result<Option<Uuid>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let id: Option<Uuid> = sqlx::query_scalar(
-        "UPDATE javari_incidents SET status = 'resolved', resolved_at = now(), resolved_by = 'javari-operator', resolution = $2 \
-         WHERE dedup_key = $1 AND status <> 'resolved' RETURNING id",
+        "UPDATE javari_incidents SET status = 'resolved', resolved_at = greatest(now(), opened_at), resolved_by = 'javari-operator', resolution = $2 \
+         WHERE dedup_key = $1 AND status = ANY($3) RETURNING id",
     )
     .bind(dedup_key)
     .bind(resolution)
+    .bind(open_statuses())
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(id) = id {
@@ -196,9 +200,10 @@ async fn timeline(
     Ok(())
 }
 
-/// Incidents not yet resolved.
+/// Incidents still open (triage to monitoring).
 pub async fn count_open_incidents(pool: &PgPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM javari_incidents WHERE status <> 'resolved'")
+    sqlx::query_scalar("SELECT count(*) FROM javari_incidents WHERE status = ANY($1)")
+        .bind(open_statuses())
         .fetch_one(pool)
         .await
 }

@@ -1,0 +1,2 @@
+DROP TABLE javari_postmortem_action_items;
+DROP TABLE javari_postmortems;
