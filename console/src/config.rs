@@ -113,4 +113,22 @@ pub struct Config {
     /// Answers one user may have streaming at once in one console (more get 429).
     #[arg(long, env = "JAVARI_CHAT_MAX_ANSWERS_IN_FLIGHT", default_value_t = 4)]
     pub chat_max_answers_in_flight: usize,
+    /// Knowledge uploads processed at once; more are answered 503 with Retry-After.
+    #[arg(long, env = "JAVARI_UPLOAD_CONCURRENCY", default_value_t = 2)]
+    pub upload_concurrency: usize,
+    /// Extracted text may be this many times an upload's size (at least this many MiB).
+    #[arg(long, env = "JAVARI_UPLOAD_TEXT_MULTIPLE", default_value_t = 4)]
+    pub upload_text_multiple: usize,
+    /// MiB a PDF's compressed streams may expand to; a bigger PDF is refused (422).
+    #[arg(long, env = "JAVARI_PDF_DECODED_BUDGET_MIB", default_value_t = 64)]
+    pub pdf_decoded_budget_mib: usize,
+    /// Embedding requests to the provider at once.
+    #[arg(long, env = "JAVARI_EMBED_CONCURRENCY", default_value_t = 2)]
+    pub embed_concurrency: usize,
+    /// Chunks per embeddings request.
+    #[arg(long, env = "JAVARI_EMBED_BATCH", default_value_t = 64)]
+    pub embed_batch: usize,
+    /// Seconds one embeddings batch may take.
+    #[arg(long, env = "JAVARI_EMBED_BATCH_TIMEOUT_SECS", default_value_t = 30)]
+    pub embed_batch_timeout_secs: u64,
 }

@@ -21,7 +21,16 @@ pub async fn embed_documents(state: &AppState, documents: &[Uuid]) {
         return;
     };
     for document in documents {
-        if let Err(e) = crate::routes::embed_document(state, &provider, &model, *document).await {
+        let chunks = match javari_core::knowledge::chunk_count(&state.db, *document).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, %document, "cannot count a crawled page's chunks");
+                continue;
+            }
+        };
+        if let Err(e) =
+            crate::routes::embed_document(state, &provider, &model, *document, chunks).await
+        {
             tracing::warn!(error = %e, %document, "embedding a crawled page failed");
         }
     }

@@ -131,6 +131,12 @@ async fn run(config: Config) -> Result<(), StartError> {
             },
             ..defaults.gateway.clone()
         },
+        upload_concurrency: config.upload_concurrency.max(1),
+        upload_text_multiple: config.upload_text_multiple.max(1),
+        pdf_decoded_budget: config.pdf_decoded_budget_mib.max(1) * 1024 * 1024,
+        embed_concurrency: config.embed_concurrency.max(1),
+        embed_batch: config.embed_batch.clamp(1, 2048),
+        embed_batch_timeout: std::time::Duration::from_secs(config.embed_batch_timeout_secs.max(1)),
         ..defaults
     };
     let listener = tokio::net::TcpListener::bind(config.listen)

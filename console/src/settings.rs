@@ -19,6 +19,18 @@ pub struct Settings {
     pub max_json_bytes: usize,
     /// Largest knowledge upload.
     pub max_upload_bytes: usize,
+    /// Extracted text is capped at this many times the upload (at least 1 MiB × this).
+    pub upload_text_multiple: usize,
+    /// What a PDF's compressed streams may expand to, in all.
+    pub pdf_decoded_budget: usize,
+    /// Uploads extracted, stored and embedded at once; more are answered 503.
+    pub upload_concurrency: usize,
+    /// Embedding requests to the provider at once (each a batch of chunks).
+    pub embed_concurrency: usize,
+    /// Chunks sent in one embeddings request.
+    pub embed_batch: usize,
+    /// Longest wait for one batch's vectors (a slot and the provider's answer).
+    pub embed_batch_timeout: Duration,
     /// How long the provider list (and their keys) is used before a background reload
     /// (changes are also announced by PostgreSQL notifications).
     pub providers_ttl: Duration,
@@ -46,9 +58,26 @@ impl Default for Settings {
             providers_ttl: Duration::from_secs(60),
             trusted_namespaces: Vec::new(),
             max_answers_in_flight_per_user: 4,
+            upload_text_multiple: javari_core::knowledge::TEXT_MULTIPLE,
+            pdf_decoded_budget: javari_core::knowledge::PDF_DECODED_BUDGET,
+            upload_concurrency: 2,
+            embed_concurrency: 2,
+            embed_batch: 64,
+            embed_batch_timeout: Duration::from_secs(30),
             gateway: GatewayConfig::default(),
             crawl_limits: FetchLimits::default(),
             max_concurrent_crawls: 2,
+        }
+    }
+}
+
+impl Settings {
+    /// The knowledge extraction limits these settings give.
+    pub fn extract_limits(&self) -> javari_core::knowledge::ExtractLimits {
+        javari_core::knowledge::ExtractLimits {
+            max_upload_bytes: self.max_upload_bytes,
+            text_multiple: self.upload_text_multiple,
+            pdf_decoded_budget: self.pdf_decoded_budget,
         }
     }
 }

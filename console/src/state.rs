@@ -22,6 +22,9 @@ pub struct AppState {
     pub chat: ChatService,
     /// Slots for crawls started from the console ("crawl now").
     pub(crate) crawl_slots: Arc<tokio::sync::Semaphore>,
+    /// Slots for knowledge uploads and for embeddings requests.
+    pub(crate) uploads: Arc<tokio::sync::Semaphore>,
+    pub(crate) embeddings: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -53,6 +56,12 @@ impl AppState {
             },
             metrics.clone(),
         );
+        let uploads = Arc::new(tokio::sync::Semaphore::new(
+            settings.upload_concurrency.max(1),
+        ));
+        let embeddings = Arc::new(tokio::sync::Semaphore::new(
+            settings.embed_concurrency.max(1),
+        ));
         Self {
             gateway,
             directory,
@@ -61,6 +70,8 @@ impl AppState {
             auth: Arc::new(auth),
             chat,
             crawl_slots,
+            uploads,
+            embeddings,
             db,
         }
     }

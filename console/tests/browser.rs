@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,13 +16,72 @@ use support::{Harness, PASSWORD};
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-struct Driver(Child);
+/// chromedriver and every Chromium process it started, killed when dropped: at the end of the
+/// test, and on a panic (unwinding drops it) as well. chromedriver runs in a process group of
+/// its own, which the browser inherits; processes that left the group are found by the
+/// test's own profile folder on their command line.
+struct Driver {
+    child: Child,
+    profile: std::path::PathBuf,
+}
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let group = self.child.id();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{group}")])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for pid in processes_using(&self.profile) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
     }
+}
+
+/// Processes whose command line names `profile` (this test's Chromium, and only it).
+fn processes_using(profile: &std::path::Path) -> Vec<u32> {
+    let needle = profile.display().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
+        })
+        .collect()
+}
+
+/// Polls `check` until it gives a value, failing with `what` after `limit`.
+async fn wait_until<T>(
+    what: &str,
+    limit: Duration,
+    mut check: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+}
+
+/// A string from a script run in the page, or `None` while a navigation replaces it.
+async fn script_text(c: &Client, script: &str) -> Option<String> {
+    c.execute(script, vec![])
+        .await
+        .ok()?
+        .as_str()
+        .map(str::to_owned)
 }
 
 async fn browser() -> (Driver, Client, tempdir::Dir) {
@@ -33,14 +93,18 @@ async fn browser() -> (Driver, Client, tempdir::Dir) {
         let _ = package;
     }
     let port = javari_testenv::free_port().expect("port");
+    let profile = tempdir::Dir::new();
     let driver = Command::new(CHROMEDRIVER)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
         .expect("start chromedriver");
-    let driver = Driver(driver);
-    let profile = tempdir::Dir::new();
+    let driver = Driver {
+        child: driver,
+        profile: profile.path.clone(),
+    };
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -55,22 +119,19 @@ async fn browser() -> (Driver, Client, tempdir::Dir) {
         }),
     );
     let url = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    let client = loop {
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        match ClientBuilder::new(connector)
-            .capabilities(caps.clone())
-            .connect(&url)
-            .await
-        {
-            Ok(client) => break client,
-            Err(e) if started.elapsed() < Duration::from_secs(20) => {
-                let _ = e;
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(e) => panic!("chromedriver on {url} did not start a session: {e}"),
-        }
-    };
+    let client = wait_until(
+        &format!("chromedriver on {url} starts a session"),
+        Duration::from_secs(20),
+        async || {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+                .ok()
+        },
+    )
+    .await;
     (driver, client, profile)
 }
 
@@ -117,7 +178,7 @@ async fn sign_in_chat_stream_and_search_in_a_browser(pool: PgPool) {
         .await
         .expect("upload");
     assert_eq!(uploaded.status().as_u16(), 201);
-    let (_driver, c, _profile) = browser().await;
+    let (driver, c, _profile) = browser().await;
 
     c.goto(&h.url("/chat")).await.expect("open the console");
     assert!(
@@ -146,14 +207,20 @@ async fn sign_in_chat_stream_and_search_in_a_browser(pool: PgPool) {
         .click()
         .await
         .expect("sign in");
-    let started = Instant::now();
-    while c.current_url().await.expect("url").path() != "/chat" {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "signed in and on the chat page"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until(
+        "signed in and on a loaded chat page",
+        Duration::from_secs(10),
+        async || {
+            script_text(
+                &c,
+                "return location.pathname === '/chat' && document.readyState === 'complete' \
+                 && document.querySelector('#message') ? 'ready' : '';",
+            )
+            .await
+            .filter(|s| s == "ready")
+        },
+    )
+    .await;
 
     c.find(Locator::Css("#message"))
         .await
@@ -169,37 +236,24 @@ async fn sign_in_chat_stream_and_search_in_a_browser(pool: PgPool) {
         .expect("send");
 
     let mut seen: Vec<String> = Vec::new();
-    let started = Instant::now();
-    let cost = loop {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the answer finished; saw {seen:?}"
-        );
-        let text: String = c
-            .execute(
-                "const a = document.querySelector('.msg.assistant .content'); return a ? a.textContent : '';",
-                vec![],
-            )
-            .await
-            .expect("read answer")
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+    let cost = wait_until("the answer finished", Duration::from_secs(20), async || {
+        let text = script_text(
+            &c,
+            "const a = document.querySelector('.msg.assistant .content'); return a ? a.textContent : '';",
+        )
+        .await
+        .unwrap_or_default();
         if !text.is_empty() && seen.last() != Some(&text) {
             seen.push(text);
         }
-        let cost = c
-            .execute(
-                "const c = document.querySelector('.msg.assistant .cost'); return c ? c.textContent : '';",
-                vec![],
-            )
-            .await
-            .expect("read cost");
-        if let Some(cost) = cost.as_str().filter(|c| !c.is_empty()) {
-            break cost.to_owned();
-        }
-        tokio::time::sleep(Duration::from_millis(40)).await;
-    };
+        script_text(
+            &c,
+            "const c = document.querySelector('.msg.assistant .cost'); return c ? c.textContent : '';",
+        )
+        .await
+        .filter(|c| !c.is_empty())
+    })
+    .await;
     let full = reply.concat();
     assert_eq!(
         seen.last(),
@@ -253,37 +307,41 @@ async fn sign_in_chat_stream_and_search_in_a_browser(pool: PgPool) {
         .click()
         .await
         .expect("search");
-    // The list before the search shows the conversation too: wait for the search's own page
-    // (its URL), then read the link in one script call, so no element can go stale between
-    // finding and reading it.
-    let started = Instant::now();
-    let href = loop {
-        let searched = c
-            .current_url()
+    // The page before the search lists the conversation too: an element found there goes
+    // stale when the search's page replaces it. So the link is read in one script, and only
+    // from the loaded page whose address carries the search.
+    let href = wait_until(
+        "the conversation is found by search",
+        Duration::from_secs(10),
+        async || {
+            script_text(
+                &c,
+                "if (!new URLSearchParams(location.search).get('search') \
+                     || document.readyState !== 'complete') return '';\
+                 const a = document.querySelector('#conversations tbody a');\
+                 return a ? a.getAttribute('href') : '';",
+            )
+            .await
+            .filter(|h| !h.is_empty())
+        },
+    )
+    .await;
+    assert!(href.starts_with("/chat?c="), "{href}");
+    assert!(
+        c.current_url()
             .await
             .expect("url")
             .query()
             .unwrap_or_default()
-            .contains("search=zebras");
-        let href = c
-            .execute(
-                "const a = document.querySelector('#conversations tbody a'); return a ? a.getAttribute('href') : '';",
-                vec![],
-            )
-            .await
-            // A script may fail while the page navigates: try again.
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        if searched && !href.is_empty() {
-            break href;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the conversation is found by search"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert!(href.starts_with("/chat?c="), "{href}");
+            .contains("search=zebras")
+    );
     c.close().await.expect("close the browser");
+    let profile = driver.profile.clone();
+    drop(driver);
+    wait_until(
+        "no browser process is left",
+        Duration::from_secs(10),
+        async || processes_using(&profile).is_empty().then_some(()),
+    )
+    .await;
 }

@@ -342,3 +342,101 @@ async fn vector_search_orders_by_cosine_similarity(pool: PgPool) {
             .is_empty()
     );
 }
+
+/// Twenty other users' 600 chunks all sit closer to the query than any of Alice's. An HNSW
+/// scan that stops after `ef_search` (40) candidates and filters by user afterwards finds none
+/// of hers; the search must still return `limit` of her own chunks.
+#[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
+async fn vector_search_returns_the_limit_from_the_callers_chunks_among_many_others(pool: PgPool) {
+    if !kb::vector_search_available(&pool)
+        .await
+        .expect("detect pgvector")
+    {
+        panic!("pgvector is not installed: run testenv/install-pgvector.sh (make deps)");
+    }
+    // Make the planner use the HNSW index for the ordering, as it does on a large table.
+    let options = (*pool.connect_options()).clone();
+    let indexed = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::query("SET enable_seqscan = off")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("SET enable_sort = off").execute(conn).await?;
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .expect("indexed pool");
+
+    let paragraphs = |who: &str, n: usize| -> String {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "{who} paragraph {i}. {}\n\n",
+                    "Filler words about nothing. ".repeat(30)
+                )
+            })
+            .collect()
+    };
+    let mut axis = 2;
+    for u in 0..20 {
+        let other = user(&pool, &format!("other{u}@example.com")).await;
+        let text = paragraphs(&format!("Other{u}"), 30);
+        let stored = kb::store_document(&pool, doc(Some(other), "other.md", text.as_bytes()))
+            .await
+            .expect("store other");
+        let n = kb::chunks_of(&pool, stored.document.id)
+            .await
+            .expect("chunks")
+            .len();
+        let vectors: Vec<Vec<f32>> = (0..n)
+            .map(|_| {
+                axis = 2 + (axis - 1) % (EMBEDDING_DIMENSIONS - 2);
+                embedding(0, axis, 0.1)
+            })
+            .collect();
+        kb::set_chunk_embeddings(&pool, stored.document.id, 0, &vectors)
+            .await
+            .expect("other embeddings");
+    }
+    let alice = user(&pool, "alice@example.com").await;
+    let text = paragraphs("Alice", 10);
+    let mine = kb::store_document(&pool, doc(Some(alice), "mine.md", text.as_bytes()))
+        .await
+        .expect("store mine");
+    let n = kb::chunks_of(&pool, mine.document.id)
+        .await
+        .expect("chunks")
+        .len();
+    assert!(n >= 5, "{n} chunks");
+    // Tilted further from the query (axis 0) than anyone else's.
+    let vectors: Vec<Vec<f32>> = (0..n)
+        .map(|i| {
+            let mut v = embedding(0, 1, 2.0);
+            v[1000 + i] = 0.2;
+            v
+        })
+        .collect();
+    kb::set_chunk_embeddings(&indexed, mine.document.id, 0, &vectors)
+        .await
+        .expect("my embeddings");
+    sqlx::query("ANALYZE javari_document_chunks")
+        .execute(&pool)
+        .await
+        .expect("analyze");
+
+    let q = SearchQuery {
+        threshold: 0.0,
+        limit: 5,
+        embedding: Some(embedding(0, 0, 0.0)),
+        ..SearchQuery::new("anything")
+    };
+    let hits = kb::search(&indexed, alice, &q)
+        .await
+        .expect("vector search");
+    assert_eq!(hits.len(), 5, "hits: {hits:?}");
+    assert!(hits.iter().all(|h| h.document_id == mine.document.id));
+}

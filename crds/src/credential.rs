@@ -136,6 +136,7 @@ pub struct ExternalSource {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("has(self.schedule) != has(self.everyDays)").message("a rotation has a schedule or everyDays, not both"))]
+#[x_kube(validation = Rule::new(concat!("!has(self.everyDays) || !has(self.gracePeriod) || ", crate::cel_duration_ms!("self.gracePeriod"), " < self.everyDays * 86400000")).message("gracePeriod must be shorter than the rotation period (everyDays): the previous value must expire before the next rotation").field_path(".gracePeriod"))]
 pub struct RotationPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = CRON_PATTERN))]
@@ -143,9 +144,10 @@ pub struct RotationPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 3650))]
     pub every_days: Option<i32>,
-    /// How long the previous value stays valid (as `previous` in the Secret).
+    /// How long the previous value stays valid (as `previous` in the Secret); shorter than
+    /// `everyDays`.
     #[serde(default = "default_grace_period")]
-    #[schemars(regex(pattern = DURATION_PATTERN))]
+    #[schemars(regex(pattern = DURATION_PATTERN), length(max = 32))]
     pub grace_period: String,
     /// Rotate this long before `expiresAt`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -5,6 +5,27 @@ use std::time::Duration;
 /// The OpenAPI pattern the API server checks for every duration field.
 pub const DURATION_PATTERN: &str = r"^([0-9]+(ms|s|m|h|d|w))+$";
 
+/// Longest duration string: keeps the cost of the CEL rules that compare durations (see
+/// [`cel_duration_ms`]) within the API server's budget.
+pub const DURATION_MAX_LENGTH: u32 = 32;
+
+/// A CEL expression for the milliseconds of the duration at `$path` (a string in the
+/// [`DURATION_PATTERN`] language: the sum of its `<number><unit>` parts), for rules that
+/// compare durations (`30s` against `1h30m`, `7d` against a number of days). Uses the
+/// Kubernetes regex (`findAll`, `find`) and list (`sum`) CEL libraries.
+#[macro_export]
+macro_rules! cel_duration_ms {
+    ($path:literal) => {
+        concat!(
+            "(",
+            $path,
+            ".findAll('[0-9]+(ms|s|m|h|d|w)').map(p, int(p.find('^[0-9]+')) * \
+             (p.endsWith('ms') ? 1 : p.endsWith('s') ? 1000 : p.endsWith('m') ? 60000 : \
+             p.endsWith('h') ? 3600000 : p.endsWith('d') ? 86400000 : 604800000)).sum())"
+        )
+    };
+}
+
 /// The OpenAPI pattern for cron fields: a macro such as `@daily`, or five or six fields
 /// (seconds optional) of digits, names, `*`, `,`, `-`, `/`, `?`, `L`, `W`, `#`.
 pub const CRON_PATTERN: &str = r"^(@(yearly|annually|monthly|weekly|daily|hourly)|([0-9A-Za-z*,/?#-]+[ \t]+){4,5}[0-9A-Za-z*,/?#-]+)$";

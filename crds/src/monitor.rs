@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::common::{LocalRef, Severity};
 use crate::duration::{CRON_PATTERN, DURATION_PATTERN};
 
+/// Shortest Monitor interval: one check a second per Monitor is the most the operator runs.
+pub const MIN_INTERVAL: &str = "1s";
+
 /// The grammar of a check condition: `[STATUS] == 200`, `[RESPONSE_TIME] < 500`,
 /// `[BODY].status == UP`, `[CERTIFICATE_EXPIRATION] > 240h`.
 pub const CONDITION_PATTERN: &str = r"^\[(STATUS|RESPONSE_TIME|CERTIFICATE_EXPIRATION|BODY)\](\.[A-Za-z0-9_\-\[\]\.]+)?[ ]*(==|!=|<=|>=|<|>)[ ]*[^ ].*$";
@@ -45,6 +48,8 @@ pub const CONDITION_PATTERN: &str = r"^\[(STATUS|RESPONSE_TIME|CERTIFICATE_EXPIR
 #[x_kube(validation = Rule::new("has(self.projectRef) != has(self.url)").message("exactly one of projectRef or url must be set"))]
 #[x_kube(validation = Rule::new("!(has(self.interval) && has(self.schedule))").message("set interval or schedule, not both"))]
 #[x_kube(validation = Rule::new("!has(self.actions) || !self.actions.rollback || has(self.projectRef)").message("actions.rollback requires projectRef").field_path(".actions.rollback"))]
+#[x_kube(validation = Rule::new(concat!("!has(self.interval) || ", crate::cel_duration_ms!("self.interval"), " >= 1000")).message("interval must be at least 1s").field_path(".interval"))]
+#[x_kube(validation = Rule::new(concat!("has(self.schedule) || !has(self.request) || !has(self.request.timeout) || ", crate::cel_duration_ms!("self.request.timeout"), " < (has(self.interval) ? ", crate::cel_duration_ms!("self.interval"), " : 60000)")).message("request.timeout must be shorter than interval (60s when not set), so a check ends before the next one is due").field_path(".request.timeout"))]
 #[serde(rename_all = "camelCase")]
 pub struct MonitorSpec {
     /// The Project whose health path is checked.
@@ -54,9 +59,10 @@ pub struct MonitorSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^https?://[^\s/$.?#].[^\s]*$"))]
     pub url: Option<String>,
-    /// Time between checks (default 60s).
+    /// Time between checks (default 60s, at least 1s). A tick that comes while the previous
+    /// check still runs is skipped (and counted), never stacked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = DURATION_PATTERN))]
+    #[schemars(regex(pattern = DURATION_PATTERN), length(max = 32))]
     pub interval: Option<String>,
     /// Cron schedule instead of an interval (5 fields, or 6 with seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,8 +104,9 @@ pub struct CheckRequest {
     pub headers: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// Longest wait for an answer; shorter than the Monitor's interval.
     #[serde(default = "default_timeout")]
-    #[schemars(regex(pattern = DURATION_PATTERN))]
+    #[schemars(regex(pattern = DURATION_PATTERN), length(max = 32))]
     pub timeout: String,
     /// Accept a certificate that does not verify (self-signed targets). The certificate's
     /// expiry is still read for `[CERTIFICATE_EXPIRATION]`.

@@ -33,7 +33,8 @@ pub const ROLLBACK_ANNOTATION: &str = "javari.ai/rollback";
         name = "Age",
         type_ = "date",
         json_path = ".metadata.creationTimestamp"
-    )
+    ),
+    validation = Rule::new("!has(self.spec.parent) || self.spec.parent.name != self.metadata.name").message("a Project cannot be its own parent").field_path(".spec.parent.name")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectSpec {

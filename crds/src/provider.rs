@@ -108,15 +108,18 @@ pub struct RateLimit {
     pub tokens_per_minute: Option<i64>,
 }
 
-/// Interval and timeout of the operator's health probe.
+/// Interval and timeout of the operator's health probe: an interval of at least 1s, and a
+/// timeout shorter than it, so probes never pile up.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new(concat!(crate::cel_duration_ms!("self.interval"), " >= 1000")).message("probe.interval must be at least 1s").field_path(".interval"))]
+#[x_kube(validation = Rule::new(concat!(crate::cel_duration_ms!("self.timeout"), " < ", crate::cel_duration_ms!("self.interval"))).message("probe.timeout must be shorter than probe.interval").field_path(".timeout"))]
 pub struct ProbePolicy {
     #[serde(default = "default_probe_interval")]
-    #[schemars(regex(pattern = DURATION_PATTERN))]
+    #[schemars(regex(pattern = DURATION_PATTERN), length(max = 32))]
     pub interval: String,
     #[serde(default = "default_probe_timeout")]
-    #[schemars(regex(pattern = DURATION_PATTERN))]
+    #[schemars(regex(pattern = DURATION_PATTERN), length(max = 32))]
     pub timeout: String,
 }
 

@@ -208,6 +208,62 @@ const INVALID: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "monitor interval below the 1s floor",
+        "kind: Monitor\nspec: {url: 'https://x.example', interval: 1ms, request: {timeout: 0s}}",
+        &["spec.interval", "interval must be at least 1s"],
+    ),
+    (
+        "monitor interval of zero",
+        "kind: Monitor\nspec: {url: 'https://x.example', interval: 0s, request: {timeout: 0s}}",
+        &["spec.interval", "interval must be at least 1s"],
+    ),
+    (
+        "monitor timeout longer than its interval",
+        "kind: Monitor\nspec: {url: 'https://x.example', interval: 5s, request: {timeout: 1h}}",
+        &["spec.request.timeout", "must be shorter than interval"],
+    ),
+    (
+        "monitor default timeout (10s) over a 5s interval",
+        "kind: Monitor\nspec: {url: 'https://x.example', interval: 5s}",
+        &["spec.request.timeout", "must be shorter than interval"],
+    ),
+    (
+        "monitor timeout over the default interval",
+        "kind: Monitor\nspec: {url: 'https://x.example', request: {timeout: 2m}}",
+        &["spec.request.timeout", "must be shorter than interval"],
+    ),
+    (
+        "provider probe interval of zero",
+        "kind: Provider\nspec: {api: openai-compatible, endpoint: 'http://ollama:11434/v1', probe: {interval: 0s, timeout: 0s}, models: [{name: m, inputCostPer1k: 0, outputCostPer1k: 0}]}",
+        &["spec.probe.interval", "probe.interval must be at least 1s"],
+    ),
+    (
+        "provider probe timeout not below its interval",
+        "kind: Provider\nspec: {api: openai-compatible, endpoint: 'http://ollama:11434/v1', probe: {interval: 1m, timeout: 60s}, models: [{name: m, inputCostPer1k: 0, outputCostPer1k: 0}]}",
+        &["spec.probe.timeout", "shorter than probe.interval"],
+    ),
+    (
+        "project naming itself as parent",
+        "kind: Project\nspec: {image: nginx, parent: {name: bad-PLACEHOLDER}}",
+        &["spec.parent.name", "cannot be its own parent"],
+    ),
+    (
+        "grace period as long as the rotation period",
+        "kind: Credential\nspec: {service: github, source: {generate: {}}, rotation: {everyDays: 7}}",
+        &[
+            "spec.rotation.gracePeriod",
+            "shorter than the rotation period",
+        ],
+    ),
+    (
+        "grace period over the rotation period, in weeks and hours",
+        "kind: Credential\nspec: {service: github, source: {generate: {}}, rotation: {everyDays: 14, gracePeriod: 2w1h}}",
+        &[
+            "spec.rotation.gracePeriod",
+            "shorter than the rotation period",
+        ],
+    ),
+    (
         "bad cron expression",
         "kind: Credential\nspec: {service: github, source: {generate: {}}, rotation: {schedule: 'every day'}}",
         &["spec.rotation.schedule", "should match"],
@@ -255,6 +311,7 @@ async fn invalid_manifests_are_refused_with_a_message_naming_the_field() {
     let (client, ns) = setup().await;
     let mut failures = Vec::new();
     for (i, (what, body, expected)) in INVALID.iter().enumerate() {
+        let body = body.replace("PLACEHOLDER", &i.to_string());
         let yaml = format!("apiVersion: javari.ai/v1alpha1\nmetadata: {{name: bad-{i}}}\n{body}\n");
         let obj = documents(&yaml).remove(0);
         let api = api_for(&client, &ns, &obj).await;
@@ -284,4 +341,28 @@ async fn invalid_manifests_are_refused_with_a_message_naming_the_field() {
         INVALID.len(),
         failures.join("\n")
     );
+}
+
+/// The floors themselves are accepted: a 1s Monitor with a shorter timeout, a 1s probe, a
+/// grace period just under the rotation period, a Project under another one.
+#[tokio::test]
+async fn values_at_the_bounds_are_accepted() {
+    let (client, ns) = setup().await;
+    let valid = [
+        "kind: Monitor\nspec: {url: 'https://x.example', interval: 1s, request: {timeout: 900ms}}",
+        "kind: Monitor\nspec: {url: 'https://x.example', interval: 1h, request: {timeout: 59m59s}}",
+        "kind: Monitor\nspec: {url: 'https://x.example', schedule: '* * * * *', request: {timeout: 2m}}",
+        "kind: Provider\nspec: {api: openai-compatible, endpoint: 'http://ollama:11434/v1', probe: {interval: 1s, timeout: 999ms}, models: [{name: m, inputCostPer1k: 0, outputCostPer1k: 0}]}",
+        "kind: Credential\nspec: {service: github, source: {generate: {}}, rotation: {everyDays: 7, gracePeriod: 6d23h}}",
+        "kind: Credential\nspec: {service: github, source: {generate: {}}, rotation: {schedule: '0 3 * * *', gracePeriod: 30d}}",
+        "kind: Project\nspec: {image: nginx, parent: {name: platform}}",
+    ];
+    for (i, body) in valid.iter().enumerate() {
+        let yaml = format!("apiVersion: javari.ai/v1alpha1\nmetadata: {{name: ok-{i}}}\n{body}\n");
+        let obj = documents(&yaml).remove(0);
+        let api = api_for(&client, &ns, &obj).await;
+        api.create(&PostParams::default(), &obj)
+            .await
+            .unwrap_or_else(|e| panic!("{body}: refused: {e}"));
+    }
 }

@@ -173,7 +173,7 @@ async fn main() {
     let objects: Vec<Monitor> = (0..MONITORS)
         .map(|i| {
             serde_json::from_value(json!({"apiVersion": "javari.ai/v1alpha1", "kind": "Monitor",
-                "metadata": {"name": format!("check-{i}")}, "spec": {"url": format!("{target}/m/{i}"), "interval": "10s"}}))
+                "metadata": {"name": format!("check-{i}")}, "spec": {"url": format!("{target}/m/{i}"), "interval": "10s", "request": {"timeout": "5s"}}}))
             .expect("monitor")
         })
         .collect();

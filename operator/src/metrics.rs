@@ -39,6 +39,7 @@ pub struct Metrics {
     pub restarts: Counter,
     pub probes: Counter,
     pub checks: Counter,
+    pub checks_skipped: Counter,
     pub incidents_opened: Counter,
     /// Incidents not yet resolved, as stored (refreshed by `incident_gauge`).
     pub incidents_open: Gauge,
@@ -66,6 +67,7 @@ impl Metrics {
         let restarts = Counter::default();
         let probes = Counter::default();
         let checks = Counter::default();
+        let checks_skipped = Counter::default();
         let incidents_opened = Counter::default();
         let incidents_open = Gauge::default();
         let credential_expiry = Family::<ObjectLabels, Gauge>::default();
@@ -116,6 +118,11 @@ impl Metrics {
             checks.clone(),
         );
         registry.register(
+            "monitor_checks_skipped",
+            "Monitor ticks skipped because that Monitor's previous check was still running",
+            checks_skipped.clone(),
+        );
+        registry.register(
             "incidents_opened",
             "Incidents opened by Monitors",
             incidents_opened.clone(),
@@ -141,6 +148,7 @@ impl Metrics {
             restarts,
             probes,
             checks,
+            checks_skipped,
             incidents_opened,
             incidents_open,
             credential_expiry,

@@ -120,6 +120,20 @@ impl Env {
         Some(self.monitors().get(name).await.ok()?.status?.state)
     }
 
+    /// Stored checks of Monitor `name` with `status` ('up' or 'down').
+    async fn checks(&self, name: &str, status: &str) -> i64 {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM javari_health_checks
+             WHERE monitor_namespace = $1 AND monitor_name = $2 AND status = $3",
+        )
+        .bind(&self.ns)
+        .bind(name)
+        .bind(status)
+        .fetch_one(self.pool())
+        .await
+        .expect("checks")
+    }
+
     async fn incidents(&self, key: &str) -> Vec<(String, i32)> {
         sqlx::query_as("SELECT status, occurrences FROM javari_incidents WHERE dedup_key = $1 ORDER BY opened_at")
             .bind(key)
@@ -133,7 +147,7 @@ impl Env {
 async fn one_incident_per_outage_with_webhooks_and_agreeing_figures() {
     let t = target().await;
     let env = Env::start(None).await;
-    env.create_monitor("web", json!({"url": format!("{}/api/health", t.url), "interval": "1s",
+    env.create_monitor("web", json!({"url": format!("{}/api/health", t.url), "interval": "1s", "request": {"timeout": "900ms"},
         "conditions": ["[STATUS] == 200", "[BODY].status == healthy", "[RESPONSE_TIME] < 2000"],
         "failureThreshold": 3, "successThreshold": 2, "severity": "P1",
         "actions": {"openIncident": true, "webhook": format!("{}/hook", t.url), "runbook": "api-down"}}))
@@ -149,8 +163,12 @@ async fn one_incident_per_outage_with_webhooks_and_agreeing_figures() {
         (env.state("web").await == Some(MonitorState::Down)).then_some(())
     })
     .await;
-    // Keep failing well past the threshold: still one incident, opened once.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Keep failing well past the threshold (three more failed checks stored): still one
+    // incident, opened once.
+    env.wait("three failed checks past the threshold", async || {
+        (env.checks("web", "down").await >= 6).then_some(())
+    })
+    .await;
     assert_eq!(env.incidents(&key).await, [("triage".to_owned(), 1)]);
     let status = env
         .monitors()
@@ -195,15 +213,24 @@ async fn one_incident_per_outage_with_webhooks_and_agreeing_figures() {
             .expect("runbook");
     assert_eq!(runbook.as_deref(), Some("api-down"));
 
-    // The status figures are the rows' figures.
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // The status figures are the rows' figures, once status has been refreshed after
+    // recovery (a refresh comes every 5 s).
+    let recovered_at = serde_json::to_value(
+        env.monitors()
+            .get("web")
+            .await
+            .expect("get")
+            .status
+            .and_then(|s| s.last_check_at),
+    )
+    .expect("time");
     let status = env
-        .monitors()
-        .get("web")
-        .await
-        .expect("get")
-        .status
-        .expect("status");
+        .wait("status refreshed after recovery", async || {
+            let status = env.monitors().get("web").await.ok()?.status?;
+            let at = serde_json::to_value(&status.last_check_at).ok()?;
+            (at.as_str() > recovered_at.as_str()).then_some(status)
+        })
+        .await;
     let (checks, down): (i64, i64) = sqlx::query_as(
         "SELECT count(*), count(*) FILTER (WHERE status = 'down') FROM javari_health_checks WHERE monitor_namespace = $1 AND monitor_name = 'web'",
     )
@@ -330,7 +357,7 @@ async fn a_failing_new_image_is_rolled_back_once_to_the_last_known_good() {
     });
     env.create_monitor(
         "api-health",
-        json!({"projectRef": {"name": "api"}, "interval": "1s", "failureThreshold": 2,
+        json!({"projectRef": {"name": "api"}, "interval": "1s", "request": {"timeout": "900ms"}, "failureThreshold": 2,
         "successThreshold": 1, "severity": "P0", "actions": {"rollback": true}}),
     )
     .await;
@@ -360,7 +387,13 @@ async fn a_failing_new_image_is_rolled_back_once_to_the_last_known_good() {
         (env.state("api-health").await == Some(MonitorState::Up)).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // Four more passing checks after recovery: time enough for a wrong second rollout to
+    // show up.
+    let up_now = env.checks("api-health", "up").await;
+    env.wait("four more passing checks", async || {
+        (env.checks("api-health", "up").await >= up_now + 4).then_some(())
+    })
+    .await;
     follower.abort();
 
     assert!(
@@ -401,7 +434,7 @@ async fn certificate_expiry_is_read_from_a_real_tls_server() {
         env.create_monitor(
             name,
             json!({"url": livez, "interval": "1s", "failureThreshold": 1,
-            "request": {"insecureSkipVerify": true}, "conditions": ["[STATUS] == 200", condition]}),
+            "request": {"insecureSkipVerify": true, "timeout": "900ms"}, "conditions": ["[STATUS] == 200", condition]}),
         )
         .await;
     }
@@ -426,4 +459,111 @@ async fn certificate_expiry_is_read_from_a_real_tls_server() {
         "{error}"
     );
     env.stop().await;
+}
+
+/// A server that accepts every request and answers none, counting the requests open at once.
+struct Hanging {
+    url: String,
+    open: Arc<AtomicUsize>,
+    most_open: Arc<AtomicUsize>,
+}
+
+async fn hanging() -> Hanging {
+    struct Open(Arc<AtomicUsize>);
+    impl Drop for Open {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    let open = Arc::new(AtomicUsize::new(0));
+    let most_open = Arc::new(AtomicUsize::new(0));
+    let (o, m) = (open.clone(), most_open.clone());
+    let app = Router::new().fallback(get(move || {
+        let (o, m) = (o.clone(), m.clone());
+        async move {
+            let now = o.fetch_add(1, Ordering::SeqCst) + 1;
+            m.fetch_max(now, Ordering::SeqCst);
+            let _open = Open(o);
+            std::future::pending::<()>().await;
+            StatusCode::OK
+        }
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    Hanging {
+        url,
+        open,
+        most_open,
+    }
+}
+
+/// Every second a tick comes while the last check (5 s timeout, on a cron schedule, where the
+/// CRD cannot compare the two) still hangs: the tick is skipped and counted, never stacked.
+#[tokio::test]
+async fn a_hanging_target_gets_one_check_at_a_time_and_skipped_ticks_are_counted() {
+    let target = hanging().await;
+    let env = Env::start(None).await;
+    env.create_monitor(
+        "slow",
+        json!({"url": target.url, "schedule": "* * * * * *", "request": {"timeout": "5s"}}),
+    )
+    .await;
+    let skipped = env
+        .wait("three skipped ticks", async || {
+            let n = env.operator.ctx.metrics.checks_skipped.get();
+            (n >= 3).then_some(n)
+        })
+        .await;
+    assert!(skipped >= 3);
+    assert_eq!(
+        target.most_open.load(Ordering::SeqCst),
+        1,
+        "checks of one Monitor overlapped"
+    );
+    assert!(target.open.load(Ordering::SeqCst) <= 1);
+    env.stop().await;
+}
+
+/// An endless body is read up to the cap and no further: the check gets its status and the
+/// first 256 KiB at once, instead of reading until the timeout and losing the body.
+#[tokio::test]
+async fn a_check_reads_the_body_only_up_to_the_cap() {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/", listener.local_addr().expect("addr"));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let counted = sent.clone();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                let mut request = vec![0u8; 4096];
+                let _ = tokio::io::AsyncReadExt::read(&mut tcp, &mut request).await;
+                let head =
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n";
+                if tcp.write_all(head).await.is_err() {
+                    return;
+                }
+                let chunk = vec![b'a'; 64 * 1024];
+                while tcp.write_all(&chunk).await.is_ok() {
+                    counted.fetch_add(chunk.len(), Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    let clients = javari_operator::monitors::Clients::new();
+    let request: javari_crds::monitor::CheckRequest =
+        serde_json::from_value(json!({})).expect("request");
+    let result =
+        javari_operator::monitors::run_check(&clients, &url, &request, Duration::from_secs(20))
+            .await;
+    assert_eq!(result.status, Some(200));
+    assert_eq!(result.error, None);
+    let body = result.body.expect("the first part of the body");
+    assert_eq!(body.len(), javari_operator::monitors::MAX_BODY);
 }

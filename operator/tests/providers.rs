@@ -103,7 +103,7 @@ async fn probes_follow_the_providers_health() {
     ] {
         let p = serde_json::from_value(json!({"apiVersion": "javari.ai/v1alpha1", "kind": "Provider", "metadata": {"name": name},
             "spec": {"api": api, "endpoint": format!("{}{path}", fake.url()), "credentialRef": {"name": "ai-key"},
-                     "probe": {"interval": "1s", "timeout": "2s"},
+                     "probe": {"interval": "1s", "timeout": "900ms"},
                      "models": [{"name": model, "inputCostPer1k": input, "outputCostPer1k": output}]}}))
         .expect("provider");
         providers

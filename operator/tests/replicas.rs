@@ -85,7 +85,7 @@ async fn two_replicas_run_each_check_once() {
     let monitors: Api<Monitor> = Api::namespaced(client.clone(), &ns);
     let m = serde_json::from_value(
         json!({"apiVersion": "javari.ai/v1alpha1", "kind": "Monitor", "metadata": {"name": "once"},
-        "spec": {"url": target, "interval": "1s"}}),
+        "spec": {"url": target, "interval": "1s", "request": {"timeout": "900ms"}}}),
     )
     .expect("monitor");
     monitors

@@ -37,9 +37,62 @@ enum Cmd {
     },
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+/// Setup failures end in one line that says what went wrong and what to do, never a
+/// backtrace: `make test` and `make run` show it as is.
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("javari-testenv: cannot start: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("javari-testenv: {}", one_line(&e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, with what to do for the usual permission problem.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain().map(ToString::to_string) {
+        // thiserror messages often carry their source already.
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let denied = e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+            || c.downcast_ref::<javari_testenv::Error>().is_some_and(|t| {
+                matches!(t, javari_testenv::Error::Io { source, .. } | javari_testenv::Error::Spawn { source, .. }
+                    if source.kind() == std::io::ErrorKind::PermissionDenied)
+            })
+    }) || text.contains("Permission denied");
+    if denied {
+        format!(
+            "{text} — run it as a user who owns the checkout, or give the `postgres` user access \
+             (chmod o+x on each folder above the checkout)"
+        )
+    } else {
+        text
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
         Cmd::PgUp { dir, port } => {
             let pg = PgCluster::ensure(&dir, port)?;
             println!("{}", pg.url("postgres"));

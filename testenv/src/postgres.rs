@@ -1,7 +1,10 @@
 //! A private PostgreSQL cluster from Debian's `postgresql` package.
 //!
 //! PostgreSQL refuses to run as root; when the tests run as root the cluster is owned by and
-//! run as the `postgres` system user that the package creates.
+//! run as the `postgres` system user that the package creates. When that user cannot reach
+//! the asked-for folder (a checkout in a mode-700 home such as `/root`), the cluster is kept
+//! in a folder of its own under `/var/tmp`, named from the asked-for path, and a line on
+//! stderr says where.
 
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
@@ -44,17 +47,36 @@ impl PgCluster {
 
     /// The cluster in `dir` (which may not exist or run yet), without touching it.
     pub fn open(dir: &Path, port: u16) -> Result<PgCluster> {
-        let dir = std::path::absolute(dir).map_err(|source| Error::Io {
+        let asked = std::path::absolute(dir).map_err(|source| Error::Io {
             path: dir.display().to_string(),
             source,
         })?;
+        let owner = run_as()?;
+        let dir = match owner {
+            Some((uid, gid)) if !reachable_by(&asked, uid, gid) => {
+                let elsewhere = relocated(&asked);
+                eprintln!(
+                    "PostgreSQL cluster for {}: {} (the `postgres` user cannot reach {})",
+                    asked.display(),
+                    elsewhere.display(),
+                    asked.parent().unwrap_or(&asked).display()
+                );
+                elsewhere
+            }
+            _ => asked,
+        };
         Ok(PgCluster {
             dir,
             port,
             bin: server_bin_dir()?,
-            owner: run_as()?,
+            owner,
             ephemeral: false,
         })
+    }
+
+    /// Where the cluster's files are.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// A throw-away cluster on a free port, removed when dropped.
@@ -203,6 +225,54 @@ impl Drop for PgCluster {
     }
 }
 
+/// True when a process running as `uid`/`gid` can enter every existing folder above `dir`
+/// (search permission), so it can reach `dir` once created and chowned to it.
+pub(crate) fn reachable_by(dir: &Path, uid: u32, gid: u32) -> bool {
+    dir.ancestors().skip(1).all(|folder| {
+        let Ok(meta) = std::fs::metadata(folder) else {
+            // Not there yet: created by us below a reachable folder, and chowned.
+            return true;
+        };
+        let mode = meta.mode();
+        if meta.uid() == uid {
+            mode & 0o100 != 0
+        } else if meta.gid() == gid {
+            mode & 0o010 != 0
+        } else {
+            mode & 0o001 != 0
+        }
+    })
+}
+
+/// `/var/tmp/javari-pg-<last parts of the path>-<hash of it>`: one folder per asked-for path,
+/// the same every time, so `make test`, `make run` and `make stop` find it again.
+pub(crate) fn relocated(asked: &Path) -> PathBuf {
+    let text = asked.display().to_string();
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let tail: String = asked
+        .components()
+        .rev()
+        .take(3)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("-")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Path::new("/var/tmp").join(format!("javari-pg-{tail}-{:08x}", hash as u32))
+}
+
 /// The newest `/usr/lib/postgresql/<major>/bin` with a server in it.
 fn server_bin_dir() -> Result<PathBuf> {
     let root = Path::new("/usr/lib/postgresql");
@@ -248,4 +318,37 @@ fn run_as() -> Result<Option<(u32, u32)>> {
             path: "/etc/passwd".into(),
             hint: INSTALL_HINT,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_behind_a_private_home_is_not_reachable_and_moves_under_var_tmp() {
+        let root = std::env::temp_dir().join(format!("javari-reach-{}", std::process::id()));
+        let home = root.join("home");
+        let checkout = home.join("javari/.javari/test-pg");
+        std::fs::create_dir_all(&checkout).expect("mkdir");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        let meta = std::fs::metadata(&home).expect("meta");
+        // Someone else (not the owner, not in the group) cannot enter the mode-700 home.
+        let (other_uid, other_gid) = (meta.uid().wrapping_add(4242), meta.gid().wrapping_add(4242));
+        assert!(!reachable_by(&checkout, other_uid, other_gid));
+        assert!(reachable_by(&checkout, meta.uid(), meta.gid()));
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        assert!(reachable_by(&checkout, other_uid, other_gid));
+        let moved = relocated(&checkout);
+        assert!(moved.starts_with("/var/tmp"));
+        assert_eq!(moved, relocated(&checkout), "the same place every time");
+        assert_ne!(moved, relocated(&root.join("other/.javari/test-pg")));
+        assert!(
+            moved
+                .display()
+                .to_string()
+                .contains("javari-_javari-test-pg")
+        );
+        std::fs::remove_dir_all(&root).expect("cleanup");
+    }
 }

@@ -3,7 +3,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Multipart, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Json};
 use javari_core::chat::embed;
@@ -18,9 +18,12 @@ use crate::auth::{CurrentUser, Role, User};
 use crate::error::{ApiError, PageError};
 use crate::retrieval::{Retrieval, embedder, knowledge_error, retrieve};
 
+/// Seconds a refused upload is told to wait before trying again.
+const RETRY_AFTER_SECS: &str = "5";
+
 struct UploadForm {
     filename: String,
-    bytes: Vec<u8>,
+    bytes: axum::body::Bytes,
     title: Option<String>,
     project_id: Option<Uuid>,
 }
@@ -44,7 +47,7 @@ async fn read_upload(mut multipart: Multipart) -> Result<UploadForm, ApiError> {
                 let bytes = field.bytes().await.map_err(|e| {
                     ApiError::new(e.status(), format!("upload failed: {}", e.body_text()))
                 })?;
-                file = Some((filename, bytes.to_vec()));
+                file = Some((filename, bytes));
             }
             Some("title") => {
                 title = field.text().await.ok().filter(|t| !t.trim().is_empty());
@@ -77,8 +80,46 @@ async fn read_upload(mut multipart: Multipart) -> Result<UploadForm, ApiError> {
     })
 }
 
+/// A slot for one upload, or 503 when `upload_concurrency` uploads are being processed. Taken
+/// before the body is read, so a refused upload costs nothing.
+fn upload_slot(state: &AppState) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    state.uploads.clone().try_acquire_owned().ok()
+}
+
+/// 503 with Retry-After: every upload slot is taken.
+fn busy(state: &AppState) -> Response {
+    {
+        let mut response = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "{} uploads are being processed, the most at once: try again in {RETRY_AFTER_SECS} seconds",
+                state.settings.upload_concurrency
+            ),
+        )
+        .into_response();
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
+        response
+    }
+}
+
+/// Knowledge errors of an upload: 413 over the upload size, 422 for text or PDF streams over
+/// their bounds, the search API's mapping otherwise.
+fn upload_error(e: knowledge::KnowledgeError) -> ApiError {
+    use knowledge::KnowledgeError as E;
+    match e {
+        E::TooLarge { .. } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
+        E::TextTooLarge { .. } | E::PdfTooLarge { .. } => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+        }
+        other => knowledge_error(other),
+    }
+}
+
 async fn store(state: &AppState, user: &User, form: UploadForm) -> Result<Upload, ApiError> {
-    let upload = knowledge::store_document(
+    let upload = knowledge::store_document_with(
         &state.db,
         NewDocument {
             user_id: Some(user.id),
@@ -87,35 +128,63 @@ async fn store(state: &AppState, user: &User, form: UploadForm) -> Result<Upload
             title: form.title.as_deref(),
             bytes: &form.bytes,
         },
+        &state.settings.extract_limits(),
     )
     .await
-    .map_err(knowledge_error)?;
+    .map_err(upload_error)?;
+    drop(form);
     if !upload.duplicate
         && let Some((provider, model)) = embedder(state).await
     {
         // The document is stored either way; without vectors, full-text search finds it.
-        if let Err(e) = embed_document(state, &provider, &model, upload.document.id).await {
-            tracing::warn!(error = %e, document = %upload.document.id, "embedding the upload failed");
+        let document = &upload.document;
+        if let Err(e) =
+            embed_document(state, &provider, &model, document.id, document.chunk_count).await
+        {
+            tracing::warn!(error = %e, document = %document.id, "embedding the upload failed");
         }
     }
     Ok(upload)
 }
 
+/// Embeds a document's chunks `embed_batch` at a time, each batch within
+/// `embed_batch_timeout` (waiting for an embeddings slot included), so a large document gets
+/// its vectors in many small requests rather than one that cannot finish.
 pub(crate) async fn embed_document(
     state: &AppState,
     provider: &javari_core::chat::ProviderEntry,
     model: &str,
     document: Uuid,
+    chunk_count: i32,
 ) -> Result<(), String> {
-    let chunks = knowledge::chunks_of(&state.db, document)
+    let settings = &state.settings;
+    let batch = i32::try_from(settings.embed_batch.max(1)).unwrap_or(i32::MAX);
+    let mut from = 0;
+    while from < chunk_count {
+        let texts = knowledge::chunk_batch(&state.db, document, from, batch)
+            .await
+            .map_err(|e| e.to_string())?;
+        if texts.is_empty() {
+            break;
+        }
+        let vectors = tokio::time::timeout(settings.embed_batch_timeout, async {
+            let _slot = state.embeddings.acquire().await;
+            embed(state.gateway.http(), provider, model, &texts).await
+        })
         .await
+        .map_err(|_| {
+            format!(
+                "chunks {from}.. got no vectors within {} s",
+                settings.embed_batch_timeout.as_secs()
+            )
+        })?
         .map_err(|e| e.to_string())?;
-    let vectors = embed(state.gateway.http(), provider, model, &chunks)
-        .await
-        .map_err(|e| e.to_string())?;
-    knowledge::set_embeddings(&state.db, document, &vectors)
-        .await
-        .map_err(|e| e.to_string())
+        knowledge::set_chunk_embeddings(&state.db, document, from, &vectors)
+            .await
+            .map_err(|e| e.to_string())?;
+        from += i32::try_from(texts.len()).unwrap_or(i32::MAX);
+    }
+    Ok(())
 }
 
 /// `POST /api/javari/knowledge/upload` (multipart `file`, optional `title`, `projectId`).
@@ -123,18 +192,29 @@ pub async fn api_upload(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
     multipart: Multipart,
-) -> Result<impl IntoResponse, ApiError> {
-    let form = read_upload(multipart).await?;
-    let upload = store(&state, &current.user, form).await?;
-    let status = if upload.duplicate {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
+) -> Response {
+    let Some(_slot) = upload_slot(&state) else {
+        return busy(&state);
     };
-    Ok((
-        status,
-        Json(json!({"document": upload.document, "duplicate": upload.duplicate})),
-    ))
+    let upload = match read_upload(multipart).await {
+        Ok(form) => store(&state, &current.user, form).await,
+        Err(e) => Err(e),
+    };
+    match upload {
+        Ok(upload) => {
+            let status = if upload.duplicate {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            (
+                status,
+                Json(json!({"document": upload.document, "duplicate": upload.duplicate})),
+            )
+                .into_response()
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -266,9 +346,23 @@ pub async fn page_upload(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
     multipart: Multipart,
-) -> Result<Redirect, PageError> {
+) -> Response {
+    let Some(_slot) = upload_slot(&state) else {
+        return busy(&state);
+    };
+    match page_store(&state, &current.user, multipart).await {
+        Ok(redirect) => redirect.into_response(),
+        Err(e) => PageError(e).into_response(),
+    }
+}
+
+async fn page_store(
+    state: &AppState,
+    user: &User,
+    multipart: Multipart,
+) -> Result<Redirect, ApiError> {
     let form = read_upload(multipart).await?;
-    let upload = store(&state, &current.user, form).await?;
+    let upload = store(state, user, form).await?;
     let notice = if upload.duplicate {
         "duplicate"
     } else {

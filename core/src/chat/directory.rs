@@ -186,7 +186,8 @@ impl ProviderDirectory {
 
     /// Reloads the list now (a Provider changed).
     pub async fn refresh(&self) -> Result<Arc<Vec<ProviderEntry>>, DirectoryError> {
-        let providers = Arc::new(load_providers(&self.pool, self.vault.as_ref(), &self.trusted).await?);
+        let providers =
+            Arc::new(load_providers(&self.pool, self.vault.as_ref(), &self.trusted).await?);
         *self.cache.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((Instant::now(), providers.clone()));
         Ok(providers)

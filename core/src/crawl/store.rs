@@ -427,7 +427,7 @@ pub struct PageContent<'a> {
     pub title: Option<&'a str>,
     pub file_type: &'a str,
     pub size: usize,
-    pub chunks: &'a [String],
+    pub chunks: &'a [&'a str],
 }
 
 /// Stores a page's document with its chunks and the page's state in one transaction: the

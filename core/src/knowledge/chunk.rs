@@ -1,4 +1,7 @@
 //! Splitting text into overlapping chunks for retrieval.
+//!
+//! Chunks are slices of the text: no copy of the document is made (no `Vec<char>`, no table
+//! of offsets), so chunking a 10 MiB text costs the chunk list, not several times the text.
 
 /// Default chunk size, in characters.
 pub const CHUNK_SIZE: usize = 1000;
@@ -11,73 +14,93 @@ pub const CHUNK_OVERLAP: usize = 200;
 /// then a sentence end, then whitespace, found in the last half of the window; a hard cut
 /// only for text without any. The next chunk starts at a word boundary inside the overlap.
 /// Chunks are trimmed; none is empty.
-pub fn chunk(text: &str, size: usize, overlap: usize) -> Vec<String> {
+pub fn chunk(text: &str, size: usize, overlap: usize) -> Vec<&str> {
     let size = size.max(1);
     let overlap = overlap.min(size / 2);
-    // Byte offset of every character, plus the end.
-    let bounds: Vec<usize> = text
-        .char_indices()
-        .map(|(i, _)| i)
-        .chain(std::iter::once(text.len()))
-        .collect();
-    let chars: Vec<char> = text.chars().collect();
-    let total = chars.len();
     let mut chunks = Vec::new();
     let mut start = 0;
-    while start < total {
-        let end = if total - start <= size {
-            total
+    while start < text.len() {
+        let (half, limit) = advance(text, start, size);
+        let end = if limit == text.len() {
+            limit
         } else {
-            break_point(&chars, start, start + size)
+            break_point(text, half, limit)
         };
-        let piece = text[bounds[start]..bounds[end]].trim();
+        let piece = text[start..end].trim();
         if !piece.is_empty() {
-            chunks.push(piece.to_owned());
+            chunks.push(piece);
         }
-        if end == total {
+        if end == text.len() {
             break;
         }
-        start = next_start(&chars, start, end, overlap);
+        start = next_start(text, start, end, overlap);
     }
     chunks
 }
 
-/// Where to end a chunk that would run from `start` to `limit` (exclusive, in chars).
-fn break_point(chars: &[char], start: usize, limit: usize) -> usize {
-    let earliest = start + (limit - start) / 2;
-    let window = earliest..limit;
+/// Byte offsets `size / 2` and `size` characters after `start` (or the end of the text).
+fn advance(text: &str, start: usize, size: usize) -> (usize, usize) {
+    let mut offsets = text[start..].char_indices().map(|(i, _)| start + i);
+    let half = offsets.nth(size / 2).unwrap_or(text.len());
+    let limit = offsets.nth(size - size / 2 - 1).unwrap_or(text.len());
+    (half, limit)
+}
+
+/// Where to end a chunk whose window for a break runs from `earliest` to `limit` (bytes).
+fn break_point(text: &str, earliest: usize, limit: usize) -> usize {
+    let window = &text[earliest..limit];
+    let before = |i: usize| text[..earliest + i].chars().next_back();
     // A paragraph break: end after the blank line.
-    if let Some(i) = window
-        .clone()
+    if let Some((i, _)) = window
+        .char_indices()
         .rev()
-        .find(|&i| i > 0 && chars[i] == '\n' && chars[i - 1] == '\n')
+        .find(|&(i, c)| c == '\n' && before(i) == Some('\n'))
     {
-        return i + 1;
+        return earliest + i + 1;
     }
     // A sentence end: punctuation followed by whitespace.
-    if let Some(i) = window
-        .clone()
+    if let Some((i, c)) = window
+        .char_indices()
         .rev()
-        .find(|&i| i > 0 && chars[i].is_whitespace() && matches!(chars[i - 1], '.' | '!' | '?'))
+        .find(|&(i, c)| c.is_whitespace() && matches!(before(i), Some('.' | '!' | '?')))
     {
-        return i + 1;
+        return earliest + i + c.len_utf8();
     }
-    if let Some(i) = window.rev().find(|&i| chars[i].is_whitespace()) {
-        return i + 1;
+    if let Some((i, c)) = window.char_indices().rev().find(|(_, c)| c.is_whitespace()) {
+        return earliest + i + c.len_utf8();
     }
     limit
 }
 
 /// Start of the chunk after one ending at `end`: `overlap` characters back, moved forward to
 /// the next word start inside the overlap; always after `start`.
-fn next_start(chars: &[char], start: usize, end: usize, overlap: usize) -> usize {
-    let back = end.saturating_sub(overlap).max(start + 1);
-    if back == end {
+fn next_start(text: &str, start: usize, end: usize, overlap: usize) -> usize {
+    let after_start = start + text[start..].chars().next().map_or(1, char::len_utf8);
+    let back = if overlap == 0 {
+        end
+    } else {
+        text[..end]
+            .char_indices()
+            .rev()
+            .nth(overlap - 1)
+            .map_or(0, |(i, _)| i)
+    }
+    .max(after_start);
+    if back >= end {
         return end;
     }
-    (back..end)
-        .find(|&i| i == 0 || (chars[i - 1].is_whitespace() && !chars[i].is_whitespace()))
-        .unwrap_or(back)
+    text[back..end]
+        .char_indices()
+        .map(|(i, c)| (back + i, c))
+        .find(|&(i, c)| {
+            i == 0
+                || (!c.is_whitespace()
+                    && text[..i]
+                        .chars()
+                        .next_back()
+                        .is_some_and(char::is_whitespace))
+        })
+        .map_or(back, |(i, _)| i)
 }
 
 #[cfg(test)]

@@ -1,7 +1,5 @@
 //! Errors of the knowledge base. Each message says what was wrong and what to do instead.
 
-use super::extract::MAX_UPLOAD_BYTES;
-
 #[derive(Debug, thiserror::Error)]
 pub enum KnowledgeError {
     #[error("unsupported file type {}: upload txt, md, csv, json or pdf", extension_of(.filename))]
@@ -18,8 +16,18 @@ pub enum KnowledgeError {
     Extraction(String),
     #[error("the file has no text to index")]
     Empty,
-    #[error("the file is over the upload limit of {limit} bytes (10 MiB): split it or trim it")]
+    #[error("the file is over the upload limit of {limit} bytes: split it or trim it")]
     TooLarge { limit: usize },
+    #[error(
+        "the file's text is over {limit} bytes, more than its size allows: split the file, or \
+         for CSV and JSON shorten long headers and keys"
+    )]
+    TextTooLarge { limit: usize },
+    #[error(
+        "the PDF's compressed streams expand to more than {budget} bytes: it is not indexed \
+         (export the text, or split the PDF)"
+    )]
+    PdfTooLarge { budget: usize },
     #[error("embedding has {got} dimensions; the knowledge base stores {expected}")]
     EmbeddingDimensions { expected: usize, got: usize },
     #[error("embedding holds NaN or infinity: check the embedding provider's response")]
@@ -30,14 +38,6 @@ pub enum KnowledgeError {
     NotFound,
     #[error("database error in the knowledge base: {0}")]
     Db(#[from] sqlx::Error),
-}
-
-impl KnowledgeError {
-    pub(crate) fn too_large() -> Self {
-        Self::TooLarge {
-            limit: MAX_UPLOAD_BYTES,
-        }
-    }
 }
 
 /// ".exe" for "setup.EXE", "(none)" without an extension.

@@ -14,12 +14,16 @@ mod vector;
 
 pub use chunk::{CHUNK_OVERLAP, CHUNK_SIZE, chunk};
 pub use error::KnowledgeError;
-pub use extract::{Extracted, MAX_UPLOAD_BYTES, SUPPORTED_TYPES, extract};
+pub use extract::{
+    ExtractLimits, Extracted, MAX_UPLOAD_BYTES, MIN_TEXT_BYTES, PDF_DECODED_BUDGET,
+    SUPPORTED_TYPES, TEXT_MULTIPLE, extract, extract_with,
+};
 pub use search::{
     DEFAULT_SEARCH_LIMIT, DEFAULT_THRESHOLD, MAX_SEARCH_LIMIT, SearchHit, SearchQuery, search,
 };
 pub use store::{
-    Document, NewDocument, Upload, chunks_of, content_hash, delete_document, list_documents,
-    set_embeddings, store_document,
+    Document, NewDocument, Upload, chunk_batch, chunk_count, chunks_of, content_hash,
+    delete_document, list_documents, set_chunk_embeddings, set_embeddings, store_document,
+    store_document_with,
 };
 pub use vector::{EMBEDDING_DIMENSIONS, vector_search_available};

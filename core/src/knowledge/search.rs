@@ -5,7 +5,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::error::KnowledgeError;
-use super::vector::{quote_ident, vector_literal, vector_schema};
+use super::vector::{VectorSupport, quote_ident, vector_literal, vector_support};
 
 /// Similarity a hit must reach when the caller does not say (the source API's default).
 pub const DEFAULT_THRESHOLD: f64 = 0.7;
@@ -59,7 +59,12 @@ impl<'a> SearchQuery<'a> {
 ///
 /// - With an `embedding`, where the database has pgvector: `similarity` is the cosine
 ///   similarity `1 - (embedding <=> query)` (negative values shown as 0), best first, through
-///   the HNSW index.
+///   the HNSW index. The plain index scan stops after `ef_search` candidates and filters by
+///   user afterwards, so a user's hits would thin out as other users' chunks grow: with
+///   pgvector 0.8 or later the scan is iterative (`hnsw.iterative_scan = relaxed_order`), and
+///   when it still brings fewer than `limit` hits the query runs again without the index
+///   (exact, over the caller's own and shared chunks only). So `limit` hits come back whenever
+///   the caller has that many above the threshold.
 /// - Otherwise PostgreSQL full text: a chunk matches when it contains ANY of the query's words
 ///   (stemmed, English stop words ignored), and `similarity` is the fraction of the query's
 ///   distinct words it contains — so `threshold` 0.5 means "at least half of the words".
@@ -82,8 +87,8 @@ pub async fn search(
     };
     if let Some(embedding) = &q.embedding {
         let literal = vector_literal(embedding)?;
-        if let Some(schema) = vector_schema(pool).await? {
-            return vector_search(pool, user_id, q, &schema, &literal, threshold, limit).await;
+        if let Some(support) = vector_support(pool).await? {
+            return vector_search(pool, user_id, q, &support, &literal, threshold, limit).await;
         }
     }
     text_search(pool, user_id, q, threshold, limit).await
@@ -93,35 +98,66 @@ async fn vector_search(
     pool: &PgPool,
     user_id: Uuid,
     q: &SearchQuery<'_>,
-    schema: &str,
+    support: &VectorSupport,
     literal: &str,
     threshold: f64,
     limit: i64,
 ) -> Result<Vec<SearchHit>, KnowledgeError> {
-    let s = quote_ident(schema);
+    let s = quote_ident(&support.schema);
+    // The relaxed order of an iterative scan is put right by the outer ORDER BY (the
+    // MATERIALIZED CTE keeps the planner from folding it away), as pgvector documents.
     let sql = format!(
-        "SELECT c.id, c.document_id, d.filename AS document_name, c.content,
-                greatest(0, 1 - (c.embedding OPERATOR({s}.<=>) $1::text::{s}.vector))::float8
-                    AS similarity,
-                c.chunk_index, d.source_url
-         FROM javari_document_chunks c
-         JOIN javari_knowledge_documents d ON d.id = c.document_id
-         WHERE c.embedding IS NOT NULL
-           AND (d.user_id = $2 OR d.user_id IS NULL)
-           AND ($3::uuid IS NULL OR d.project_id = $3)
-           AND d.status = 'ready'
-           AND 1 - (c.embedding OPERATOR({s}.<=>) $1::text::{s}.vector) >= $4
-         ORDER BY c.embedding OPERATOR({s}.<=>) $1::text::{s}.vector
-         LIMIT $5"
+        "WITH hits AS MATERIALIZED (
+             SELECT c.id, c.document_id, d.filename AS document_name, c.content,
+                    c.embedding OPERATOR({s}.<=>) $1::text::{s}.vector AS distance,
+                    c.chunk_index, d.source_url
+             FROM javari_document_chunks c
+             JOIN javari_knowledge_documents d ON d.id = c.document_id
+             WHERE c.embedding IS NOT NULL
+               AND (d.user_id = $2 OR d.user_id IS NULL)
+               AND ($3::uuid IS NULL OR d.project_id = $3)
+               AND d.status = 'ready'
+               AND 1 - (c.embedding OPERATOR({s}.<=>) $1::text::{s}.vector) >= $4
+             ORDER BY c.embedding OPERATOR({s}.<=>) $1::text::{s}.vector
+             LIMIT $5
+         )
+         SELECT id, document_id, document_name, content,
+                greatest(0, 1 - distance)::float8 AS similarity, chunk_index, source_url
+         FROM hits ORDER BY distance, document_id, chunk_index"
     );
-    Ok(sqlx::query_as::<_, SearchHit>(sqlx::AssertSqlSafe(sql))
-        .bind(literal)
-        .bind(user_id)
-        .bind(q.project_id)
-        .bind(threshold)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?)
+    let run = |exact: bool| {
+        let sql = sql.clone();
+        async move {
+            let mut tx = pool.begin().await?;
+            let setting = if exact {
+                // Without index scans the plan reads the caller's chunks (by document, through
+                // bitmap scans) and sorts them: exact, and bounded by what the caller owns.
+                "SELECT set_config('enable_indexscan', 'off', true)"
+            } else if support.iterative_scan {
+                "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)"
+            } else {
+                "SELECT 1"
+            };
+            sqlx::query(setting).execute(&mut *tx).await?;
+            let hits = sqlx::query_as::<_, SearchHit>(sqlx::AssertSqlSafe(sql))
+                .bind(literal)
+                .bind(user_id)
+                .bind(q.project_id)
+                .bind(threshold)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, KnowledgeError>(hits)
+        }
+    };
+    let hits = run(false).await?;
+    if i64::try_from(hits.len()).unwrap_or(i64::MAX) >= limit {
+        return Ok(hits);
+    }
+    // The index scan stopped before finding `limit` of the caller's chunks (its memory or
+    // tuple budget ran out among other users' chunks, or there are fewer): the exact answer.
+    run(true).await
 }
 
 /// Full-text search; see [`search`].

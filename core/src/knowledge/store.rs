@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::chunk::{CHUNK_OVERLAP, CHUNK_SIZE, chunk};
 use super::error::KnowledgeError;
-use super::extract::extract;
+use super::extract::{ExtractLimits, extract_with};
 use super::vector::{quote_ident, vector_literal, vector_schema};
 
 /// A stored document, in the source API's upload shape.
@@ -59,19 +59,43 @@ pub fn content_hash(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// Chunks written per INSERT, so one statement never carries a whole document.
+const INSERT_BATCH: usize = 500;
+
+/// [`store_document_with`] the default extraction limits.
+pub async fn store_document(pool: &PgPool, new: NewDocument<'_>) -> Result<Upload, KnowledgeError> {
+    store_document_with(pool, new, &ExtractLimits::default()).await
+}
+
 /// Extracts, chunks and stores a document with all its chunks in one transaction (status
 /// 'ready'). An upload whose content the same owner already has returns the existing document
 /// with `duplicate: true`; concurrent identical uploads are serialised by an advisory lock, so
-/// only one is stored. Embeddings are added afterwards with [`set_embeddings`].
-pub async fn store_document(pool: &PgPool, new: NewDocument<'_>) -> Result<Upload, KnowledgeError> {
-    // Extraction (PDF above all) and chunking are CPU work: off the async workers.
-    let (filename, bytes) = (new.filename.to_owned(), new.bytes.to_vec());
-    let (file_type, chunks) = tokio::task::spawn_blocking(move || {
-        extract(&filename, &bytes).map(|e| (e.file_type, chunk(&e.text, CHUNK_SIZE, CHUNK_OVERLAP)))
+/// only one is stored. Embeddings are added afterwards with [`set_embeddings`] or, a batch at
+/// a time, [`set_chunk_embeddings`].
+pub async fn store_document_with(
+    pool: &PgPool,
+    new: NewDocument<'_>,
+    limits: &ExtractLimits,
+) -> Result<Upload, KnowledgeError> {
+    // Extraction (PDF above all) and chunking are CPU work: off the async workers. Chunks are
+    // kept as byte ranges of the one text.
+    let (filename, bytes, limits) = (new.filename.to_owned(), new.bytes.to_vec(), *limits);
+    let (file_type, text, ranges) = tokio::task::spawn_blocking(move || {
+        let e = extract_with(&filename, &bytes, &limits)?;
+        drop(bytes);
+        let base = e.text.as_ptr() as usize;
+        let ranges: Vec<(usize, usize)> = chunk(&e.text, CHUNK_SIZE, CHUNK_OVERLAP)
+            .into_iter()
+            .map(|c| {
+                let from = c.as_ptr() as usize - base;
+                (from, from + c.len())
+            })
+            .collect();
+        Ok::<_, KnowledgeError>((e.file_type, e.text, ranges))
     })
     .await
     .map_err(|e| KnowledgeError::Extraction(e.to_string()))??;
-    if chunks.is_empty() {
+    if ranges.is_empty() {
         return Err(KnowledgeError::Empty);
     }
     let hash = content_hash(new.bytes);
@@ -104,7 +128,7 @@ pub async fn store_document(pool: &PgPool, new: NewDocument<'_>) -> Result<Uploa
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .unwrap_or(new.filename);
-    let chunk_count = i32::try_from(chunks.len()).unwrap_or(i32::MAX);
+    let chunk_count = i32::try_from(ranges.len()).unwrap_or(i32::MAX);
     let insert_sql = format!(
         "INSERT INTO javari_knowledge_documents
              (user_id, project_id, filename, title, file_type, file_size, content_hash, status,
@@ -124,22 +148,28 @@ pub async fn store_document(pool: &PgPool, new: NewDocument<'_>) -> Result<Uploa
         .fetch_one(&mut *tx)
         .await?;
 
-    let indexes: Vec<i32> = (0..chunk_count).collect();
-    // Rough token estimate: four characters a token.
-    let tokens: Vec<i32> = chunks
-        .iter()
-        .map(|c| i32::try_from(c.chars().count().div_ceil(4)).unwrap_or(i32::MAX))
-        .collect();
-    sqlx::query(
-        "INSERT INTO javari_document_chunks (document_id, chunk_index, content, token_count)
-         SELECT $1, i, c, t FROM unnest($2::int4[], $3::text[], $4::int4[]) AS x(i, c, t)",
-    )
-    .bind(document.id)
-    .bind(&indexes)
-    .bind(&chunks)
-    .bind(&tokens)
-    .execute(&mut *tx)
-    .await?;
+    for (batch_no, batch) in ranges.chunks(INSERT_BATCH).enumerate() {
+        let first = batch_no * INSERT_BATCH;
+        let indexes: Vec<i32> = (first..first + batch.len())
+            .map(|i| i32::try_from(i).unwrap_or(i32::MAX))
+            .collect();
+        let chunks: Vec<&str> = batch.iter().map(|&(from, to)| &text[from..to]).collect();
+        // Rough token estimate: four characters a token.
+        let tokens: Vec<i32> = chunks
+            .iter()
+            .map(|c| i32::try_from(c.chars().count().div_ceil(4)).unwrap_or(i32::MAX))
+            .collect();
+        sqlx::query(
+            "INSERT INTO javari_document_chunks (document_id, chunk_index, content, token_count)
+             SELECT $1, i, c, t FROM unnest($2::int4[], $3::text[], $4::int4[]) AS x(i, c, t)",
+        )
+        .bind(document.id)
+        .bind(&indexes)
+        .bind(&chunks)
+        .bind(&tokens)
+        .execute(&mut *tx)
+        .await?;
+    }
     tx.commit().await?;
     Ok(Upload {
         document,
@@ -155,6 +185,73 @@ pub async fn chunks_of(pool: &PgPool, document_id: Uuid) -> Result<Vec<String>, 
     .bind(document_id)
     .fetch_all(pool)
     .await?)
+}
+
+/// How many chunks a stored document has (0 when it is gone).
+pub async fn chunk_count(pool: &PgPool, document_id: Uuid) -> Result<i32, KnowledgeError> {
+    Ok(
+        sqlx::query_scalar("SELECT chunk_count FROM javari_knowledge_documents WHERE id = $1")
+            .bind(document_id)
+            .fetch_optional(pool)
+            .await?
+            .unwrap_or(0),
+    )
+}
+
+/// Chunks `from..from + count` of a document in order (fewer at the end), to compute their
+/// embeddings a batch at a time.
+pub async fn chunk_batch(
+    pool: &PgPool,
+    document_id: Uuid,
+    from: i32,
+    count: i32,
+) -> Result<Vec<String>, KnowledgeError> {
+    Ok(sqlx::query_scalar(
+        "SELECT content FROM javari_document_chunks
+         WHERE document_id = $1 AND chunk_index >= $2 AND chunk_index < $2 + $3
+         ORDER BY chunk_index",
+    )
+    .bind(document_id)
+    .bind(from)
+    .bind(count)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Stores the embeddings of chunks `first..first + embeddings.len()`, in one statement. Does
+/// nothing where the database has no embedding column (no pgvector).
+pub async fn set_chunk_embeddings(
+    pool: &PgPool,
+    document_id: Uuid,
+    first: i32,
+    embeddings: &[Vec<f32>],
+) -> Result<(), KnowledgeError> {
+    let Some(schema) = vector_schema(pool).await? else {
+        return Ok(());
+    };
+    let literals = embeddings
+        .iter()
+        .map(|e| vector_literal(e))
+        .collect::<Result<Vec<_>, _>>()?;
+    let indexes: Vec<i32> = (0..embeddings.len())
+        .map(|i| first.saturating_add(i32::try_from(i).unwrap_or(i32::MAX)))
+        .collect();
+    let sql = format!(
+        "UPDATE javari_document_chunks c SET embedding = x.e::{}.vector
+         FROM unnest($2::int4[], $3::text[]) AS x(i, e)
+         WHERE c.document_id = $1 AND c.chunk_index = x.i",
+        quote_ident(&schema)
+    );
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(document_id)
+        .bind(&indexes)
+        .bind(&literals)
+        .execute(pool)
+        .await?;
+    if done.rows_affected() != embeddings.len() as u64 {
+        return Err(KnowledgeError::NotFound);
+    }
+    Ok(())
 }
 
 /// Stores one embedding per chunk (`embeddings[i]` for chunk index `i`), in one statement.

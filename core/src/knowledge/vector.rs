@@ -20,7 +20,22 @@ pub async fn vector_search_available(pool: &PgPool) -> Result<bool, KnowledgeErr
 /// per database: the schema changes only by migrations, which run before anything is served,
 /// and this sits on the path of every knowledge search and upload.
 pub(crate) async fn vector_schema(pool: &PgPool) -> Result<Option<String>, KnowledgeError> {
-    static KNOWN: OnceLock<Mutex<HashMap<String, Option<String>>>> = OnceLock::new();
+    Ok(vector_support(pool).await?.map(|v| v.schema))
+}
+
+/// What the database's pgvector offers.
+#[derive(Clone, Debug)]
+pub(crate) struct VectorSupport {
+    /// The schema of the `vector` type.
+    pub schema: String,
+    /// pgvector 0.8 or later: HNSW scans can go on past `ef_search` candidates until enough
+    /// rows pass the query's filters (`hnsw.iterative_scan`).
+    pub iterative_scan: bool,
+}
+
+/// [`VectorSupport`], looked up once per database (see [`vector_schema`]).
+pub(crate) async fn vector_support(pool: &PgPool) -> Result<Option<VectorSupport>, KnowledgeError> {
+    static KNOWN: OnceLock<Mutex<HashMap<String, Option<VectorSupport>>>> = OnceLock::new();
     let known = KNOWN.get_or_init(Mutex::default);
     let options = pool.connect_options();
     let database = format!(
@@ -36,8 +51,10 @@ pub(crate) async fn vector_schema(pool: &PgPool) -> Result<Option<String>, Knowl
     {
         return Ok(schema.clone());
     }
-    let schema: Option<String> = sqlx::query_scalar(
-        "SELECT n.nspname::text FROM pg_extension e
+    let found: Option<(String, bool)> = sqlx::query_as(
+        "SELECT n.nspname::text,
+                string_to_array(e.extversion, '.')::int[] >= ARRAY[0, 8]
+         FROM pg_extension e
          JOIN pg_namespace n ON n.oid = e.extnamespace
          WHERE e.extname = 'vector'
            AND EXISTS (SELECT 1 FROM information_schema.columns
@@ -47,11 +64,15 @@ pub(crate) async fn vector_schema(pool: &PgPool) -> Result<Option<String>, Knowl
     )
     .fetch_optional(pool)
     .await?;
+    let support = found.map(|(schema, iterative_scan)| VectorSupport {
+        schema,
+        iterative_scan,
+    });
     known
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .insert(database, schema.clone());
-    Ok(schema)
+        .insert(database, support.clone());
+    Ok(support)
 }
 
 /// `"schema"`, quoted as an SQL identifier.

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use javari_core::monitors::CheckResult;
 use javari_crds::monitor::{CheckRequest, HttpMethod};
 
-/// Bodies beyond this are cut before evaluation.
-const MAX_BODY: usize = 256 * 1024;
+/// Bodies beyond this are cut before evaluation: the rest is never read.
+pub const MAX_BODY: usize = 256 * 1024;
 
 /// The check clients: both report the peer certificate; one skips verification.
 #[derive(Clone)]
@@ -51,6 +51,27 @@ fn certificate_expires_in(response: &reqwest::Response) -> Option<Duration> {
     Some(Duration::from_secs(u64::try_from(left).unwrap_or(0)))
 }
 
+/// The first `cap` bytes of the body, read as they arrive; the connection is dropped at the
+/// cap, so an endless or huge body costs `cap`, not its size. `None` when the body fails
+/// before anything arrived.
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = cap - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if body.len() >= cap {
+                    return Some(body);
+                }
+            }
+            Ok(None) => return Some(body),
+            Err(_) if body.is_empty() => return None,
+            Err(_) => return Some(body),
+        }
+    }
+}
+
 pub async fn run_check(
     clients: &Clients,
     url: &str,
@@ -79,11 +100,9 @@ pub async fn run_check(
         Ok(response) => {
             let status = response.status().as_u16();
             let certificate_expires_in = certificate_expires_in(&response);
-            let body = response
-                .bytes()
+            let body = read_capped(response, MAX_BODY)
                 .await
-                .ok()
-                .map(|b| String::from_utf8_lossy(&b[..b.len().min(MAX_BODY)]).into_owned());
+                .map(|b| String::from_utf8_lossy(&b).into_owned());
             CheckResult {
                 status: Some(status),
                 response_time: started.elapsed(),

@@ -15,7 +15,7 @@ use kube::Api;
 use kube::runtime::{Controller, watcher};
 use tracing::{debug, warn};
 
-pub use check::run_check;
+pub use check::{Clients, MAX_BODY, run_check};
 pub use reconcile::reconcile;
 pub use worker::{FAILOVER_ANNOTATION, Outcome, Runner};
 

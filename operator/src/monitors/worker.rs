@@ -3,6 +3,7 @@
 //! applied in order, rows are written in batches, and an outage opens one incident.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -70,8 +71,28 @@ pub struct Outcome {
     pub at: DateTime<Utc>,
 }
 
+/// The one running check of a Monitor; released when dropped (the check ended, failed or was
+/// cancelled).
+struct InFlight(Arc<AtomicBool>);
+
+impl InFlight {
+    fn take(running: &Arc<AtomicBool>) -> Option<InFlight> {
+        running
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| InFlight(running.clone()))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
 pub struct Runner {
     scheduler: JobScheduler,
+    metrics: Arc<crate::metrics::Metrics>,
     jobs: Mutex<HashMap<String, (Option<i64>, Uuid)>>,
     plans: Arc<RwLock<HashMap<String, Arc<Plan>>>>,
     tx: mpsc::UnboundedSender<Outcome>,
@@ -86,6 +107,7 @@ impl Runner {
         tokio::spawn(worker(ctx.clone(), rx));
         Ok(Arc::new(Runner {
             scheduler,
+            metrics: ctx.metrics.clone(),
             jobs: Mutex::default(),
             plans: Arc::default(),
             tx,
@@ -108,12 +130,16 @@ impl Runner {
         if let Some((_, old)) = jobs.remove(&key) {
             let _ = self.scheduler.remove(&old).await;
         }
-        let (plans, tx, clients, job_key) = (
+        let (plans, tx, clients, job_key, metrics) = (
             self.plans.clone(),
             self.tx.clone(),
             self.clients.clone(),
             key.clone(),
+            self.metrics.clone(),
         );
+        // At most one check of this Monitor at a time: a tick that finds the last check still
+        // running is skipped and counted, so slow targets never pile checks up.
+        let running = Arc::new(AtomicBool::new(false));
         let tick = move |_: Uuid, _: JobScheduler| {
             let plan = plans
                 .read()
@@ -121,7 +147,12 @@ impl Runner {
                 .get(&job_key)
                 .cloned();
             let (tx, clients) = (tx.clone(), clients.clone());
+            let slot = InFlight::take(&running);
+            if slot.is_none() {
+                metrics.checks_skipped.inc();
+            }
             Box::pin(async move {
+                let Some(_slot) = slot else { return };
                 let Some(plan) = plan else { return };
                 let at = Utc::now();
                 let result = run_check(&clients, &plan.target, &plan.request, plan.timeout).await;

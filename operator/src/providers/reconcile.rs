@@ -62,8 +62,10 @@ async fn cleanup(provider: &Provider, ctx: &Context) -> Result<Action, Error> {
 async fn apply(provider: Arc<Provider>, ctx: &Context) -> Result<Action, Error> {
     {
         let spec = &provider.spec;
-        let interval = parse_duration(&spec.probe.interval)?;
-        let timeout = parse_duration(&spec.probe.timeout)?;
+        // The CRD refuses intervals under 1s and timeouts not below the interval; the floor is
+        // kept here too for objects stored before those rules, so a probe never loops.
+        let interval = parse_duration(&spec.probe.interval)?.max(Duration::from_secs(1));
+        let timeout = parse_duration(&spec.probe.timeout)?.min(interval);
         let prev = provider.status.clone().unwrap_or_default();
         let now = Utc::now();
         let generation = provider.metadata.generation;

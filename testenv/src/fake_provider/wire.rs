@@ -312,6 +312,9 @@ pub(super) fn frames(
     }
 }
 
+/// Most inputs OpenAI accepts in one embeddings request.
+pub(super) const MAX_EMBEDDING_INPUTS: usize = 2048;
+
 /// Dimensions of the fake embeddings (text-embedding-3-small's).
 pub(super) const EMBEDDING_DIMS: usize = 1536;
 
@@ -358,6 +361,13 @@ pub(super) fn embeddings(body: &Value) -> Result<Value, String> {
             .collect::<Result<_, _>>()?,
         _ => return Err("input: field required".into()),
     };
+    // OpenAI's own limit on one embeddings request.
+    if inputs.len() > MAX_EMBEDDING_INPUTS {
+        return Err(format!(
+            "'$.input' is invalid: at most {MAX_EMBEDDING_INPUTS} inputs per request, got {}",
+            inputs.len()
+        ));
+    }
     let model = body
         .get("model")
         .and_then(Value::as_str)

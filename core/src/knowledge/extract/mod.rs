@@ -1,12 +1,56 @@
-//! Turning an uploaded file into text, by its extension.
+//! Turning an uploaded file into text, by its extension, within bounds: every extractor
+//! writes into one capped [`sink::TextSink`], JSON and CSV are read as they are parsed (no
+//! document tree, no table of rows), and PDFs are measured before they are inflated.
+
+mod csv;
+mod json;
+mod pdf;
+mod sink;
 
 use super::error::KnowledgeError;
+use sink::TextSink;
 
-/// Largest upload accepted: 10 MiB.
+/// Largest upload accepted by default: 10 MiB.
 pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
+/// Extracted text may be this many times the upload's size by default.
+pub const TEXT_MULTIPLE: usize = 4;
+/// What every upload may extract to, however small it is (PDFs compress their text).
+pub const MIN_TEXT_BYTES: usize = 1024 * 1024;
+/// What a PDF's streams may decode to, in all, by default.
+pub const PDF_DECODED_BUDGET: usize = 64 * 1024 * 1024;
 
 /// The file types [`extract`] reads, as stored in `javari_knowledge_documents.file_type`.
 pub const SUPPORTED_TYPES: &[&str] = &["txt", "md", "csv", "json", "pdf"];
+
+/// How much an extraction may read and produce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExtractLimits {
+    /// Largest file read ([`KnowledgeError::TooLarge`] above it).
+    pub max_upload_bytes: usize,
+    /// Text is capped at this many times the file's size (at least [`MIN_TEXT_BYTES`]);
+    /// [`KnowledgeError::TextTooLarge`] above it.
+    pub text_multiple: usize,
+    /// What a PDF's compressed streams may decode to ([`KnowledgeError::PdfTooLarge`]).
+    pub pdf_decoded_budget: usize,
+}
+
+impl Default for ExtractLimits {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: MAX_UPLOAD_BYTES,
+            text_multiple: TEXT_MULTIPLE,
+            pdf_decoded_budget: PDF_DECODED_BUDGET,
+        }
+    }
+}
+
+impl ExtractLimits {
+    /// The most text a file of `len` bytes may extract to.
+    pub fn max_text_bytes(&self, len: usize) -> usize {
+        len.max(MIN_TEXT_BYTES)
+            .saturating_mul(self.text_multiple.max(1))
+    }
+}
 
 /// The text of an uploaded file.
 #[derive(Clone, Debug, PartialEq)]
@@ -16,39 +60,62 @@ pub struct Extracted {
     pub text: String,
 }
 
+/// [`extract_with`] the default limits.
+pub fn extract(filename: &str, bytes: &[u8]) -> Result<Extracted, KnowledgeError> {
+    extract_with(filename, bytes, &ExtractLimits::default())
+}
+
 /// Reads `bytes` as the type named by `filename`'s extension (case-insensitive):
 /// - `.txt`, `.text`, `.log`: UTF-8 text as is;
 /// - `.md`, `.markdown`: Markdown, kept as written;
 /// - `.csv`: one line per row, `header: value; ...` when the first row is a header;
-/// - `.json`: one `path: value` line per scalar (`services[0].name: api`);
+/// - `.json`: `path: value` lines (`services[0].name: api`, `ports: 80, 443`);
 /// - `.pdf`: the text of every page.
-pub fn extract(filename: &str, bytes: &[u8]) -> Result<Extracted, KnowledgeError> {
-    if bytes.len() > MAX_UPLOAD_BYTES {
-        return Err(KnowledgeError::too_large());
+pub fn extract_with(
+    filename: &str,
+    bytes: &[u8],
+    limits: &ExtractLimits,
+) -> Result<Extracted, KnowledgeError> {
+    if bytes.len() > limits.max_upload_bytes {
+        return Err(KnowledgeError::TooLarge {
+            limit: limits.max_upload_bytes,
+        });
     }
     let extension = filename
         .rsplit_once('.')
         .map(|(_, ext)| ext.to_ascii_lowercase())
         .unwrap_or_default();
-    let (file_type, text) = match extension.as_str() {
-        "txt" | "text" | "log" => ("txt", utf8(bytes)?.to_owned()),
-        "md" | "markdown" => ("md", utf8(bytes)?.to_owned()),
-        "csv" => ("csv", csv_text(utf8(bytes)?)?),
-        "json" => ("json", json_text(bytes)?),
-        "pdf" => ("pdf", pdf_text(bytes)?),
+    let limit = limits.max_text_bytes(bytes.len());
+    let mut sink = TextSink::new(limit);
+    let file_type = match extension.as_str() {
+        "txt" | "text" | "log" => {
+            sink.push_str(utf8(bytes)?)?;
+            "txt"
+        }
+        "md" | "markdown" => {
+            sink.push_str(utf8(bytes)?)?;
+            "md"
+        }
+        "csv" => {
+            csv::csv_text(utf8(bytes)?, &mut sink, limit)?;
+            "csv"
+        }
+        "json" => {
+            json::json_text(utf8(bytes)?, &mut sink)?;
+            "json"
+        }
+        "pdf" => {
+            let text = pdf::pdf_text(bytes, limits.pdf_decoded_budget)?;
+            sink.push_str(&text)?;
+            "pdf"
+        }
         _ => {
             return Err(KnowledgeError::UnsupportedType {
                 filename: filename.to_owned(),
             });
         }
     };
-    // PostgreSQL text cannot hold NUL (PDFs and some exports carry them); they mean nothing
-    // to a reader or to search.
-    let text = if text.contains('\0') {
-        text.replace('\0', "")
-    } else {
-        text
-    };
+    let text = sink.into_string();
     if text.trim().is_empty() {
         return Err(KnowledgeError::Empty);
     }
@@ -59,143 +126,6 @@ pub fn extract(filename: &str, bytes: &[u8]) -> Result<Extracted, KnowledgeError
 fn utf8(bytes: &[u8]) -> Result<&str, KnowledgeError> {
     let text = std::str::from_utf8(bytes).map_err(|_| KnowledgeError::NotUtf8)?;
     Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
-}
-
-/// CSV (RFC 4180: quoted fields may hold commas, quotes as `""` and newlines) as lines.
-fn csv_text(text: &str) -> Result<String, KnowledgeError> {
-    let rows = parse_csv(text)?;
-    let mut rows = rows.into_iter().filter(|r| r.iter().any(|f| !f.is_empty()));
-    let Some(first) = rows.next() else {
-        return Ok(String::new());
-    };
-    let rest: Vec<Vec<String>> = rows.collect();
-    if rest.is_empty() {
-        return Ok(first.join(", "));
-    }
-    let lines: Vec<String> = rest
-        .iter()
-        .map(|row| {
-            row.iter()
-                .enumerate()
-                .filter(|(_, v)| !v.is_empty())
-                .map(|(i, v)| match first.get(i).filter(|h| !h.is_empty()) {
-                    Some(h) => format!("{h}: {v}"),
-                    None => v.clone(),
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
-        .collect();
-    Ok(lines.join("\n"))
-}
-
-fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, KnowledgeError> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut chars = text.chars().peekable();
-    let mut line = 1;
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if field.is_empty() => {
-                let start = line;
-                loop {
-                    match chars.next() {
-                        Some('"') if chars.peek() == Some(&'"') => {
-                            chars.next();
-                            field.push('"');
-                        }
-                        Some('"') => break,
-                        Some(c) => {
-                            if c == '\n' {
-                                line += 1;
-                            }
-                            field.push(c);
-                        }
-                        None => {
-                            return Err(KnowledgeError::InvalidCsv(format!(
-                                "the quoted field starting on line {start} is never closed"
-                            )));
-                        }
-                    }
-                }
-                if !matches!(chars.peek(), None | Some(',' | '\n' | '\r')) {
-                    return Err(KnowledgeError::InvalidCsv(format!(
-                        "text after a closing quote on line {line}"
-                    )));
-                }
-            }
-            ',' => row.push(std::mem::take(&mut field).trim().to_owned()),
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' => {
-                line += 1;
-                row.push(std::mem::take(&mut field).trim().to_owned());
-                rows.push(std::mem::take(&mut row));
-            }
-            c => field.push(c),
-        }
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field.trim().to_owned());
-        rows.push(row);
-    }
-    Ok(rows)
-}
-
-/// JSON flattened to `path: value` lines.
-fn json_text(bytes: &[u8]) -> Result<String, KnowledgeError> {
-    let text = utf8(bytes)?;
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| KnowledgeError::InvalidJson(e.to_string()))?;
-    let mut lines = Vec::new();
-    flatten(&value, String::new(), &mut lines);
-    Ok(lines.join("\n"))
-}
-
-fn flatten(value: &serde_json::Value, path: String, out: &mut Vec<String>) {
-    use serde_json::Value;
-    let line = |v: String| {
-        if path.is_empty() {
-            v
-        } else {
-            format!("{path}: {v}")
-        }
-    };
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                let child = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                flatten(v, child, out);
-            }
-        }
-        Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                flatten(v, format!("{path}[{i}]"), out);
-            }
-        }
-        Value::Null => {}
-        Value::String(s) if s.trim().is_empty() => {}
-        Value::String(s) => out.push(line(s.clone())),
-        Value::Bool(b) => out.push(line(b.to_string())),
-        Value::Number(n) => out.push(line(n.to_string())),
-    }
-}
-
-/// The text of a PDF. The parser panics on some malformed files; that is caught and
-/// reported as [`KnowledgeError::InvalidPdf`].
-fn pdf_text(bytes: &[u8]) -> Result<String, KnowledgeError> {
-    let result = std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem(bytes));
-    match result {
-        Ok(Ok(text)) => Ok(text),
-        Ok(Err(e)) => Err(KnowledgeError::InvalidPdf(e.to_string())),
-        Err(_) => Err(KnowledgeError::InvalidPdf(
-            "the file is damaged or uses features the text extractor does not support".into(),
-        )),
-    }
 }
 
 #[cfg(test)]
@@ -239,8 +169,8 @@ mod tests {
         assert_eq!(e.file_type, "json");
         assert_eq!(
             e.text,
-            // Keys in sorted order.
-            "ok: true\nservice.name: api\nservice.ports[0]: 80\nservice.ports[1]: 443"
+            // Keys in document order; an array's scalars on one line.
+            "service.name: api\nservice.ports: 80, 443\nok: true"
         );
         assert!(matches!(
             extract("bad.json", b"{\"a\": "),
@@ -278,6 +208,46 @@ mod tests {
         assert!(matches!(
             extract("big.txt", &big),
             Err(KnowledgeError::TooLarge { limit }) if limit == MAX_UPLOAD_BYTES
+        ));
+    }
+
+    /// The upload that grew the console past 20 GB: one 4 MB key over an array of 3 million
+    /// zeros, 10 MiB in all.
+    #[test]
+    fn a_long_key_over_millions_of_values_stays_about_the_upload_size() {
+        let key = "k".repeat(4_000_000);
+        let mut json = format!("{{\"{key}\": [");
+        json.push_str(&"0,".repeat(3_000_000 - 1));
+        json.push_str("0]}");
+        assert!(json.len() <= MAX_UPLOAD_BYTES);
+        let e = extract("hostile.json", json.as_bytes()).expect("bounded");
+        assert!(e.text.len() < json.len(), "{} bytes of text", e.text.len());
+    }
+
+    #[test]
+    fn text_beyond_the_multiple_of_the_upload_is_refused() {
+        let limits = ExtractLimits {
+            text_multiple: 1,
+            ..ExtractLimits::default()
+        };
+        // 30,000 objects of one 60-byte key: each line repeats the key and adds its index.
+        let key = "p".repeat(60);
+        let objects = vec![format!("{{\"{key}\":1}}"); 30_000].join(",");
+        let json = format!("[{objects}]");
+        let capped = limits.max_text_bytes(json.len());
+        assert!(matches!(
+            extract_with("wide.json", json.as_bytes(), &limits),
+            Err(KnowledgeError::TextTooLarge { limit }) if limit == capped
+        ));
+        extract("wide.json", json.as_bytes()).expect("fits 4× the upload");
+    }
+
+    #[test]
+    fn a_pdf_decompression_bomb_is_refused() {
+        let bomb = pdf::tests::bomb_pdf(1 << 30, 2);
+        assert!(matches!(
+            extract("bomb.pdf", &bomb),
+            Err(KnowledgeError::PdfTooLarge { budget }) if budget == PDF_DECODED_BUDGET
         ));
     }
 
