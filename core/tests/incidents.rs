@@ -325,7 +325,7 @@ async fn a_monitor_incident_starts_in_triage_and_a_recovery_resolves_it(pool: Pg
 
 #[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
 async fn the_postmortem_is_drafted_from_the_timeline_and_the_data(pool: PgPool) {
-    use chrono::{TimeDelta, Utc};
+    use chrono::Utc;
     use javari_core::monitors::{CheckRow, insert_checks};
 
     // A rotation in the namespace ten minutes before the outage: the lead.
@@ -347,6 +347,8 @@ async fn the_postmortem_is_drafted_from_the_timeline_and_the_data(pool: PgPool) 
     )
     .await
     .expect("open");
+    // All inside the incident's window: after it opened, before it is resolved below.
+    let at = Utc::now();
     let rows: Vec<CheckRow> = (0..10)
         .map(|i| CheckRow {
             namespace: "prod".into(),
@@ -356,7 +358,7 @@ async fn the_postmortem_is_drafted_from_the_timeline_and_the_data(pool: PgPool) 
             response_time_ms: Some(10),
             status_code: Some(if i >= 7 { 200 } else { 503 }),
             error: None,
-            checked_at: Utc::now() + TimeDelta::milliseconds(i),
+            checked_at: at,
         })
         .collect();
     insert_checks(&pool, &rows).await.expect("checks");

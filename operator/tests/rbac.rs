@@ -181,7 +181,7 @@ async fn the_operator_reconciles_under_its_chart_service_account_and_can_do_no_m
                 "Provider",
                 "openai",
                 json!({"api": "openai", "endpoint": format!("{}/openai/v1", fake.url()),
-                       "credentialRef": {"name": "ai-key"}, "probe": {"interval": "2s", "timeout": "2s"},
+                       "credentialRef": {"name": "ai-key"}, "probe": {"interval": "2s", "timeout": "1s"},
                        "models": [{"name": "gpt-4o-mini", "inputCostPer1k": 0.00015, "outputCostPer1k": 0.0006}]}),
             ))
             .expect("provider"),
@@ -210,7 +210,7 @@ async fn the_operator_reconciles_under_its_chart_service_account_and_can_do_no_m
                 "Monitor",
                 "fake",
                 json!({"url": format!("{}/openai/v1/models", fake.url()), "interval": "2s",
-                       "conditions": ["[STATUS] == 401"]}),
+                       "request": {"timeout": "1s"}, "conditions": ["[STATUS] == 401"]}),
             ))
             .expect("monitor"),
         )

@@ -69,7 +69,7 @@ async fn a_credential_naming_a_secret_it_does_not_own_is_degraded_and_the_value_
         let p = serde_json::from_value(json!({"apiVersion": "javari.ai/v1alpha1", "kind": "Provider", "metadata": {"name": name},
             "spec": {"api": "openai", "endpoint": format!("{}/openai/v1", fake.url()),
                      "credentialRef": {"name": credential, "key": "value"},
-                     "probe": {"interval": "1s", "timeout": "2s"},
+                     "probe": {"interval": "1s", "timeout": "900ms"},
                      "models": [{"name": "gpt-4o-mini", "inputCostPer1k": 0, "outputCostPer1k": 0}]}}))
         .expect("provider");
         providers
@@ -162,7 +162,7 @@ async fn a_deleted_provider_leaves_the_routing_table() {
     let providers: Api<Provider> = Api::namespaced(h.client.clone(), &h.ns);
     let p = serde_json::from_value(json!({"apiVersion": "javari.ai/v1alpha1", "kind": "Provider", "metadata": {"name": "local"},
         "spec": {"api": "openai-compatible", "endpoint": format!("{}/openai/v1", fake.url()),
-                 "probe": {"interval": "1s", "timeout": "2s"},
+                 "probe": {"interval": "1s", "timeout": "900ms"},
                  "models": [{"name": "llama3", "inputCostPer1k": 0, "outputCostPer1k": 0}]}}))
     .expect("provider");
     providers
