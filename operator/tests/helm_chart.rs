@@ -1,35 +1,11 @@
 //! The Helm chart lints, and `helm install` against a real kube-apiserver creates the
 //! operator and console with their RBAC (no controller-manager runs, so no pods start).
 
-use std::process::Command;
-
-use javari_testenv::{ControlPlane, bin_dir, workspace_root};
+use javari_testenv::{ControlPlane, run_tool, workspace_root};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::Api;
-
-fn helm(cp: &ControlPlane) -> Command {
-    let mut cmd = Command::new(bin_dir().join("helm"));
-    cmd.env("KUBECONFIG", cp.kubeconfig())
-        .env("HELM_CACHE_HOME", cp.dir().join("helm/cache"))
-        .env("HELM_CONFIG_HOME", cp.dir().join("helm/config"))
-        .env("HELM_DATA_HOME", cp.dir().join("helm/data"));
-    cmd
-}
-
-fn run(cmd: &mut Command) -> String {
-    let output = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (build helm with `make bins`)"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "{cmd:?} failed:\n{text}");
-    text
-}
 
 #[tokio::test]
 async fn chart_lints_and_installs() {
@@ -44,14 +20,17 @@ async fn chart_lints_and_installs() {
         "--set",
         "operator.masterKeySecret=javari-master-key",
     ];
-    run(helm(cp)
-        .arg("lint")
-        .arg(&chart)
-        .arg("--strict")
-        .args(required));
+    run_tool(
+        cp.helm()
+            .arg("lint")
+            .arg(&chart)
+            .arg("--strict")
+            .args(required),
+    );
 
     // A missing database Secret name is refused with a message that says what to set.
-    let refused = helm(cp)
+    let refused = cp
+        .helm()
         .arg("template")
         .arg("x")
         .arg(&chart)
@@ -64,11 +43,13 @@ async fn chart_lints_and_installs() {
     );
 
     let release = format!("javari-{ns}");
-    run(helm(cp)
-        .args(["install", &release])
-        .arg(&chart)
-        .args(["--namespace", &ns, "--wait=false"])
-        .args(required));
+    run_tool(
+        cp.helm()
+            .args(["install", &release])
+            .arg(&chart)
+            .args(["--namespace", &ns, "--wait=false"])
+            .args(required),
+    );
 
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
     for component in ["operator", "console"] {

@@ -3,41 +3,12 @@
 //! link runbooks that exist; PodDisruptionBudgets and a restricted securityContext come with
 //! it; `values.schema.json` refuses values of the wrong type.
 
-use std::process::Command;
-
 use javari_operator::metrics::Metrics;
-use javari_testenv::{ControlPlane, bin_dir, workspace_root};
+use javari_testenv::{ControlPlane, run_tool, tool_output, workspace_root};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::Api;
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
-
-fn helm(cp: &ControlPlane) -> Command {
-    let mut cmd = Command::new(bin_dir().join("helm"));
-    cmd.env("KUBECONFIG", cp.kubeconfig())
-        .env("HELM_CACHE_HOME", cp.dir().join("helm/cache"))
-        .env("HELM_CONFIG_HOME", cp.dir().join("helm/config"))
-        .env("HELM_DATA_HOME", cp.dir().join("helm/data"));
-    cmd
-}
-
-fn output(cmd: &mut Command) -> (bool, String) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (build helm and kubectl with `make bins`)"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
-fn run(cmd: &mut Command) -> String {
-    let (ok, text) = output(cmd);
-    assert!(ok, "{cmd:?} failed:\n{text}");
-    text
-}
 
 const REQUIRED: [&str; 4] = [
     "--set",
@@ -79,12 +50,14 @@ async fn chart_brings_monitoring_alerts_budgets_and_a_schema() {
     let ns = cp.test_namespace(&client).await.expect("namespace");
     let chart = workspace_root().join("charts/javari");
 
-    run(helm(cp)
-        .arg("lint")
-        .arg(&chart)
-        .arg("--strict")
-        .args(REQUIRED)
-        .args(MONITORING));
+    run_tool(
+        cp.helm()
+            .arg("lint")
+            .arg(&chart)
+            .arg("--strict")
+            .args(REQUIRED)
+            .args(MONITORING),
+    );
 
     // Values of the wrong type are refused before anything is rendered, naming the value.
     for (value, field) in [
@@ -93,8 +66,8 @@ async fn chart_brings_monitoring_alerts_budgets_and_a_schema() {
         ("console.service.port=99999", "port"),
         ("log.format=xml", "format"),
     ] {
-        let (ok, text) = output(
-            helm(cp)
+        let (ok, text) = tool_output(
+            cp.helm()
                 .args(["template", "x"])
                 .arg(&chart)
                 .args(REQUIRED)
@@ -108,11 +81,7 @@ async fn chart_brings_monitoring_alerts_budgets_and_a_schema() {
         );
     }
 
-    let kubectl = |args: &[&str]| {
-        let mut cmd = Command::new(bin_dir().join("kubectl"));
-        cmd.env("KUBECONFIG", cp.kubeconfig()).args(args);
-        run(&mut cmd)
-    };
+    let kubectl = |args: &[&str]| run_tool(cp.kubectl().args(args));
     let crds = workspace_root().join("testenv/crds/monitoring.coreos.com.yaml");
     kubectl(&["apply", "-f", &crds.display().to_string()]);
     kubectl(&[
@@ -124,12 +93,14 @@ async fn chart_brings_monitoring_alerts_budgets_and_a_schema() {
     ]);
 
     let release = format!("ops-{ns}");
-    run(helm(cp)
-        .args(["install", &release])
-        .arg(&chart)
-        .args(["--namespace", &ns, "--wait=false"])
-        .args(REQUIRED)
-        .args(MONITORING));
+    run_tool(
+        cp.helm()
+            .args(["install", &release])
+            .arg(&chart)
+            .args(["--namespace", &ns, "--wait=false"])
+            .args(REQUIRED)
+            .args(MONITORING),
+    );
 
     let sm = monitoring_api(&client, &ns, "ServiceMonitor")
         .get(&format!("{release}-operator"))

@@ -9,9 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use javari_crds::{Credential, Monitor, Project, Provider};
-use javari_testenv::{
-    ControlPlane, FakeProvider, bin_dir, free_port, fresh_database, workspace_root,
-};
+use javari_testenv::{ControlPlane, FakeProvider, free_port, fresh_database, workspace_root};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Secret, Service};
@@ -34,15 +32,12 @@ fn output(cmd: &mut Command) -> String {
     text
 }
 
-fn kubectl(cp: &ControlPlane) -> Command {
-    let mut cmd = Command::new(bin_dir().join("kubectl"));
-    cmd.env("KUBECONFIG", cp.kubeconfig());
-    cmd
-}
-
 /// `(resource, verbs)` rows of `kubectl auth can-i --list` for `user` in `ns`.
 fn can_i(cp: &ControlPlane, user: &str, ns: &str) -> BTreeSet<(String, String)> {
-    let text = output(kubectl(cp).args(["auth", "can-i", "--list", "--as", user, "-n", ns]));
+    let text = output(
+        cp.kubectl()
+            .args(["auth", "can-i", "--list", "--as", user, "-n", ns]),
+    );
     text.lines()
         .skip(1)
         .filter_map(|line| {
@@ -111,10 +106,7 @@ async fn the_operator_reconciles_under_its_chart_service_account_and_can_do_no_m
 
     // The chart's RBAC, rendered by helm and applied as the cluster admin.
     let rendered = output(
-        Command::new(bin_dir().join("helm"))
-            .env("HELM_CACHE_HOME", cp.dir().join("helm/cache"))
-            .env("HELM_CONFIG_HOME", cp.dir().join("helm/config"))
-            .env("HELM_DATA_HOME", cp.dir().join("helm/data"))
+        cp.helm()
             .args(["template", release, "--kube-version", "1.34.0"])
             .arg(workspace_root().join("charts/javari"))
             .args([
@@ -132,10 +124,10 @@ async fn the_operator_reconciles_under_its_chart_service_account_and_can_do_no_m
     );
     let manifest = cp.dir().join(format!("rbac-{release_ns}.yaml"));
     std::fs::write(&manifest, &rendered).expect("write manifest");
-    output(kubectl(cp).arg("apply").arg("-f").arg(&manifest));
+    output(cp.kubectl().arg("apply").arg("-f").arg(&manifest));
 
     // A token for the operator's ServiceAccount from the TokenRequest API.
-    let token = output(kubectl(cp).args([
+    let token = output(cp.kubectl().args([
         "create",
         "token",
         &format!("{release}-operator"),

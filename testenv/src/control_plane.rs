@@ -229,6 +229,24 @@ impl ControlPlane {
         Ok(path)
     }
 
+    /// `kubectl` from `.bin/`, pointed at this control plane as its admin.
+    pub fn kubectl(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(crate::bin_dir().join("kubectl"));
+        cmd.env("KUBECONFIG", &self.kubeconfig);
+        cmd
+    }
+
+    /// `helm` from `.bin/`, pointed at this control plane, with its caches in the plane's
+    /// folder (nothing from the user's own helm setup).
+    pub fn helm(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(crate::bin_dir().join("helm"));
+        cmd.env("KUBECONFIG", &self.kubeconfig)
+            .env("HELM_CACHE_HOME", self.dir.join("helm/cache"))
+            .env("HELM_CONFIG_HOME", self.dir.join("helm/config"))
+            .env("HELM_DATA_HOME", self.dir.join("helm/data"));
+        cmd
+    }
+
     /// `https://127.0.0.1:PORT`.
     pub fn server(&self) -> &str {
         &self.server

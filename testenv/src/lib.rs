@@ -79,3 +79,24 @@ pub fn free_port() -> Result<u16> {
         .port();
     Ok(port)
 }
+
+/// Runs a tool; whether it succeeded, and what it printed (stdout, then stderr). Panics with
+/// how to get the tool when it cannot be started.
+pub fn tool_output(cmd: &mut std::process::Command) -> (bool, String) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (build the tools with `make bins`)"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Runs a tool that must succeed; what it printed.
+pub fn run_tool(cmd: &mut std::process::Command) -> String {
+    let (ok, text) = tool_output(cmd);
+    assert!(ok, "{cmd:?} failed:\n{text}");
+    text
+}

@@ -59,6 +59,19 @@ pub struct RunRow {
     pub started_by: String,
     pub status: String,
     pub current_step: i32,
+    /// Last change; an approval is due within its step's timeout from here.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The run row by id, with `$lock` appended (`""`, `" FOR UPDATE"`, …).
+macro_rules! select_run {
+    ($lock:literal) => {
+        concat!(
+            "SELECT id, runbook_id, incident_id, namespace, started_by, status, current_step, \
+             updated_at FROM javari_runbook_runs WHERE id = $1",
+            $lock
+        )
+    };
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -192,14 +205,11 @@ impl<E: StepExecutor> Runner<'_, E> {
     }
 
     pub async fn get(&self, id: Uuid) -> Result<(RunRow, Vec<StepRunRow>), RunError> {
-        let run = sqlx::query_as::<_, RunRow>(
-            "SELECT id, runbook_id, incident_id, namespace, started_by, status, current_step \
-             FROM javari_runbook_runs WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(self.pool)
-        .await?
-        .ok_or(RunError::NotFound(id))?;
+        let run = sqlx::query_as::<_, RunRow>(select_run!(""))
+            .bind(id)
+            .fetch_optional(self.pool)
+            .await?
+            .ok_or(RunError::NotFound(id))?;
         let steps = sqlx::query_as::<_, StepRunRow>(
             "SELECT step_number, attempt, status, actor, output, duration_ms \
              FROM javari_runbook_step_runs WHERE run_id = $1 ORDER BY id",
@@ -230,18 +240,15 @@ impl<E: StepExecutor> Runner<'_, E> {
         confirmed: bool,
     ) -> Result<RunRow, RunError> {
         let mut tx = self.pool.begin().await?;
-        let run = sqlx::query_as::<_, RunRow>(
-            "SELECT id, runbook_id, incident_id, namespace, started_by, status, current_step \
-             FROM javari_runbook_runs WHERE id = $1 FOR UPDATE NOWAIT",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.code().as_deref() == Some("55P03") => RunError::Busy,
-            _ => RunError::Database(e),
-        })?
-        .ok_or(RunError::NotFound(id))?;
+        let run = sqlx::query_as::<_, RunRow>(select_run!(" FOR UPDATE NOWAIT"))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(d) if d.code().as_deref() == Some("55P03") => RunError::Busy,
+                _ => RunError::Database(e),
+            })?
+            .ok_or(RunError::NotFound(id))?;
         let outcome = self.run_current_step(&mut tx, &run, actor, confirmed).await;
         // Roll back at once on a refusal: a dropped transaction would keep the row locked
         // until its connection is used again, and the next click would find the run busy.
@@ -400,22 +407,12 @@ impl<E: StepExecutor> Runner<'_, E> {
         id: Uuid,
         approver: &str,
     ) -> Result<(), RunError> {
-        let (run, waiting_since): (RunRow, chrono::DateTime<chrono::Utc>) = {
-            let run = sqlx::query_as::<_, RunRow>(
-                "SELECT id, runbook_id, incident_id, namespace, started_by, status, current_step \
-                 FROM javari_runbook_runs WHERE id = $1 FOR UPDATE",
-            )
+        let run = sqlx::query_as::<_, RunRow>(select_run!(" FOR UPDATE"))
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(RunError::NotFound(id))?;
-            let since =
-                sqlx::query_scalar("SELECT updated_at FROM javari_runbook_runs WHERE id = $1")
-                    .bind(id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            (run, since)
-        };
+        let waiting_since = run.updated_at;
         if run.status != "awaiting_approval" {
             return Err(RunError::NotAwaitingApproval);
         }
