@@ -200,13 +200,17 @@ async fn the_example_project_is_deployed_edited_and_deleted_without_orphans() {
         })
         .await;
     assert_eq!(svc.spec.and_then(|s| s.ports).expect("ports")[0].port, 80);
+    // Status is written after the Deployment and Service: wait for it too.
     let status = env
-        .projects()
-        .get("javari-web")
-        .await
-        .expect("project")
-        .status
-        .expect("status");
+        .wait("the deployed commit in status", async || {
+            env.projects()
+                .get("javari-web")
+                .await
+                .ok()
+                .and_then(|p| p.status)
+                .filter(|s| s.deployed_commit.is_some())
+        })
+        .await;
     assert_eq!(status.deployed_commit.as_deref(), Some("abc123def456"));
     assert_eq!(status.health, Health::Progressing);
 
