@@ -1,6 +1,7 @@
 //! Knowledge retrieval shared by the search API and the chat: vector similarity when
 //! pgvector and an embeddings-capable Provider exist, PostgreSQL full text otherwise.
 
+use javari_core::chat::retrieval::{PROMPT_THRESHOLD_FULL_TEXT, PROMPT_THRESHOLD_VECTOR};
 use javari_core::chat::{ProviderEntry, embed};
 use javari_core::knowledge::{self, SearchHit, SearchQuery};
 use uuid::Uuid;
@@ -8,26 +9,10 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::error::ApiError;
 
-/// Similarities below these are not worth a place in a prompt: cosine similarity of
-/// embeddings, and for full text the share of the question's words a chunk contains.
-pub const PROMPT_THRESHOLD_VECTOR: f64 = 0.3;
-pub const PROMPT_THRESHOLD_FULL_TEXT: f64 = 0.5;
-
 /// The first embeddings-capable model of a routable provider, when vectors can be stored.
 pub async fn embedder(state: &AppState) -> Option<(ProviderEntry, String)> {
-    if !knowledge::vector_search_available(&state.db)
-        .await
-        .unwrap_or(false)
-    {
-        return None;
-    }
     let providers = state.directory.providers().await.ok()?;
-    providers.iter().find_map(|p| {
-        p.models
-            .iter()
-            .find(|m| m.can("embeddings"))
-            .map(|m| (p.clone(), m.name.clone()))
-    })
+    javari_core::chat::retrieval::embedder(&state.db, &providers).await
 }
 
 pub fn knowledge_error(e: knowledge::KnowledgeError) -> ApiError {
