@@ -131,4 +131,8 @@ pub struct Config {
     /// Seconds one embeddings batch may take.
     #[arg(long, env = "JAVARI_EMBED_BATCH_TIMEOUT_SECS", default_value_t = 30)]
     pub embed_batch_timeout_secs: u64,
+    /// The Kubernetes API: `auto` (in-cluster or KUBECONFIG when there is one, else none),
+    /// `required` (refuse to start without it) or `off`.
+    #[arg(long, env = "JAVARI_KUBE", default_value = "auto")]
+    pub kube: crate::kube_client::KubeMode,
 }

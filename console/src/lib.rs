@@ -7,6 +7,7 @@ pub mod chat;
 pub mod config;
 pub mod crawls;
 mod error;
+pub mod kube_client;
 mod metrics;
 mod retrieval;
 mod routes;

@@ -27,6 +27,8 @@ enum StartError {
     TrustedProxies(String),
     #[error("cannot schedule pruning of sessions and tokens (JAVARI_PRUNE_SCHEDULE): {0}")]
     Prune(String),
+    #[error(transparent)]
+    Kube(#[from] javari_console::kube_client::KubeError),
     #[error("server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -152,7 +154,10 @@ async fn run(config: Config) -> Result<(), StartError> {
             warn!(error = %e, "cannot set TCP_NODELAY on a connection");
         }
     });
-    let state = AppState::with_settings(pool, settings, vault);
+    let mut state = AppState::with_settings(pool, settings, vault);
+    if let Some(client) = javari_console::kube_client::connect(config.kube).await? {
+        state = state.with_kube(client);
+    }
     // Kept alive for as long as the server runs.
     let _schedule = if config.crawl_schedule {
         match javari_console::crawls::start_schedule(&state).await {

@@ -25,6 +25,9 @@ pub struct AppState {
     /// Slots for knowledge uploads and for embeddings requests.
     pub(crate) uploads: Arc<tokio::sync::Semaphore>,
     pub(crate) embeddings: Arc<tokio::sync::Semaphore>,
+    /// The Kubernetes API (Javari resources, their Events, actions through annotations);
+    /// `None` when the console runs without a cluster.
+    pub kube: Option<kube::Client>,
 }
 
 impl AppState {
@@ -72,7 +75,14 @@ impl AppState {
             crawl_slots,
             uploads,
             embeddings,
+            kube: None,
             db,
         }
+    }
+
+    /// The same state, acting on the cluster through `client`.
+    pub fn with_kube(mut self, client: kube::Client) -> Self {
+        self.kube = Some(client);
+        self
     }
 }
