@@ -15,6 +15,7 @@ pub mod http;
 pub mod incidents;
 pub mod knowledge;
 pub mod monitors;
+pub mod overview;
 pub mod projects;
 pub mod providers;
 pub mod runbooks;

@@ -235,11 +235,6 @@ pub async fn page(
     .into_response())
 }
 
-/// `GET /`: the chat.
-pub async fn home() -> Redirect {
-    Redirect::to("/chat")
-}
-
 /// Unknown paths.
 pub async fn not_found() -> Response {
     (
