@@ -454,3 +454,234 @@ async fn actions_need_the_operator_role_and_say_who_asked(pool: PgPool) {
         .expect("count");
     assert_eq!(count, 5, "one audit row per action that happened");
 }
+
+/// `web-health` (public): 10 checks in the last hour, 2 failed; `internal-db` (not public):
+/// 5 passing checks.
+async fn checks(pool: &PgPool, ns: &str) -> Vec<javari_core::monitors::CheckRow> {
+    let now = chrono::Utc::now();
+    let mut rows = Vec::new();
+    for i in 0..10 {
+        rows.push(javari_core::monitors::CheckRow {
+            namespace: ns.to_owned(),
+            monitor: "web-health".to_owned(),
+            target: "http://web/api/health".to_owned(),
+            passed: i % 5 != 0,
+            response_time_ms: Some(100 + 40 * i),
+            status_code: Some(if i % 5 != 0 { 200 } else { 503 }),
+            error: (i % 5 == 0).then(|| "[STATUS] == 200".to_owned()),
+            checked_at: now - chrono::TimeDelta::minutes(i64::from(5 * i + 1)),
+        });
+    }
+    for i in 0..5 {
+        rows.push(javari_core::monitors::CheckRow {
+            namespace: ns.to_owned(),
+            monitor: "internal-db".to_owned(),
+            target: "http://127.0.0.1:9/db".to_owned(),
+            passed: true,
+            response_time_ms: Some(7),
+            status_code: Some(200),
+            error: None,
+            checked_at: now - chrono::TimeDelta::minutes(i64::from(7 * i + 2)),
+        });
+    }
+    javari_core::monitors::insert_checks(pool, &rows)
+        .await
+        .expect("checks");
+    rows
+}
+
+#[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
+async fn the_status_page_and_badges_show_only_public_components(pool: PgPool) {
+    let (client, ns) = cluster().await;
+    fixtures(&client, &ns).await;
+    let rows = checks(&pool, &ns).await;
+    let h = Harness::with_kube(pool, settings(), Some(client)).await;
+    let anonymous = reqwest::Client::new();
+    let get = |path: String| {
+        let anonymous = anonymous.clone();
+        let url = h.url(&path);
+        async move {
+            let r = anonymous.get(url).send().await.expect("get");
+            let status = r.status().as_u16();
+            let kind = r
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            (status, kind, r.text().await.expect("body"))
+        }
+    };
+
+    let (status, _, html) = get("/status".to_owned()).await;
+    assert_eq!(status, 200, "no sign-in needed");
+    assert!(
+        html.contains("Public web") && html.contains("Major outage"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("internal-db"),
+        "a Monitor not marked public is not shown"
+    );
+
+    let (status, _, body) = get("/api/status".to_owned()).await;
+    assert_eq!(status, 200);
+    let summary: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(summary["page"]["indicator"], "critical");
+    let components = summary["components"].as_array().expect("components");
+    assert!(!body.contains("internal-db"));
+    let web = components
+        .iter()
+        .find(|c| c["id"] == format!("{ns}/web-health"))
+        .expect("the public Monitor");
+    assert_eq!(web["name"], "Public web");
+    assert_eq!(web["status"], "major_outage");
+    assert_eq!(web["uptime"]["24h"], 80.0, "8 of 10 checks passed");
+    assert_eq!(web["uptime"]["1h"], 80.0);
+    // Response times 100, 140, …, 460 ms: nearest-rank p95 is 460 ms, in the [400, 500) bucket.
+    let times: Vec<i32> = rows
+        .iter()
+        .filter(|r| r.monitor == "web-health")
+        .filter_map(|r| r.response_time_ms)
+        .collect();
+    assert_eq!(times.iter().max(), Some(&460));
+    assert_eq!(web["responseTimeMs"]["p95"], 500);
+    assert_eq!(
+        web["responseTimeMs"]["p50"], 300,
+        "rank 5 is 260 ms, in [250, 300)"
+    );
+
+    let badge = format!("/badges/{ns}/web-health");
+    let (status, kind, svg) = get(format!("{badge}/status.svg")).await;
+    assert_eq!(
+        (status, kind.as_str()),
+        (200, "image/svg+xml; charset=utf-8")
+    );
+    assert!(
+        svg.contains("<title>Public web: major outage</title>"),
+        "{svg}"
+    );
+    let (_, _, svg) = get(format!("{badge}/uptime-24h.svg")).await;
+    assert!(svg.contains("uptime 24h: 80.00%"), "{svg}");
+    let (_, _, svg) = get(format!("{badge}/response-time.svg")).await;
+    assert!(svg.contains("p95 ≤ 500 ms"), "{svg}");
+    let (status, _, _) = get(format!("/badges/{ns}/internal-db/status.svg")).await;
+    assert_eq!(status, 404, "no badge for a component that is not public");
+    let (status, _, _) = get(format!("/api/badges/{ns}/internal-db/shields")).await;
+    assert_eq!(status, 404);
+    let (status, _, _) = get(format!("{badge}/uptime-2y.svg")).await;
+    assert_eq!(status, 404);
+    let (status, _, body) = get(format!(
+        "/api/badges/{ns}/web-health/shields?badge=uptime-24h"
+    ))
+    .await;
+    assert_eq!(status, 200);
+    let shields: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(shields["schemaVersion"], 1);
+    assert_eq!(shields["message"], "80.00%");
+    assert_eq!(shields["label"], "uptime 24h");
+    let (status, _, _) = get(format!(
+        "/api/badges/{ns}/web-health/shields?badge=nonsense"
+    ))
+    .await;
+    assert_eq!(status, 400);
+
+    // The metrics summary is not public.
+    let (status, _, _) = get("/api/metrics".to_owned()).await;
+    assert_eq!(status, 401);
+    let metrics: Value = h
+        .http
+        .get(h.url("/api/metrics"))
+        .bearer_auth(&h.viewer_token)
+        .send()
+        .await
+        .expect("metrics")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(metrics["checks"]["requests"], 15);
+    assert_eq!(metrics["checks"]["errors"], 2);
+}
+
+#[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
+async fn the_overview_shows_the_platform_at_a_glance(pool: PgPool) {
+    let (client, ns) = cluster().await;
+    fixtures(&client, &ns).await;
+    checks(&pool, &ns).await;
+    let incident: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO javari_incidents (dedup_key, title, severity, source_kind, source_namespace, source_name) \
+         VALUES ($1, 'web is down', 'P1', 'monitor', $2, 'web-health') RETURNING id",
+    )
+    .bind(format!("monitor/{ns}/web-health"))
+    .bind(&ns)
+    .fetch_one(&pool)
+    .await
+    .expect("incident");
+    sqlx::query(
+        "INSERT INTO javari_cost_tracking (provider, model, input_tokens, output_tokens, cost_usd) \
+         VALUES ('openai', 'gpt-3.5-turbo', 1000, 500, 0.0100), ('openai', 'gpt-3.5-turbo', 100, 50, 0.0023)",
+    )
+    .execute(&pool)
+    .await
+    .expect("costs");
+    let h = Harness::with_kube(pool.clone(), settings(), Some(client)).await;
+    sqlx::query(
+        "UPDATE javari_providers SET health = 'Down', latency_ms = 2400 WHERE name = 'anthropic'",
+    )
+    .execute(&pool)
+    .await
+    .expect("provider");
+
+    let (status, html) = page(&h, &h.viewer_token, "/").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Major System Outage"));
+    assert!(
+        html.contains(&format!("href=\"/incidents/{incident}\"")),
+        "the open incident links to its page"
+    );
+    assert!(html.contains("<strong>1</strong> P1"));
+    assert!(html.contains(&format!("{ns}/web-health")) && html.contains("Down · 3 failure(s)"));
+    assert!(
+        !html.contains(&format!(
+            "<a href=\"/monitors/{ns}/internal-db\">{ns}/internal-db</a> <span class=\"meta\">"
+        )),
+        "an Up Monitor is not in the down-or-degraded tile"
+    );
+    assert!(
+        html.contains("$0.0123") && html.contains("(2 answers)"),
+        "today's cost of openai"
+    );
+    assert!(html.contains("2400 ms"));
+    assert!(
+        html.contains(&format!("{ns}/db-password")),
+        "rotates within 14 days"
+    );
+    assert!(
+        !html.contains(&format!("{ns}/far-key</a>")),
+        "rotates in 60 days: not listed"
+    );
+    assert!(html.contains("<title>Uptime of all Monitors per hour, last 24 hours</title>"));
+    assert!(html.contains("/static/live.js"));
+
+    // Live tiles: the same fragment as Server-Sent Events.
+    let mut live = h
+        .http
+        .get(h.url("/overview/live"))
+        .bearer_auth(&h.viewer_token)
+        .send()
+        .await
+        .expect("live");
+    assert_eq!(live.status().as_u16(), 200);
+    let mut text = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !(text.contains("event: tiles") && text.contains(&format!("{ns}/web-health"))) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no tiles event: {text}"
+        );
+        match tokio::time::timeout(Duration::from_secs(10), live.chunk()).await {
+            Ok(Ok(Some(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
+            other => panic!("stream ended: {other:?} {text}"),
+        }
+    }
+}
