@@ -685,3 +685,101 @@ async fn the_overview_shows_the_platform_at_a_glance(pool: PgPool) {
         }
     }
 }
+
+fn run(cmd: &mut std::process::Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (build the tools with `make bins`)"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The chart's RBAC is enough for every page and action: the console runs here under its
+/// ServiceAccount's token (operator/tests/rbac.rs checks it grants no more).
+#[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
+async fn pages_and_actions_work_under_the_chart_service_account(pool: PgPool) {
+    let (admin, ns) = cluster().await;
+    fixtures(&admin, &ns).await;
+    let cp = ControlPlane::shared();
+    let release_ns = cp.test_namespace(&admin).await.expect("namespace");
+    let release = format!("c{}", &release_ns[2..]);
+    let rendered = run(cp
+        .helm()
+        .args(["template", &release, "--kube-version", "1.34.0"])
+        .arg(javari_testenv::workspace_root().join("charts/javari"))
+        .args([
+            "--namespace",
+            &release_ns,
+            "--show-only",
+            "templates/rbac.yaml",
+        ])
+        .args([
+            "--set",
+            "database.existingSecret=db",
+            "--set",
+            "operator.masterKeySecret=mk",
+        ]));
+    let manifest = cp.dir().join(format!("console-rbac-{release_ns}.yaml"));
+    std::fs::write(&manifest, rendered).expect("manifest");
+    run(cp.kubectl().arg("apply").arg("-f").arg(&manifest));
+    let token = run(cp.kubectl().args([
+        "create",
+        "token",
+        &format!("{release}-console"),
+        "-n",
+        &release_ns,
+        "--duration",
+        "1h",
+    ]));
+    let kubeconfig = cp
+        .kubeconfig_for_token(&format!("console-{release_ns}"), token.trim())
+        .expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(&kubeconfig).expect("kubeconfig"),
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .expect("config");
+    let as_console = Client::try_from(config).expect("client");
+    let h = Harness::with_kube(pool, settings(), Some(as_console)).await;
+
+    for path in [
+        "/".to_owned(),
+        "/status".to_owned(),
+        format!("/projects/{ns}/web"),
+        format!("/monitors/{ns}/web-health"),
+        format!("/providers/{ns}/local-llm"),
+        format!("/credentials/{ns}/db-password"),
+        "/credentials".to_owned(),
+    ] {
+        let (status, body) = page(&h, &h.viewer_token, &path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+    for path in [
+        format!("/api/platform/projects/{ns}/web/rollback"),
+        format!("/api/platform/credentials/{ns}/db-password/rotate"),
+        format!("/api/platform/monitors/{ns}/internal-db/suspend"),
+        format!("/api/platform/providers/{ns}/local-llm/disable"),
+    ] {
+        let (status, body) = api_action(&h, &h.operator_token, &path).await;
+        assert_eq!(status, 202, "{path}: {body}");
+    }
+    let events = Api::<Event>::namespaced(admin.clone(), &ns)
+        .list(
+            &ListParams::default()
+                .fields("involvedObject.kind=Credential,involvedObject.name=db-password"),
+        )
+        .await
+        .expect("events");
+    assert!(
+        events
+            .items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("RotationRequested")),
+        "the console's Event was written under its own account"
+    );
+}
