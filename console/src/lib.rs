@@ -8,6 +8,7 @@ pub mod config;
 pub mod crawls;
 mod error;
 pub mod kube_client;
+pub mod markdown;
 mod metrics;
 pub mod platform;
 mod retrieval;

@@ -783,3 +783,46 @@ async fn pages_and_actions_work_under_the_chart_service_account(pool: PgPool) {
         "the console's Event was written under its own account"
     );
 }
+
+/// An answer is Markdown rendered by the server and sanitized: a provider's script tag is
+/// shown as text, never sent as markup.
+#[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
+async fn chat_answers_render_markdown_and_never_raw_html(pool: PgPool) {
+    let h = Harness::start(pool.clone()).await;
+    let conversation: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO javari_conversations (user_id, title) VALUES ($1, 'md') RETURNING id",
+    )
+    .bind(h.operator.id)
+    .fetch_one(&pool)
+    .await
+    .expect("conversation");
+    sqlx::query(
+        "INSERT INTO javari_messages (conversation_id, user_id, role, content) VALUES \
+         ($1, $2, 'user', 'show me <b>code</b>'), \
+         ($1, $2, 'assistant', $3)",
+    )
+    .bind(conversation)
+    .bind(h.operator.id)
+    .bind("## Steps\n\n1. **Restart** the pod\n2. Check `kubectl get pods`\n\n| env | ok |\n|---|---|\n| prod | yes |\n\n```sh\nkubectl rollout restart deploy/web\n```\n\n<script>alert('pwned')</script><img src=x onerror=alert(1)>")
+    .execute(&pool)
+    .await
+    .expect("messages");
+    let (status, html) = page(&h, &h.operator_token, &format!("/chat?c={conversation}")).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("<h2>Steps</h2>"), "{html}");
+    assert!(
+        html.contains("<strong>Restart</strong>") && html.contains("<code>kubectl get pods</code>")
+    );
+    assert!(html.contains("<td>prod</td>"));
+    assert!(html.contains("<pre><code>kubectl rollout restart deploy/web\n</code></pre>"));
+    assert!(
+        !html.contains("<script>alert"),
+        "no provider script reaches the page"
+    );
+    assert!(!html.contains("<img src=x"), "{html}");
+    assert!(html.contains("&lt;script&gt;alert"), "shown as text");
+    assert!(
+        html.contains("show me &lt;b&gt;code&lt;/b&gt;"),
+        "the user's own text stays text"
+    );
+}
