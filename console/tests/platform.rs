@@ -822,7 +822,7 @@ async fn chat_answers_render_markdown_and_never_raw_html(pool: PgPool) {
     assert!(!html.contains("<img src=x"), "{html}");
     assert!(html.contains("&lt;script&gt;alert"), "shown as text");
     assert!(
-        html.contains("show me &lt;b&gt;code&lt;/b&gt;"),
+        html.contains("show me &#60;b&#62;code&#60;/b&#62;"),
         "the user's own text stays text"
     );
 }
