@@ -72,6 +72,9 @@ pub struct Component {
     pub response_time_ms: ResponseTimes,
     #[serde(skip)]
     pub bars: Vec<DayBar>,
+    /// Each window's figures, as the Monitor page lists them.
+    #[serde(skip)]
+    pub windows: Vec<(Window, javari_core::history::WindowStats)>,
     #[serde(skip)]
     pub warning_ms: Option<i64>,
     #[serde(skip)]
@@ -172,12 +175,14 @@ pub async fn component(
     let name = m.name_any();
     let mut uptimes = Vec::with_capacity(Window::ALL.len());
     let mut day_stats = None;
+    let mut windows = Vec::with_capacity(Window::ALL.len());
     for w in Window::ALL {
         let stats = window_stats(&state.db, t, &ns, &name, now, w.duration()).await?;
         uptimes.push(stats.uptime());
         if w == Window::Day {
-            day_stats = Some(stats);
+            day_stats = Some(stats.clone());
         }
+        windows.push((w, stats));
     }
     let day_stats = day_stats.unwrap_or_default();
     let bars = day_bars(&state.db, t, &ns, &name, now, BAR_DAYS).await?;
@@ -211,6 +216,7 @@ pub async fn component(
             p99: day_stats.percentile(0.99),
         },
         bars,
+        windows,
         warning_ms: latency.map(|l| l.warning_ms),
         critical_ms: latency.map(|l| l.critical_ms),
     })

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Json};
 use chrono::{TimeDelta, Utc};
-use javari_core::history::{Window, monitor_trend, tiers};
+use javari_core::history::{monitor_trend, tiers};
 use javari_core::overview::{
     AuditRow, OpenIncident, ProviderDay, RecentCheck, audit_log, incidents_of, provider_days,
     providers, recent_checks,
@@ -536,9 +536,7 @@ pub async fn monitor(
     let t = tiers(&state.db).await?;
     let figures = component(&state, t, &m, now).await?;
     let mut windows = Vec::new();
-    for w in Window::ALL {
-        let stats =
-            javari_core::history::window_stats(&state.db, t, &ns, &name, now, w.duration()).await?;
+    for (w, stats) in &figures.windows {
         windows.push(WindowRow {
             label: w.label(),
             uptime: percent(stats.uptime()),
