@@ -76,7 +76,7 @@ pub async fn events(
             let at = e
                 .last_timestamp
                 .as_ref()
-                .map(|t| javari_core::time::from_k8s(t))
+                .map(javari_core::time::from_k8s)
                 .or_else(|| {
                     e.event_time
                         .as_ref()
@@ -102,7 +102,7 @@ pub async fn events(
             }
         })
         .collect();
-    views.sort_by(|a, b| b.at.cmp(&a.at));
+    views.sort_by_key(|v| std::cmp::Reverse(v.at));
     views.truncate(EVENTS_SHOWN);
     Ok(views)
 }

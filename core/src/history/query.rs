@@ -274,6 +274,9 @@ pub async fn day_bars(
         .collect())
 }
 
+/// Hour, histogram bucket (1-based), checks, passing, timed checks.
+type RawHourBucket = (DateTime<Utc>, Option<i32>, i64, i64, i64);
+
 /// One hour of a trend.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -357,7 +360,7 @@ async fn trend(
         }
         raw_from = until;
     }
-    let raw: Vec<(DateTime<Utc>, Option<i32>, i64, i64, i64)> = sqlx::query_as(
+    let raw: Vec<RawHourBucket> = sqlx::query_as(
         "SELECT date_trunc('hour', checked_at), width_bucket(response_time_ms, $2::int[]), count(*), \
                 count(*) FILTER (WHERE status = 'up'), count(response_time_ms) \
          FROM javari_health_checks WHERE checked_at >= $1 AND monitor_name IS NOT NULL \

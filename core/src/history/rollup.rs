@@ -52,6 +52,10 @@ pub struct RollupReport {
 }
 
 type Key = (String, String);
+/// Namespace, name, histogram bucket (1-based), checks, passing, response sum, timed checks.
+type BucketGroup = (String, String, Option<i32>, i64, i64, i64, i64);
+/// Namespace, name, checks, passing, response sum, timed checks, histogram.
+type HourlyRow = (String, String, i32, i32, i64, i32, Vec<i32>);
 
 #[derive(Default)]
 struct Acc {
@@ -191,7 +195,7 @@ async fn roll_hour(
     tx: &mut Transaction<'_, Postgres>,
     hour: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
-    let groups: Vec<(String, String, Option<i32>, i64, i64, i64, i64)> = sqlx::query_as(
+    let groups: Vec<BucketGroup> = sqlx::query_as(
         "SELECT monitor_namespace, monitor_name, width_bucket(response_time_ms, $3::int[]), \
                 count(*), count(*) FILTER (WHERE status = 'up'), \
                 coalesce(sum(response_time_ms), 0)::int8, count(response_time_ms) \
@@ -211,7 +215,7 @@ async fn roll_hour(
 
 /// Folds the hourly rows of `day` into daily rows (replacing any), one per Monitor.
 async fn roll_day(tx: &mut Transaction<'_, Postgres>, day: NaiveDate) -> Result<u64, sqlx::Error> {
-    let rows: Vec<(String, String, i32, i32, i64, i32, Vec<i32>)> = sqlx::query_as(
+    let rows: Vec<HourlyRow> = sqlx::query_as(
         "SELECT monitor_namespace, monitor_name, checks, up, response_sum_ms, response_count, histogram \
          FROM javari_health_check_hourly WHERE hour >= $1 AND hour < $2",
     )
@@ -243,7 +247,7 @@ async fn roll_day(tx: &mut Transaction<'_, Postgres>, day: NaiveDate) -> Result<
     .await
 }
 
-fn fold(groups: Vec<(String, String, Option<i32>, i64, i64, i64, i64)>) -> BTreeMap<Key, Acc> {
+fn fold(groups: Vec<BucketGroup>) -> BTreeMap<Key, Acc> {
     let mut by_monitor: BTreeMap<Key, Acc> = BTreeMap::new();
     for (ns, name, bucket, checks, up, sum, count) in groups {
         let acc = by_monitor.entry((ns, name)).or_default();
