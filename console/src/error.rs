@@ -5,7 +5,13 @@ use askama::Template;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+
+/// The body of every JSON error: what was wrong, for the person who sent the request.
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: String,
+}
 
 /// An error answered as `{"error": message}` with its status.
 #[derive(Debug)]
@@ -42,7 +48,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.message }))).into_response()
+        (
+            self.status,
+            Json(ErrorBody {
+                error: self.message,
+            }),
+        )
+            .into_response()
     }
 }
 

@@ -16,6 +16,6 @@ pub mod settings;
 mod state;
 
 pub use error::ApiError;
-pub use routes::{OVERHEAD_HEADER, app};
+pub use routes::{OVERHEAD_HEADER, app, openapi_document};
 pub use settings::Settings;
 pub use state::AppState;

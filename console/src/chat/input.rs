@@ -10,7 +10,7 @@ use crate::error::ApiError;
 pub const MAX_MESSAGE_CHARS: usize = 32_000;
 
 /// `POST /api/javari/chat` body (the seeds' ChatRequest).
-#[derive(Deserialize, Debug, Default)]
+#[derive(Deserialize, Debug, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChatInput {
     pub message: String,

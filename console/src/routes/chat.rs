@@ -58,6 +58,10 @@ async fn start(
 
 /// `POST /api/javari/chat`: answers with an SSE stream of `token` events and a final
 /// `complete` (or `error`) event. Failures before the first token are plain 4xx/5xx answers.
+#[utoipa::path(post, path = "/api/javari/chat", tag = "chat",
+    request_body = ChatInput,
+    responses((status = 200, description = "Server-Sent Events: `data:` lines of JSON events (`token`, then `complete` or `error`)",
+        content_type = "text/event-stream", body = String)))]
 pub async fn api_chat(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,

@@ -8,6 +8,7 @@ mod crawls;
 mod health;
 mod json;
 mod knowledge;
+mod openapi;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -17,6 +18,7 @@ use tower_http::trace::TraceLayer;
 
 pub use self::chat::OVERHEAD_HEADER;
 pub(crate) use self::knowledge::embed_document;
+pub use self::openapi::document as openapi_document;
 use crate::auth::{require_admin, require_operator, require_viewer};
 use crate::{AppState, assets, metrics, security};
 
@@ -29,6 +31,8 @@ pub fn app(state: AppState) -> Router {
     let public = Router::new()
         .route("/healthz", get(health::liveness))
         .route("/api/health", get(health::api_health))
+        // Every route under /api/ is listed in openapi.rs (tests/openapi.rs checks).
+        .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/static/app.css", get(assets::app_css))
         .route("/static/chat.js", get(assets::chat_js))
         .route("/login", get(auth::login_form).post(auth::login))
