@@ -36,3 +36,6 @@ command -v go >/dev/null || { echo "Go 1.24+ is required to build the test contr
 command -v cargo >/dev/null || { echo "Rust (cargo) is required: https://rustup.rs" >&2; exit 1; }
 cargo fmt --version >/dev/null 2>&1 || { echo "rustfmt is required: rustup component add rustfmt" >&2; exit 1; }
 cargo clippy --version >/dev/null 2>&1 || { echo "clippy is required: rustup component add clippy" >&2; exit 1; }
+
+# The console's schema-driven API fuzz run (console/tests/api_fuzz.rs): schemathesis from PyPI.
+"$here/install-schemathesis.sh"

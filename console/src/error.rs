@@ -107,3 +107,38 @@ impl IntoResponse for PageError {
         }
     }
 }
+
+/// Longest framework refusal re-read to be answered as JSON (they are one line).
+const REFUSAL_LIMIT: usize = 16 * 1024;
+
+/// Under `/api/`, the framework's own refusals (a path, query string or multipart body that
+/// does not parse, a body over its limit) come as plain text; they are answered as
+/// `{"error": …}` like every other error, with their status and headers.
+pub async fn json_api_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    let plain_text = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !api || !plain_text || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let message = match axum::body::to_bytes(body, REFUSAL_LIMIT).await {
+        Ok(bytes) if !bytes.is_empty() => String::from_utf8_lossy(&bytes).trim().to_owned(),
+        _ => status.canonical_reason().unwrap_or("refused").to_owned(),
+    };
+    let mut json = ApiError::new(status, message).into_response();
+    for (name, value) in &parts.headers {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            json.headers_mut().append(name, value.clone());
+        }
+    }
+    json
+}

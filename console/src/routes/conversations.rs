@@ -56,6 +56,16 @@ pub struct ConversationWithMessages {
 
 impl ListParams {
     fn to_query(&self) -> Result<ListQuery, ApiError> {
+        // PostgreSQL's text cannot hold NUL.
+        if [&self.project_id, &self.status, &self.search, &self.starred]
+            .into_iter()
+            .flatten()
+            .any(|v| v.contains('\0'))
+        {
+            return Err(ApiError::bad_request(
+                "query parameters must not contain NUL characters",
+            ));
+        }
         let limit = self.limit.unwrap_or(50);
         if !(1..=100).contains(&limit) {
             return Err(ApiError::bad_request("limit must be between 1 and 100"));

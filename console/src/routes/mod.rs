@@ -133,6 +133,7 @@ pub fn app(state: AppState) -> Router {
         .merge(operator_uploads)
         .fallback(chat::not_found)
         .route_layer(from_fn_with_state(state.clone(), metrics::track))
+        .layer(from_fn(crate::error::json_api_errors))
         .layer(from_fn(security::headers))
         // The span names the path only: query strings may carry a form's CSRF token.
         .layer(
