@@ -6,7 +6,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 venv="$root/.javari/venv"
 version=4.32.5
 
-if [[ -x "$venv/bin/schemathesis" ]] && "$venv/bin/python" -m pip show schemathesis 2>/dev/null | grep -qx "Version: $version"; then
+installed=$("$venv/bin/schemathesis" --version 2>/dev/null || true)
+if [[ $installed == "schemathesis, version $version" ]]; then
   exit 0
 fi
 command -v python3 >/dev/null || { echo "python3 is required for the API fuzz run: apt-get install python3 python3-venv" >&2; exit 1; }
