@@ -519,8 +519,9 @@ pub async fn mfa_confirm(
 pub struct NewUser {
     email: String,
     /// At least 12 characters.
+    #[schema(min_length = 12)]
     password: String,
-    /// `viewer`, `operator` or `admin`.
+    #[schema(pattern = "^(viewer|operator|admin)$")]
     role: String,
 }
 
@@ -564,11 +565,16 @@ pub async fn create_user(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
+    /// 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
+    /// The token's role (default `viewer`).
     #[serde(default)]
+    #[schema(pattern = "^(viewer|operator|admin)$")]
     role: Option<String>,
     /// Lifetime in days (default 90, at most the installation's maximum).
     #[serde(default, rename = "expiresInDays")]
+    #[schema(minimum = 1)]
     expires_in_days: Option<u32>,
 }
 

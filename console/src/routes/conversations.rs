@@ -21,8 +21,10 @@ use crate::error::{ApiError, PageError};
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// Not negative (default 0).
+    #[param(minimum = 0)]
     offset: Option<i64>,
     /// A project's UUID.
     project_id: Option<String>,
@@ -124,6 +126,7 @@ pub async fn api_list(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateParams {
     /// At most 200 characters.
+    #[schema(max_length = 200)]
     title: Option<String>,
     project_id: Option<Uuid>,
     parent_id: Option<Uuid>,
@@ -191,6 +194,7 @@ pub struct UpdateParams {
     /// `active`, `archived`, `deleted`, `paused` or `completed`.
     status: Option<String>,
     /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     title: Option<String>,
 }
 

@@ -246,10 +246,13 @@ pub async fn api_upload(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SearchParams {
     /// 1 to 1,000 characters.
+    #[schema(min_length = 1, max_length = 1000)]
     query: String,
     /// 0 to 1 (default 0.7).
+    #[schema(minimum = 0.0, maximum = 1.0)]
     threshold: Option<f64>,
     /// 1 to 20 (default 5).
+    #[schema(minimum = 1, maximum = 20)]
     limit: Option<i64>,
     project_id: Option<Uuid>,
 }
