@@ -29,6 +29,8 @@ use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use tracing::{info, warn};
 use uuid::Uuid;
 
+pub use javari_core::monitors::Every;
+
 use super::check::{Clients, run_check};
 use crate::context::{Context, MANAGER};
 
@@ -57,11 +59,6 @@ impl Plan {
     fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
     }
-}
-
-pub enum Every {
-    Interval(Duration),
-    Cron(String),
 }
 
 pub struct Outcome {
