@@ -23,8 +23,12 @@ command -v psql >/dev/null || missing+=(postgresql-client)
 
 if [[ ${#missing[@]} -gt 0 ]]; then
   echo "installing ${missing[*]} (apt-get)" >&2
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  log=$(mktemp /tmp/javari-apt.XXXXXX)
+  if ! { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >"$log" 2>&1; then
+    echo "apt-get could not install ${missing[*]}: $(grep -m1 -E '^E:' "$log" || tail -n1 "$log") (whole log: $log); fix that, then run \`make deps\` again" >&2
+    exit 1
+  fi
+  rm -f "$log"
 fi
 
 # pgvector is optional: without it the schema keeps full-text search only.
