@@ -56,6 +56,9 @@ pub trait Steps: Send + Sync + 'static {
     const FINALIZER: &'static str;
     /// How long after a failure the object is tried again.
     const RETRY: Duration = Duration::from_secs(10);
+    /// Apply to the stored object rather than the watch cache's copy, which can lag behind
+    /// the controller's own last status write (for steps that must not lose a record).
+    const READ_LATEST: bool = false;
 
     fn context(&self) -> &Context;
     fn apply(
@@ -130,6 +133,10 @@ pub async fn reconcile<S: Steps>(
         let api: Api<S::Kind> = Api::namespaced(ctx.client.clone(), &ns);
         let result = finalizer(&api, S::FINALIZER, obj.clone(), |event| async {
             match event {
+                Finalizer::Apply(o) if S::READ_LATEST => {
+                    let latest = api.get(&o.name_any()).await?;
+                    steps.apply(Arc::new(latest)).await
+                }
                 Finalizer::Apply(o) => steps.apply(o).await,
                 Finalizer::Cleanup(o) => steps.cleanup(o).await,
             }

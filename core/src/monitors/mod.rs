@@ -9,7 +9,7 @@ mod threshold;
 pub use cadence::{Cadence, CadenceError, DEFAULT_INTERVAL, Every, MIN_INTERVAL, cadence};
 pub use condition::{CheckResult, Condition, Op, ParseError, Subject, evaluate_all, parse};
 pub use store::{
-    CheckRow, LatencyStats, add_timeline_event, count_open_incidents, insert_checks, latency_stats,
-    open_incident, resolve_incident, uptime,
+    CheckRow, LatencyStats, UptimeWindows, add_timeline_event, count_open_incidents, insert_checks,
+    latency_stats, open_incident, resolve_incident, uptime, uptime_windows,
 };
 pub use threshold::{Counters, Transition, step};

@@ -46,18 +46,14 @@ impl Steps for Credentials {
     type Kind = Credential;
     type Error = Error;
     const FINALIZER: &'static str = FINALIZER;
+    const READ_LATEST: bool = true;
 
     fn context(&self) -> &Context {
         &self.0
     }
 
     async fn apply(&self, cred: Arc<Credential>) -> Result<Action, Error> {
-        // The watch cache can lag behind our own last status write; decide on the stored
-        // object so no rotation, restart or rollback record is lost.
-        let api: Api<Credential> =
-            Api::namespaced(self.0.client.clone(), &cred.namespace().unwrap_or_default());
-        let latest = api.get(&cred.name_any()).await?;
-        apply(&latest, &self.0).await
+        apply(&cred, &self.0).await
     }
 
     async fn cleanup(&self, cred: Arc<Credential>) -> Result<Action, Error> {

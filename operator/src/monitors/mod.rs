@@ -4,7 +4,10 @@
 //! resolves incidents, runs the actions and writes status.
 
 mod check;
+mod incidents;
 mod reconcile;
+mod schedule;
+mod status;
 mod worker;
 
 use std::sync::Arc;
@@ -14,8 +17,9 @@ use kube::Api;
 use kube::runtime::{Controller, watcher};
 
 pub use check::{Clients, MAX_BODY, run_check};
+pub use incidents::FAILOVER_ANNOTATION;
 pub use reconcile::Monitors;
-pub use worker::{FAILOVER_ANNOTATION, Outcome, Runner};
+pub use schedule::{Outcome, Runner};
 
 use javari_core::monitors::CadenceError;
 

@@ -13,7 +13,7 @@ use kube::api::Api;
 use kube::runtime::controller::Action;
 
 use super::Error;
-use super::worker::{Plan, Runner};
+use super::schedule::{Plan, Runner};
 use crate::context::Context;
 use crate::driver::Steps;
 

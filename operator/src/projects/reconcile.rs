@@ -38,20 +38,14 @@ impl Steps for Projects {
     type Kind = Project;
     type Error = Error;
     const FINALIZER: &'static str = FINALIZER;
+    const READ_LATEST: bool = true;
 
     fn context(&self) -> &Context {
         &self.0
     }
 
     async fn apply(&self, project: Arc<Project>) -> Result<Action, Error> {
-        // The watch cache can lag behind our own last status write; decide on the stored
-        // object so no rotation, restart or rollback record is lost.
-        let api: Api<Project> = Api::namespaced(
-            self.0.client.clone(),
-            &project.namespace().unwrap_or_default(),
-        );
-        let latest = api.get(&project.name_any()).await?;
-        apply(&latest, &self.0).await
+        apply(&project, &self.0).await
     }
 
     async fn cleanup(&self, project: Arc<Project>) -> Result<Action, Error> {
