@@ -21,14 +21,27 @@ build() {
     return 0
   fi
   echo "building $name (once; cached in .bin/)" >&2
-  local started=$SECONDS
-  (cd "$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$bin/$name.tmp" "$pkg")
+  local started=$SECONDS log="$bin/$name.build.log"
+  if ! (cd "$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$bin/$name.tmp" "$pkg") >"$log" 2>&1; then
+    echo "building $name failed: $(tail -n1 "$log") (whole log: $log); check that the Go module proxy is reachable and Go is 1.24+, then run \`make bins\` again" >&2
+    exit 1
+  fi
+  rm -f "$log"
   mv "$bin/$name.tmp" "$bin/$name"
   echo "$want" > "$stamp"
   echo "built $name in $((SECONDS - started))s" >&2
 }
 
-modver() { (cd "$1" && go list -m -f '{{.Version}}' "$2"); }
+# The version of module $2 in $1's go.mod; one line that says what to do when Go cannot tell.
+modver() {
+  local version log="$bin/go-list.log"
+  if ! version=$(cd "$1" && go list -m -f '{{.Version}}' "$2" 2>"$log"); then
+    echo "cannot resolve $2 (testenv/go/$(basename "$1")): $(tail -n1 "$log"); check that the Go module proxy is reachable, then run \`make bins\` again" >&2
+    exit 1
+  fi
+  rm -f "$log"
+  echo "$version"
+}
 
 kube_ver=$(modver "$mods/kube" k8s.io/kubernetes)
 kube_minor=$(echo "$kube_ver" | cut -d. -f2)

@@ -23,8 +23,12 @@ command -v psql >/dev/null || missing+=(postgresql-client)
 
 if [[ ${#missing[@]} -gt 0 ]]; then
   echo "installing ${missing[*]} (apt-get)" >&2
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  log=$(mktemp /tmp/javari-apt.XXXXXX)
+  if ! { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >"$log" 2>&1; then
+    echo "apt-get could not install ${missing[*]}: $(grep -m1 -E '^E:' "$log" || tail -n1 "$log") (whole log: $log); fix that, then run \`make deps\` again" >&2
+    exit 1
+  fi
+  rm -f "$log"
 fi
 
 # pgvector is optional: without it the schema keeps full-text search only.
@@ -36,3 +40,6 @@ command -v go >/dev/null || { echo "Go 1.24+ is required to build the test contr
 command -v cargo >/dev/null || { echo "Rust (cargo) is required: https://rustup.rs" >&2; exit 1; }
 cargo fmt --version >/dev/null 2>&1 || { echo "rustfmt is required: rustup component add rustfmt" >&2; exit 1; }
 cargo clippy --version >/dev/null 2>&1 || { echo "clippy is required: rustup component add clippy" >&2; exit 1; }
+
+# The console's schema-driven API fuzz run (console/tests/api_fuzz.rs): schemathesis from PyPI.
+"$here/install-schemathesis.sh"

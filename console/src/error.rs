@@ -5,7 +5,13 @@ use askama::Template;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+
+/// The body of every JSON error: what was wrong, for the person who sent the request.
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: String,
+}
 
 /// An error answered as `{"error": message}` with its status.
 #[derive(Debug)]
@@ -42,7 +48,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.message }))).into_response()
+        (
+            self.status,
+            Json(ErrorBody {
+                error: self.message,
+            }),
+        )
+            .into_response()
     }
 }
 
@@ -94,4 +106,39 @@ impl IntoResponse for PageError {
             Err(_) => (status, self.0.message).into_response(),
         }
     }
+}
+
+/// Longest framework refusal re-read to be answered as JSON (they are one line).
+const REFUSAL_LIMIT: usize = 16 * 1024;
+
+/// Under `/api/`, the framework's own refusals (a path, query string or multipart body that
+/// does not parse, a body over its limit) come as plain text; they are answered as
+/// `{"error": …}` like every other error, with their status and headers.
+pub async fn json_api_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    let plain_text = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !api || !plain_text || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let message = match axum::body::to_bytes(body, REFUSAL_LIMIT).await {
+        Ok(bytes) if !bytes.is_empty() => String::from_utf8_lossy(&bytes).trim().to_owned(),
+        _ => status.canonical_reason().unwrap_or("refused").to_owned(),
+    };
+    let mut json = ApiError::new(status, message).into_response();
+    for (name, value) in &parts.headers {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            json.headers_mut().append(name, value.clone());
+        }
+    }
+    json
 }

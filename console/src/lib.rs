@@ -19,6 +19,6 @@ mod state;
 pub mod status_page;
 
 pub use error::ApiError;
-pub use routes::{OVERHEAD_HEADER, app};
+pub use routes::{OVERHEAD_HEADER, app, openapi_document};
 pub use settings::Settings;
 pub use state::AppState;

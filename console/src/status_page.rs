@@ -21,7 +21,7 @@ use crate::platform::public::display_name;
 /// Days of uptime bars on the status page.
 pub const BAR_DAYS: i64 = 90;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UptimeFigures {
     #[serde(rename = "1h")]
@@ -48,7 +48,7 @@ impl UptimeFigures {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResponseTimes {
     pub p50: Option<i64>,
@@ -56,7 +56,7 @@ pub struct ResponseTimes {
     pub p99: Option<i64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Component {
     /// `namespace/name` of the Monitor.
@@ -81,7 +81,7 @@ pub struct Component {
     pub critical_ms: Option<i64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Page {
     pub indicator: Indicator,
@@ -89,7 +89,7 @@ pub struct Page {
 }
 
 /// `GET /api/status`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusSummary {
     /// The worst component's state (operational when there is none).

@@ -19,10 +19,43 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// chromedriver and every Chromium process it started, killed when dropped: at the end of the
 /// test, and on a panic (unwinding drops it) as well. chromedriver runs in a process group of
 /// its own, which the browser inherits; processes that left the group are found by the
-/// test's own profile folder on their command line.
+/// test's own profile folder on their command line. A watchdog process does the same when
+/// the test process ends without unwinding (killed, interrupted, aborted).
 struct Driver {
     child: Child,
     profile: std::path::PathBuf,
+    watchdog: Option<Child>,
+}
+
+/// Waits for the test process (`$1`) to end, then kills chromedriver's group (`$2`) and every
+/// process naming the profile folder (`$3`), and removes that folder. An interrupt (Ctrl-C
+/// reaches the whole foreground group) ends the wait at once rather than skipping the cleanup.
+const WATCHDOG: &str = r#"owner=$1; group=$2; profile=$3
+cleanup() {
+  kill -KILL -- "-$group" 2>/dev/null
+  for p in /proc/[0-9]*; do
+    [ "${p#/proc/}" = "$$" ] && continue
+    if tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF -- "$profile"; then kill -KILL "${p#/proc/}" 2>/dev/null; fi
+  done
+  rm -rf -- "$profile"
+}
+trap cleanup EXIT
+trap 'exit 0' TERM INT HUP
+while kill -0 "$owner" 2>/dev/null; do sleep 0.5; done"#;
+
+fn watchdog(group: u32, profile: &std::path::Path) -> Option<Child> {
+    Command::new("bash")
+        .arg("-c")
+        .arg(WATCHDOG)
+        .arg("browser-watchdog")
+        .arg(std::process::id().to_string())
+        .arg(group.to_string())
+        .arg(profile)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()
 }
 
 impl Drop for Driver {
@@ -39,6 +72,13 @@ impl Drop for Driver {
                 .args(["-KILL", &pid.to_string()])
                 .stderr(Stdio::null())
                 .status();
+        }
+        // Its work is done: ended with TERM, it runs the same cleanup once more and exits.
+        if let Some(mut watchdog) = self.watchdog.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &watchdog.id().to_string()])
+                .status();
+            let _ = watchdog.wait();
         }
     }
 }
@@ -101,9 +141,11 @@ async fn browser() -> (Driver, Client, tempdir::Dir) {
         .process_group(0)
         .spawn()
         .expect("start chromedriver");
+    let watchdog = watchdog(driver.id(), &profile.path);
     let driver = Driver {
         child: driver,
         profile: profile.path.clone(),
+        watchdog,
     };
     let mut caps = serde_json::Map::new();
     caps.insert(

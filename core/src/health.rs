@@ -8,14 +8,14 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 /// `healthy` or `unhealthy`, for the whole report and each check.
-#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Healthy,
     Unhealthy,
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, utoipa::ToSchema)]
 pub struct Check {
     pub status: Status,
     /// Round-trip time in milliseconds.
@@ -25,12 +25,12 @@ pub struct Check {
     pub error: Option<String>,
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, utoipa::ToSchema)]
 pub struct Checks {
     pub database: Check,
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, utoipa::ToSchema)]
 pub struct HealthReport {
     pub status: Status,
     pub timestamp: DateTime<Utc>,

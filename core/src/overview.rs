@@ -105,7 +105,7 @@ pub async fn providers(
     .await
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderCost {
     pub provider: String,

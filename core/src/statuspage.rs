@@ -7,7 +7,7 @@ use javari_crds::monitor::MonitorState;
 use javari_crds::provider::ProviderHealth;
 use serde::Serialize;
 
-#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ComponentState {
     Operational,
@@ -112,7 +112,7 @@ pub fn provider_health_from_text(text: Option<&str>) -> ProviderHealth {
 }
 
 /// Statuspage's page indicator.
-#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Indicator {
     None,

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use javari_core::credentials::version_hash;
 use javari_core::vault::{Keyring, MasterKey, Vault, recent_audit};
@@ -22,7 +21,7 @@ use serde_json::json;
 
 mod support;
 
-use support::{Harness, Running, wait_for};
+use support::{Harness, Running, wait_for, wait_for_reconciles};
 
 struct Env(Harness);
 
@@ -352,8 +351,9 @@ async fn reconciles_and_operator_restarts_change_nothing() {
         (env.status_version("token").await == Some(1)).then_some(())
     })
     .await;
-    // Let the controller settle (status write, owned-Secret event).
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The controller settles: the reconcile that wrote version 1 and the one its status write
+    // and the owned Secret's event bring are over, and none is running.
+    wait_for_reconciles(&ctx, "Credential", 1).await;
 
     let versions = async || {
         (
@@ -391,13 +391,8 @@ async fn reconciles_and_operator_restarts_change_nothing() {
     operator.stop().await;
     let operator2 = env.start_operator().await;
     let ctx2 = operator2.ctx.clone();
-    env.wait_for("the new operator's first reconcile", async || {
-        let text = javari_core::telemetry::render_metrics(&ctx2.metrics.registry);
-        text.contains(r#"javari_operator_reconciles_total{kind="Credential"} "#)
-            .then_some(())
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Its first reconcile is over: anything it would roll out is written by then.
+    wait_for_reconciles(&ctx2, "Credential", 0).await;
     assert_eq!(
         versions().await,
         before,

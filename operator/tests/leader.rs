@@ -4,7 +4,10 @@
 use std::time::{Duration, Instant};
 
 use javari_operator::leader::Elector;
-use javari_testenv::ControlPlane;
+use javari_testenv::{ControlPlane, eventually};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::Api;
 
 #[tokio::test]
 async fn one_leader_at_a_time_with_takeover() {
@@ -45,7 +48,14 @@ async fn one_leader_at_a_time_with_takeover() {
     assert!(!b.try_acquire().await.expect("b"));
 
     // Racing candidates on a lapsed Lease: exactly one wins.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
+    eventually("the Lease lapses", Duration::from_secs(10), async || {
+        let spec = leases.get("javari-operator").await.ok()?.spec?;
+        let renewed = spec.renew_time?.0;
+        let lasts = SignedDuration::from_secs(i64::from(spec.lease_duration_seconds?));
+        (renewed.checked_add(lasts).ok()? < Timestamp::now()).then_some(())
+    })
+    .await;
     let (ra, rb) = tokio::join!(a.try_acquire(), b.try_acquire());
     assert!(
         ra.expect("a") ^ rb.expect("b"),

@@ -3,8 +3,6 @@
 //! orphans, and a rollback returns to the last known good image exactly once and never to a
 //! bad one. No controller-manager runs, so tests play its part by writing Deployment status.
 
-use std::time::Duration;
-
 use javari_core::vault::{NewCredential, SecretValue};
 use javari_crds::Project;
 use javari_crds::common::Health;
@@ -249,14 +247,24 @@ async fn the_example_project_is_deployed_edited_and_deleted_without_orphans() {
         .expect("projects row");
     assert_eq!(row, ("Healthy".into(), Some(image.into())));
 
-    // A resync writes nothing.
+    // A reconcile with nothing to change writes nothing: nudged by an annotation, the
+    // controller reconciles once more and leaves the Deployment as it was.
     let rv = env
         .deployments()
         .get("javari-web")
         .await
         .expect("d")
         .resource_version();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, finished) = support::reconciles(&env.operator.ctx, "Project");
+    env.projects()
+        .patch(
+            "javari-web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"test.javari.ai/nudge": "1"}}})),
+        )
+        .await
+        .expect("nudge");
+    support::wait_for_reconciles(&env.operator.ctx, "Project", finished).await;
     assert_eq!(
         env.deployments()
             .get("javari-web")
@@ -369,8 +377,10 @@ async fn a_rollback_returns_to_the_last_known_good_image_once_and_never_to_a_bad
         .then_some(())
     })
     .await;
+    let (_, finished) = support::reconciles(&env.operator.ctx, "Project");
     env.finish_rollout("api").await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The rollout's event brings a reconcile; once it is over, the image is still the good one.
+    support::wait_for_reconciles(&env.operator.ctx, "Project", finished).await;
     assert_eq!(
         env.image("api").await.as_deref(),
         Some("registry.local/api:1")

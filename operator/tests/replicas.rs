@@ -2,11 +2,11 @@
 //! interval, not two), and the standby takes over when the leader dies.
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use javari_core::vault::MasterKey;
 use javari_crds::Monitor;
-use javari_testenv::{ControlPlane, free_port, fresh_database};
+use javari_testenv::{ControlPlane, eventually, free_port, fresh_database};
 use kube::api::{Api, PostParams};
 use serde_json::json;
 
@@ -35,6 +35,21 @@ async fn metric(port: u16, name: &str) -> Option<f64> {
         .nth(1)?
         .parse()
         .ok()
+}
+
+/// The sum of a counter's series (0 when the process has none yet).
+async fn counter(port: u16, name: &str) -> f64 {
+    let Ok(response) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await else {
+        return 0.0;
+    };
+    let text = response.text().await.unwrap_or_default();
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 async fn rows(pool: &sqlx::PgPool) -> i64 {
@@ -94,14 +109,12 @@ async fn two_replicas_run_each_check_once() {
         .expect("monitor");
 
     let pool = sqlx::PgPool::connect(&database_url).await.expect("connect");
-    let started = Instant::now();
-    while rows(&pool).await < 3 {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no checks recorded"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    eventually(
+        "three checks are recorded",
+        Duration::from_secs(60),
+        async || (rows(&pool).await >= 3).then_some(()),
+    )
+    .await;
     let leaders = [
         metric(a.port, "javari_operator_leader").await,
         metric(b.port, "javari_operator_leader").await,
@@ -112,12 +125,24 @@ async fn two_replicas_run_each_check_once() {
         "exactly one leader: {leaders:?}"
     );
 
+    // Five more checks, all run by the leader: the standby has run none.
     let before = rows(&pool).await;
-    tokio::time::sleep(Duration::from_secs(8)).await;
-    let in_8s = rows(&pool).await - before;
+    eventually("five more checks", Duration::from_secs(60), async || {
+        (rows(&pool).await >= before + 5).then_some(())
+    })
+    .await;
+    let checks = [
+        counter(a.port, "javari_operator_monitor_checks_total").await,
+        counter(b.port, "javari_operator_monitor_checks_total").await,
+    ];
+    let by_leader = if leaders[0] == Some(1.0) {
+        checks[0]
+    } else {
+        checks[1]
+    };
     assert!(
-        (5..=11).contains(&in_8s),
-        "{in_8s} checks in 8 s at a 1 s interval: one replica checks, not two"
+        by_leader >= 5.0 && checks.iter().filter(|&&c| c > 0.0).count() == 1,
+        "one replica checks, not two: checks run by each {checks:?} (leaders {leaders:?})"
     );
 
     // The leader dies; the standby takes over within the Lease and checks go on.
@@ -127,18 +152,17 @@ async fn two_replicas_run_each_check_once() {
         (b, a)
     };
     drop(leader);
-    let started = Instant::now();
-    while metric(standby.port, "javari_operator_leader").await != Some(1.0) {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the standby did not take over"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    eventually(
+        "the standby takes over",
+        Duration::from_secs(20),
+        async || (metric(standby.port, "javari_operator_leader").await == Some(1.0)).then_some(()),
+    )
+    .await;
     let before = rows(&pool).await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    assert!(
-        rows(&pool).await - before >= 2,
-        "checks go on after the takeover"
-    );
+    eventually(
+        "checks go on after the takeover (two more)",
+        Duration::from_secs(20),
+        async || (rows(&pool).await >= before + 2).then_some(()),
+    )
+    .await;
 }

@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use javari_crds::Credential;
-use javari_testenv::{ControlPlane, free_port, fresh_database, install_crds};
+use javari_testenv::{ControlPlane, eventually, free_port, fresh_database, install_crds};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 
@@ -161,7 +161,17 @@ async fn operator_needs_the_crds_and_is_ready_with_them() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The reconcile is over once its last step, the status, is written: all it logged is in
+    // the file by then.
+    eventually(
+        "the Credential's status shows version 1",
+        Duration::from_secs(60),
+        async || {
+            let status = credentials.get("db").await.ok()?.status?;
+            (status.version == Some(1)).then_some(())
+        },
+    )
+    .await;
     let logs = std::fs::read(&log_path).expect("read logs");
     assert!(logs.len() > 1000, "debug logs were written");
     let as_text = String::from_utf8_lossy(&value).into_owned();

@@ -16,6 +16,7 @@ mod fake_provider;
 mod paths;
 mod postgres;
 mod process;
+mod wait;
 
 pub use control_plane::{ControlPlane, install_crds};
 pub use database::fresh_database;
@@ -23,6 +24,7 @@ pub use fake_github::FakeGitHub;
 pub use fake_provider::{Behaviour, FakeProvider};
 pub use paths::{bin_dir, workspace_root};
 pub use postgres::PgCluster;
+pub use wait::eventually;
 
 /// What can go wrong while standing up the test environment. Every message says how to fix it.
 #[derive(Debug, thiserror::Error)]

@@ -11,7 +11,7 @@ use super::{Role, User, random_token, sha256_hex};
 
 pub const TOKEN_PREFIX: &str = "jv_";
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NewToken {
     pub id: Uuid,
@@ -23,7 +23,7 @@ pub struct NewToken {
 }
 
 /// A token as listed: never its value.
-#[derive(Serialize, sqlx::FromRow)]
+#[derive(Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenInfo {
     pub id: Uuid,

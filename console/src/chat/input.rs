@@ -10,9 +10,11 @@ use crate::error::ApiError;
 pub const MAX_MESSAGE_CHARS: usize = 32_000;
 
 /// `POST /api/javari/chat` body (the seeds' ChatRequest).
-#[derive(Deserialize, Debug, Default)]
+#[derive(Deserialize, Debug, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChatInput {
+    /// 1 to 32,000 characters.
+    #[schema(min_length = 1, max_length = 32000)]
     pub message: String,
     #[serde(default)]
     pub conversation_id: Option<Uuid>,
@@ -21,6 +23,7 @@ pub struct ChatInput {
     #[serde(default)]
     pub model: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 0.0, maximum = 2.0)]
     pub temperature: Option<f32>,
     #[serde(default)]
     pub include_knowledge: Option<bool>,

@@ -19,7 +19,7 @@ use sqlx::PgPool;
 /// Who asked for the last action on a resource, and what: `alice@example.com: rollback at …`.
 pub const REQUESTED_BY_ANNOTATION: &str = "javari.ai/requested-by";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     Rollback,

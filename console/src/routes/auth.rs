@@ -514,15 +514,21 @@ pub async fn mfa_confirm(
     Ok(([(header::CACHE_CONTROL, "no-store")], page).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     email: String,
+    /// At least 12 characters.
+    #[schema(min_length = 12)]
     password: String,
+    #[schema(pattern = "^(viewer|operator|admin)$")]
     role: String,
 }
 
 /// `POST /api/users` (admin): creates a user.
+#[utoipa::path(post, path = "/api/users", tag = "users",
+    request_body = NewUser,
+    responses((status = 201, description = "The user", body = auth::User)))]
 pub async fn create_user(
     State(state): State<AppState>,
     ApiJson(new): ApiJson<NewUser>,
@@ -556,18 +562,26 @@ pub async fn create_user(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
+    /// 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
+    /// The token's role (default `viewer`).
     #[serde(default)]
+    #[schema(pattern = "^(viewer|operator|admin)$")]
     role: Option<String>,
     /// Lifetime in days (default 90, at most the installation's maximum).
     #[serde(default, rename = "expiresInDays")]
+    #[schema(minimum = 1)]
     expires_in_days: Option<u32>,
 }
 
 /// `POST /api/tokens` (admin): an API token, shown once.
+#[utoipa::path(post, path = "/api/tokens", tag = "tokens",
+    request_body = TokenRequest,
+    responses((status = 201, description = "The token, shown this once", body = auth::NewToken)))]
 pub async fn create_token(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -601,22 +615,26 @@ pub async fn create_token(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TokenListQuery {
+    /// Everyone's tokens (admins only).
     #[serde(default)]
     all: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenList {
     tokens: Vec<TokenView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenView {
     #[serde(flatten)]
     token: TokenInfo,
+    /// `active`, `expired` or `revoked`.
+    #[schema(value_type = String)]
     state: &'static str,
 }
 
@@ -633,6 +651,8 @@ fn token_scope(current: &CurrentUser, all: bool) -> Result<Option<Uuid>, ApiErro
 }
 
 /// `GET /api/tokens[?all=true]`: the caller's tokens (admins: everyone's with `all`).
+#[utoipa::path(get, path = "/api/tokens", tag = "tokens", params(TokenListQuery),
+    responses((status = 200, description = "The tokens, never their values", body = TokenList)))]
 pub async fn list_tokens(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -665,6 +685,9 @@ async fn revoke(state: &AppState, current: &CurrentUser, id: Uuid) -> Result<(),
 }
 
 /// `DELETE /api/tokens/{id}`: revokes one of the caller's tokens (admins: anyone's).
+#[utoipa::path(delete, path = "/api/tokens/{id}", tag = "tokens",
+    params(("id" = Uuid, Path, description = "The token's id")),
+    responses((status = 204, description = "Revoked")))]
 pub async fn revoke_token(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -710,6 +733,8 @@ pub async fn revoke_token_form(
 }
 
 /// `GET /api/me`: who the caller is.
+#[utoipa::path(get, path = "/api/me", tag = "users",
+    responses((status = 200, description = "The caller", body = auth::User)))]
 pub async fn me(Extension(current): Extension<CurrentUser>) -> impl IntoResponse {
     Json(current.user)
 }

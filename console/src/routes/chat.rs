@@ -29,6 +29,18 @@ use crate::metrics::Received;
 /// The console's own time before the provider was called, in milliseconds.
 pub const OVERHEAD_HEADER: &str = "x-javari-overhead-ms";
 
+/// One Server-Sent Event of an answer, as the OpenAPI document describes the stream (before
+/// OpenAPI 3.2, a stream's schema describes each event).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct AnswerEvent {
+    /// A JSON event: `{"type": "token", "data": {"token": …}}` for each piece of the answer,
+    /// then `{"type": "complete", "data": {"message": …}}` or `{"type": "error", …}`.
+    data: String,
+    /// The SSE event name: always the default, `message`.
+    event: Option<String>,
+}
+
 /// The answer's typed events as SSE `data:` lines of JSON.
 fn sse(events: impl futures::Stream<Item = Arc<ChatEvent>> + Send + 'static) -> impl IntoResponse {
     let events = events.map(|event| {
@@ -58,6 +70,10 @@ async fn start(
 
 /// `POST /api/javari/chat`: answers with an SSE stream of `token` events and a final
 /// `complete` (or `error`) event. Failures before the first token are plain 4xx/5xx answers.
+#[utoipa::path(post, path = "/api/javari/chat", tag = "chat",
+    request_body = ChatInput,
+    responses((status = 200, description = "Server-Sent Events: `data:` lines of JSON events (`token`, then `complete` or `error`)",
+        content_type = "text/event-stream", body = AnswerEvent)))]
 pub async fn api_chat(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,

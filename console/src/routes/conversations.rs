@@ -6,9 +6,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form, Json};
-use javari_core::conversations::{self, Conversation, ListQuery, NewConversation};
-use serde::Deserialize;
-use serde_json::json;
+use javari_core::conversations::{self, Conversation, ListQuery, NewConversation, StoredMessage};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::json::ApiJson;
@@ -17,19 +16,58 @@ use crate::auth::{CurrentUser, Role, User};
 use crate::error::{ApiError, PageError};
 
 /// Query parameters of `GET /api/javari/conversations` and of the list page.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
+    /// Not negative (default 0).
+    #[param(minimum = 0)]
     offset: Option<i64>,
+    /// A project's UUID.
     project_id: Option<String>,
     status: Option<String>,
+    /// Words in the title or the messages.
     search: Option<String>,
+    /// `true` or `false`.
     starred: Option<String>,
+}
+
+/// A page of the caller's conversations.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ConversationList {
+    conversations: Vec<Conversation>,
+    total: i64,
+    limit: i64,
+    offset: i64,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ConversationBody {
+    conversation: Conversation,
+}
+
+/// A conversation and its messages, oldest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ConversationWithMessages {
+    conversation: Conversation,
+    messages: Vec<StoredMessage>,
 }
 
 impl ListParams {
     fn to_query(&self) -> Result<ListQuery, ApiError> {
+        // PostgreSQL's text cannot hold NUL.
+        if [&self.project_id, &self.status, &self.search, &self.starred]
+            .into_iter()
+            .flatten()
+            .any(|v| v.contains('\0'))
+        {
+            return Err(ApiError::bad_request(
+                "query parameters must not contain NUL characters",
+            ));
+        }
         let limit = self.limit.unwrap_or(50);
         if !(1..=100).contains(&limit) {
             return Err(ApiError::bad_request("limit must be between 1 and 100"));
@@ -66,6 +104,9 @@ impl ListParams {
     }
 }
 
+/// `GET /api/javari/conversations`: the caller's conversations, newest first.
+#[utoipa::path(get, path = "/api/javari/conversations", tag = "conversations", params(ListParams),
+    responses((status = 200, description = "A page of conversations", body = ConversationList)))]
 pub async fn api_list(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -73,22 +114,28 @@ pub async fn api_list(
 ) -> Result<impl IntoResponse, ApiError> {
     let query = params.to_query()?;
     let (conversations, total) = conversations::list(&state.db, current.user.id, &query).await?;
-    Ok(Json(json!({
-        "conversations": conversations,
-        "total": total,
-        "limit": query.limit,
-        "offset": query.offset,
-    })))
+    Ok(Json(ConversationList {
+        conversations,
+        total,
+        limit: query.limit,
+        offset: query.offset,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateParams {
+    /// At most 200 characters.
+    #[schema(max_length = 200)]
     title: Option<String>,
     project_id: Option<Uuid>,
     parent_id: Option<Uuid>,
 }
 
+/// `POST /api/javari/conversations`.
+#[utoipa::path(post, path = "/api/javari/conversations", tag = "conversations",
+    request_body = CreateParams,
+    responses((status = 201, description = "The new conversation", body = ConversationBody)))]
 pub async fn api_create(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -114,12 +161,13 @@ pub async fn api_create(
         },
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "conversation": conversation })),
-    ))
+    Ok((StatusCode::CREATED, Json(ConversationBody { conversation })))
 }
 
+/// `GET /api/javari/conversations/{id}`.
+#[utoipa::path(get, path = "/api/javari/conversations/{id}", tag = "conversations",
+    params(("id" = Uuid, Path, description = "The conversation's id")),
+    responses((status = 200, description = "The conversation and its messages", body = ConversationWithMessages)))]
 pub async fn api_get(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -127,9 +175,10 @@ pub async fn api_get(
 ) -> Result<impl IntoResponse, ApiError> {
     let conversation = owned(&state, &current.user, id).await?;
     let messages = conversations::messages(&state.db, current.user.id, id, 500, None).await?;
-    Ok(Json(
-        json!({ "conversation": conversation, "messages": messages }),
-    ))
+    Ok(Json(ConversationWithMessages {
+        conversation,
+        messages,
+    }))
 }
 
 async fn owned(state: &AppState, user: &User, id: Uuid) -> Result<Conversation, ApiError> {
@@ -138,15 +187,22 @@ async fn owned(state: &AppState, user: &User, id: Uuid) -> Result<Conversation, 
         .ok_or_else(|| ApiError::not_found("conversation"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateParams {
     starred: Option<bool>,
+    /// `active`, `archived`, `deleted`, `paused` or `completed`.
     status: Option<String>,
+    /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     title: Option<String>,
 }
 
 /// `PATCH /api/javari/conversations/{id}`: star, status, title.
+#[utoipa::path(patch, path = "/api/javari/conversations/{id}", tag = "conversations",
+    params(("id" = Uuid, Path, description = "The conversation's id")),
+    request_body = UpdateParams,
+    responses((status = 200, description = "The conversation as changed", body = ConversationBody)))]
 pub async fn api_update(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -177,18 +233,26 @@ pub async fn api_update(
         Some(c) => c,
         None => owned(&state, &current.user, id).await?,
     };
-    Ok(Json(json!({ "conversation": conversation })))
+    Ok(Json(ConversationBody { conversation }))
 }
 
 /// `POST /api/javari/conversations/{id}/continue`: a child conversation that carries the
 /// parent's summary.
+#[utoipa::path(post, path = "/api/javari/conversations/{id}/continue", tag = "conversations",
+    params(("id" = Uuid, Path, description = "The parent conversation's id")),
+    responses((status = 201, description = "The child conversation", body = ConversationBody)))]
 pub async fn api_continue(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
     Path(id): Path<Uuid>,
 ) -> Result<impl IntoResponse, ApiError> {
     let child = continue_from(&state, &current.user, id).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "conversation": child }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(ConversationBody {
+            conversation: child,
+        }),
+    ))
 }
 
 /// `POST /conversations/{id}/continue` from the chat page: opens the child.

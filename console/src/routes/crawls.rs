@@ -25,7 +25,7 @@ use crate::error::{ApiError, PageError};
 const RUNS_SHOWN: i64 = 20;
 
 /// A source with what the page and the API show beside it.
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceView {
     #[serde(flatten)]
@@ -109,26 +109,44 @@ async fn create(state: &AppState, user: &User, input: &SourceInput) -> Result<So
     Ok(source)
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SourceList {
+    sources: Vec<SourceView>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SourceBody {
+    source: SourceView,
+}
+
+/// A source and its latest runs, newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SourceWithRuns {
+    source: SourceView,
+    runs: Vec<Run>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RunBody {
+    run: Run,
+}
+
 /// `GET /api/javari/web-crawls`.
+#[utoipa::path(get, path = "/api/javari/web-crawls", tag = "web-crawls",
+    responses((status = 200, description = "The caller's sources (an admin's: every source)", body = SourceList)))]
 pub async fn api_list(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
 ) -> Result<impl IntoResponse, ApiError> {
-    #[derive(Serialize)]
-    struct Body {
-        sources: Vec<SourceView>,
-    }
-    Ok(Json(Body {
+    Ok(Json(SourceList {
         sources: list(&state, &current.user).await?,
     }))
 }
 
-#[derive(Serialize)]
-struct SourceBody {
-    source: SourceView,
-}
-
 /// `POST /api/javari/web-crawls`.
+#[utoipa::path(post, path = "/api/javari/web-crawls", tag = "web-crawls",
+    request_body = SourceInput,
+    responses((status = 201, description = "The new source", body = SourceBody)))]
 pub async fn api_create(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -144,21 +162,19 @@ pub async fn api_create(
 }
 
 /// `GET /api/javari/web-crawls/{id}`: the source and its latest runs.
+#[utoipa::path(get, path = "/api/javari/web-crawls/{id}", tag = "web-crawls",
+    params(("id" = Uuid, Path, description = "The source's id")),
+    responses((status = 200, description = "The source and its latest runs", body = SourceWithRuns)))]
 pub async fn api_get(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
     Path(id): Path<Uuid>,
 ) -> Result<impl IntoResponse, ApiError> {
-    #[derive(Serialize)]
-    struct Body {
-        source: SourceView,
-        runs: Vec<Run>,
-    }
     let source = visible(&state, &current.user, id).await?;
     let runs = store::list_runs(&state.db, id, RUNS_SHOWN)
         .await
         .map_err(crawl_error)?;
-    Ok(Json(Body {
+    Ok(Json(SourceWithRuns {
         source: view(&state, source).await?,
         runs,
     }))
@@ -166,6 +182,10 @@ pub async fn api_get(
 
 /// `PUT /api/javari/web-crawls/{id}`: replaces the source's settings (defaults for what is
 /// left out, as on creation).
+#[utoipa::path(put, path = "/api/javari/web-crawls/{id}", tag = "web-crawls",
+    params(("id" = Uuid, Path, description = "The source's id")),
+    request_body = SourceInput,
+    responses((status = 200, description = "The source as changed", body = SourceBody)))]
 pub async fn api_update(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -188,6 +208,9 @@ pub async fn api_update(
 }
 
 /// `DELETE /api/javari/web-crawls/{id}`: the source, its runs and its crawled documents.
+#[utoipa::path(delete, path = "/api/javari/web-crawls/{id}", tag = "web-crawls",
+    params(("id" = Uuid, Path, description = "The source's id")),
+    responses((status = 204, description = "Deleted")))]
 pub async fn api_delete(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -201,6 +224,9 @@ pub async fn api_delete(
 }
 
 /// `POST /api/javari/web-crawls/{id}/crawl`: crawl now; 202 with the run to follow.
+#[utoipa::path(post, path = "/api/javari/web-crawls/{id}/crawl", tag = "web-crawls",
+    params(("id" = Uuid, Path, description = "The source's id")),
+    responses((status = 202, description = "The run started", body = RunBody)))]
 pub async fn api_crawl(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -211,12 +237,13 @@ pub async fn api_crawl(
     Ok((StatusCode::ACCEPTED, Json(RunBody { run })))
 }
 
-#[derive(Serialize)]
-struct RunBody {
-    run: Run,
-}
-
 /// `GET /api/javari/web-crawls/{id}/runs/{run}`.
+#[utoipa::path(get, path = "/api/javari/web-crawls/{id}/runs/{run}", tag = "web-crawls",
+    params(
+        ("id" = Uuid, Path, description = "The source's id"),
+        ("run" = Uuid, Path, description = "The run's id"),
+    ),
+    responses((status = 200, description = "The run", body = RunBody)))]
 pub async fn api_run(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -252,6 +279,9 @@ async fn set_private(
 
 /// `POST /api/javari/web-crawls/{id}/private-network` (admins): the start URL's origin —
 /// that scheme, host and port only — may be on a private, loopback or link-local address.
+#[utoipa::path(post, path = "/api/javari/web-crawls/{id}/private-network", tag = "web-crawls",
+    params(("id" = Uuid, Path, description = "The source's id")),
+    responses((status = 200, description = "The source as changed", body = SourceBody)))]
 pub async fn api_allow_private(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -264,6 +294,9 @@ pub async fn api_allow_private(
 }
 
 /// `DELETE /api/javari/web-crawls/{id}/private-network` (admins).
+#[utoipa::path(delete, path = "/api/javari/web-crawls/{id}/private-network", tag = "web-crawls",
+    params(("id" = Uuid, Path, description = "The source's id")),
+    responses((status = 200, description = "The source as changed", body = SourceBody)))]
 pub async fn api_revoke_private(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,

@@ -14,6 +14,11 @@ pub async fn liveness() -> &'static str {
 }
 
 /// 200 with `status: healthy` when every dependency answers, 503 otherwise.
+#[utoipa::path(get, path = "/api/health", tag = "health", security(()),
+    responses(
+        (status = 200, description = "Every dependency answers", body = HealthReport),
+        (status = 503, description = "A dependency does not answer", body = HealthReport),
+    ))]
 pub async fn api_health(State(state): State<AppState>) -> impl IntoResponse {
     let report = HealthReport::from_checks(Checks {
         database: check_database(&state.db).await,

@@ -8,8 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Json};
 use javari_core::chat::embed;
 use javari_core::knowledge::{self, Document, NewDocument, SearchHit, Upload};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::json::ApiJson;
@@ -20,6 +19,30 @@ use crate::retrieval::{Retrieval, embedder, knowledge_error, retrieve};
 
 /// Seconds a refused upload is told to wait before trying again.
 const RETRY_AFTER_SECS: &str = "5";
+
+/// The multipart form of `POST /api/javari/knowledge/upload` (documentation only: the
+/// handler reads the fields as they stream in).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct UploadRequest {
+    /// The document: txt, md, csv, json or pdf, with a file name.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// Defaults to the file name.
+    title: Option<String>,
+    #[schema(rename = "projectId")]
+    project_id: Option<Uuid>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SearchResults {
+    results: Vec<SearchHit>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DocumentList {
+    documents: Vec<Document>,
+}
 
 struct UploadForm {
     filename: String,
@@ -188,6 +211,12 @@ pub(crate) async fn embed_document(
 }
 
 /// `POST /api/javari/knowledge/upload` (multipart `file`, optional `title`, `projectId`).
+#[utoipa::path(post, path = "/api/javari/knowledge/upload", tag = "knowledge",
+    request_body(content = UploadRequest, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "Stored", body = Upload),
+        (status = 200, description = "The same content was stored already", body = Upload),
+    ))]
 pub async fn api_upload(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -207,21 +236,23 @@ pub async fn api_upload(
             } else {
                 StatusCode::CREATED
             };
-            (
-                status,
-                Json(json!({"document": upload.document, "duplicate": upload.duplicate})),
-            )
-                .into_response()
+            (status, Json(upload)).into_response()
         }
         Err(e) => e.into_response(),
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SearchParams {
+    /// 1 to 1,000 characters.
+    #[schema(min_length = 1, max_length = 1000)]
     query: String,
+    /// 0 to 1 (default 0.7).
+    #[schema(minimum = 0.0, maximum = 1.0)]
     threshold: Option<f64>,
+    /// 1 to 20 (default 5).
+    #[schema(minimum = 1, maximum = 20)]
     limit: Option<i64>,
     project_id: Option<Uuid>,
 }
@@ -267,16 +298,21 @@ async fn search(
 }
 
 /// `POST /api/javari/knowledge/search`.
+#[utoipa::path(post, path = "/api/javari/knowledge/search", tag = "knowledge",
+    request_body = SearchParams,
+    responses((status = 200, description = "The best matching chunks", body = SearchResults)))]
 pub async fn api_search(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
     ApiJson(params): ApiJson<SearchParams>,
 ) -> Result<impl IntoResponse, ApiError> {
     let results = search(&state, &current.user, &params).await?;
-    Ok(Json(json!({ "results": results })))
+    Ok(Json(SearchResults { results }))
 }
 
 /// `GET /api/javari/knowledge/documents`.
+#[utoipa::path(get, path = "/api/javari/knowledge/documents", tag = "knowledge",
+    responses((status = 200, description = "The caller's and the shared documents", body = DocumentList)))]
 pub async fn api_documents(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -284,7 +320,7 @@ pub async fn api_documents(
     let documents = knowledge::list_documents(&state.db, current.user.id)
         .await
         .map_err(knowledge_error)?;
-    Ok(Json(json!({ "documents": documents })))
+    Ok(Json(DocumentList { documents }))
 }
 
 #[derive(Template, WebTemplate)]

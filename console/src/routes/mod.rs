@@ -8,6 +8,7 @@ mod crawls;
 mod health;
 mod json;
 mod knowledge;
+mod openapi;
 mod overview;
 mod resources;
 mod status;
@@ -20,6 +21,7 @@ use tower_http::trace::TraceLayer;
 
 pub use self::chat::OVERHEAD_HEADER;
 pub(crate) use self::knowledge::embed_document;
+pub use self::openapi::document as openapi_document;
 use crate::auth::{require_admin, require_operator, require_viewer};
 use crate::{AppState, assets, metrics, security};
 
@@ -32,6 +34,8 @@ pub fn app(state: AppState) -> Router {
     let public = Router::new()
         .route("/healthz", get(health::liveness))
         .route("/api/health", get(health::api_health))
+        // Every route under /api/ is listed in openapi.rs (tests/openapi.rs checks).
+        .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/static/app.css", get(assets::app_css))
         .route("/static/chat.js", get(assets::chat_js))
         .route("/static/live.js", get(assets::live_js))
@@ -164,6 +168,7 @@ pub fn app(state: AppState) -> Router {
         .merge(operator_uploads)
         .fallback(chat::not_found)
         .route_layer(from_fn_with_state(state.clone(), metrics::track))
+        .layer(from_fn(crate::error::json_api_errors))
         .layer(from_fn(security::headers))
         // The span names the path only: query strings may carry a form's CSRF token.
         .layer(

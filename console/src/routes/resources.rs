@@ -695,9 +695,9 @@ pub async fn action_form(
     Ok(Redirect::to(&format!("/{kind}/{ns}/{name}?notice={}", action.name())).into_response())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct Acted {
+pub(super) struct Acted {
     action: Action,
     kind: &'static str,
     namespace: String,
@@ -708,6 +708,12 @@ struct Acted {
 }
 
 /// `POST /api/platform/{kind}/{ns}/{name}/{action}`.
+#[utoipa::path(post, path = "/api/platform/{kind}/{namespace}/{name}/{action}", tag = "platform",
+    params(("kind" = String, Path, description = "projects, providers, monitors or credentials"),
+           ("namespace" = String, Path, description = "The resource's namespace"),
+           ("name" = String, Path, description = "The resource's name"),
+           ("action" = String, Path, description = "rollback (projects), rotate (credentials), suspend or resume (monitors), disable or enable (providers)")),
+    responses((status = 202, description = "The request is on the resource; the operator acts on it", body = Acted)))]
 pub async fn action_api(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,

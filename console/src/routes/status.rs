@@ -86,6 +86,8 @@ pub async fn page(State(state): State<AppState>) -> Result<Response, PageError> 
 }
 
 /// `GET /api/status`.
+#[utoipa::path(get, path = "/api/status", tag = "status", security(()),
+    responses((status = 200, description = "The public components and the page indicator", body = StatusSummary)))]
 pub async fn api(State(state): State<AppState>) -> Result<Response, ApiError> {
     let summary = state.status.get(&state).await?;
     Ok((
@@ -174,15 +176,17 @@ pub async fn badge_svg(
     Ok(svg(badge(&text.label, &text.message, &text.color)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ShieldsQuery {
+    /// `status` (default), `response-time` or `uptime-1h|24h|7d|30d|90d`.
     badge: Option<String>,
 }
 
 /// <https://shields.io/badges/endpoint-badge>
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ShieldsEndpoint {
+pub(super) struct ShieldsEndpoint {
     schema_version: u8,
     label: String,
     message: String,
@@ -191,6 +195,10 @@ struct ShieldsEndpoint {
 }
 
 /// `GET /api/badges/{ns}/{name}/shields?badge=status|uptime-24h|response-time`.
+#[utoipa::path(get, path = "/api/badges/{namespace}/{name}/shields", tag = "status", security(()),
+    params(("namespace" = String, Path, description = "The Monitor's namespace"),
+           ("name" = String, Path, description = "The Monitor's name"), ShieldsQuery),
+    responses((status = 200, description = "A Shields endpoint badge of a public component", body = ShieldsEndpoint)))]
 pub async fn shields(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
@@ -217,17 +225,17 @@ pub async fn shields(
         .into_response())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct Latency {
+pub(super) struct Latency {
     p50: Option<i64>,
     p95: Option<i64>,
     p99: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct CheckSummary {
+pub(super) struct CheckSummary {
     window: &'static str,
     requests: i64,
     errors: i64,
@@ -235,25 +243,25 @@ struct CheckSummary {
     latency_ms: Latency,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct CostSummary {
+pub(super) struct CostSummary {
     since: chrono::DateTime<chrono::Utc>,
     cost_usd: f64,
     answers: i64,
     by_provider: Vec<javari_core::overview::ProviderCost>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct AiSummary {
+pub(super) struct AiSummary {
     today: CostSummary,
     month: CostSummary,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct MetricsSummary {
+pub(super) struct MetricsSummary {
     generated_at: chrono::DateTime<chrono::Utc>,
     /// Every Monitor's checks over the last 24 hours: requests, failures, response times.
     checks: CheckSummary,
@@ -275,6 +283,8 @@ async fn cost_since(
 }
 
 /// `GET /api/metrics` (viewers and API tokens): a JSON summary for dashboards and scripts.
+#[utoipa::path(get, path = "/api/metrics", tag = "status",
+    responses((status = 200, description = "Checks, AI cost by provider and open incidents", body = MetricsSummary)))]
 pub async fn metrics_summary(State(state): State<AppState>) -> Result<Response, ApiError> {
     use chrono::{Datelike, TimeZone, Utc};
     let now = Utc::now();

@@ -11,7 +11,7 @@ pub const DEFAULT_TITLE: &str = "New conversation";
 pub const STATUSES: &[&str] = &["active", "archived", "deleted", "paused", "completed"];
 
 /// A conversation, serialised as the source system's `Conversation`.
-#[derive(Serialize, Clone, Debug, sqlx::FromRow)]
+#[derive(Serialize, Clone, Debug, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Conversation {
     pub id: Uuid,
     pub user_id: Uuid,
@@ -41,7 +41,7 @@ pub(crate) const CONVERSATION_COLUMNS: &str = "id, user_id, project_id, parent_i
     status, starred, created_at, updated_at, message_count, last_message_at, model, provider";
 
 /// A stored message.
-#[derive(Serialize, Clone, Debug, sqlx::FromRow)]
+#[derive(Serialize, Clone, Debug, sqlx::FromRow, utoipa::ToSchema)]
 pub struct StoredMessage {
     pub id: Uuid,
     pub conversation_id: Uuid,
@@ -57,6 +57,7 @@ pub struct StoredMessage {
     /// The answer was cut short (stream aborted, length limit).
     pub truncated: bool,
     /// Knowledge citations of the answer (`[]` when none).
+    #[schema(value_type = Vec<Object>)]
     pub citations: serde_json::Value,
     pub created_at: DateTime<Utc>,
 }

@@ -41,7 +41,7 @@ pub const DEFAULT_MAX_PAGES: i32 = 200;
 pub const MAX_PAGES: i32 = 5000;
 
 /// A source as submitted (API or form); `None` takes the default.
-#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[derive(Clone, Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SourceInput {
     pub name: Option<String>,

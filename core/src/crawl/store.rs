@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::error::CrawlError;
 
 /// A source, as stored in `javari_web_crawls`.
-#[derive(Serialize, Clone, Debug, sqlx::FromRow)]
+#[derive(Serialize, Clone, Debug, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Source {
     pub id: Uuid,
@@ -55,7 +55,7 @@ pub struct SourceFields {
 }
 
 /// One crawl, as stored in `javari_web_crawl_runs`.
-#[derive(Serialize, Clone, Debug, sqlx::FromRow)]
+#[derive(Serialize, Clone, Debug, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Run {
     pub id: Uuid,
@@ -71,6 +71,7 @@ pub struct Run {
     pub pages_failed: i32,
     pub robots_excluded: i32,
     pub bytes_fetched: i64,
+    #[schema(value_type = Vec<PageError>)]
     pub errors: sqlx::types::Json<Vec<PageError>>,
     pub error: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
@@ -82,7 +83,7 @@ const RUN_COLUMNS: &str = "id, web_crawl_id, trigger, status, requests, pages_st
      robots_excluded, bytes_fetched, errors, error, started_at, finished_at";
 
 /// One URL that went wrong in a crawl.
-#[derive(Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, serde::Deserialize, Clone, Debug, PartialEq, utoipa::ToSchema)]
 pub struct PageError {
     pub url: String,
     pub error: String,

@@ -15,7 +15,7 @@ pub const DEFAULT_SEARCH_LIMIT: i64 = 5;
 pub const MAX_SEARCH_LIMIT: i64 = 20;
 
 /// One matching chunk, in the source API's shape.
-#[derive(Serialize, Clone, Debug, sqlx::FromRow)]
+#[derive(Serialize, Clone, Debug, sqlx::FromRow, utoipa::ToSchema)]
 pub struct SearchHit {
     pub id: Uuid,
     pub document_id: Uuid,

@@ -12,7 +12,7 @@ use super::extract::{ExtractLimits, extract_with};
 use super::vector::{quote_ident, vector_literal, vector_schema};
 
 /// A stored document, in the source API's upload shape.
-#[derive(Serialize, Clone, Debug, sqlx::FromRow)]
+#[derive(Serialize, Clone, Debug, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Document {
     pub id: Uuid,
     pub filename: String,
@@ -46,7 +46,7 @@ pub struct NewDocument<'a> {
 }
 
 /// The result of [`store_document`].
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug, utoipa::ToSchema)]
 pub struct Upload {
     pub document: Document,
     /// The same content was already uploaded by this user (or to the shared knowledge):

@@ -120,3 +120,30 @@ pub async fn wait_for<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) 
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Reconciles of `kind` (`Credential`, `Project`, …) the operator has started and finished,
+/// from its metrics: the reconcile counter and the duration histogram's count (observed when a
+/// reconcile, report included, is over).
+pub fn reconciles(ctx: &Context, kind: &str) -> (u64, u64) {
+    let text = javari_core::telemetry::render_metrics(&ctx.metrics.registry);
+    let value = |name: &str| {
+        let prefix = format!("{name}{{kind=\"{kind}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix)?.trim().parse::<f64>().ok())
+            .map_or(0, |v| v as u64)
+    };
+    (
+        value("javari_operator_reconciles_total"),
+        value("javari_operator_reconcile_duration_seconds_count"),
+    )
+}
+
+/// Waits until `kind` has finished more than `after` reconciles and none is running: every
+/// write those reconciles made is visible.
+pub async fn wait_for_reconciles(ctx: &Context, kind: &str, after: u64) {
+    wait_for(&format!("a {kind} reconcile to finish"), async || {
+        let (started, finished) = reconciles(ctx, kind);
+        (finished > after && started == finished).then_some(())
+    })
+    .await;
+}
