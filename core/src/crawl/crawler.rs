@@ -111,7 +111,7 @@ async fn crawl_inner(
         source,
         scope: Scope::new(kind, &start, Some(&prefix), &list),
         fetcher,
-        known: store::load_pages(pool, source.id).await?,
+        known: store::load_pages(pool, source).await?,
         robots: HashMap::new(),
         run,
         documents: Vec::new(),
