@@ -1,6 +1,7 @@
 -- Back to ENABLE-only row-level security and owner access. The cluster-wide role
 -- javari_runtime is left in place (other databases may use it); its privileges here go.
 
+DROP VIEW IF EXISTS javari_platform_costs;
 DROP FUNCTION IF EXISTS javari_platform_cost_usd(timestamptz, timestamptz);
 DROP FUNCTION IF EXISTS javari_due_web_crawls(bigint);
 DROP FUNCTION IF EXISTS javari_prune_chat_streams(double precision);

@@ -13,12 +13,9 @@
 -- tokens and web sources set `javari.role` to 'admin' (the console does so only after
 -- checking the caller is an admin); only the policies named `*_admin` read it.
 
--- The functions below resolve names in this schema only (then pg_catalog, then pg_temp).
-SELECT set_config(
-    'search_path',
-    'pg_catalog, ' || quote_ident(current_schema()) || ', pg_temp',
-    true
-);
+-- The functions below resolve names in this schema only (pg_catalog, implicitly first, then
+-- this schema, then pg_temp last), and what this migration creates lands in this schema.
+SELECT set_config('search_path', quote_ident(current_schema()) || ', pg_temp', true);
 
 -- The group role the runtime login roles are members of. Created here when missing (it is
 -- cluster-wide, so it may exist from another database); without CREATEROLE, create it first.
@@ -252,6 +249,17 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
     SELECT coalesce(sum(cost_usd), 0)::float8 FROM javari_cost_tracking
     WHERE created_at BETWEEN p_from AND p_to
 $$;
+
+-- On-call runbooks read the platform's spending (billing metadata, never a message): a view
+-- that runs with its owner's rights, so it sees every user's cost rows.
+CREATE VIEW javari_platform_costs WITH (security_barrier) AS
+    SELECT id, user_id, conversation_id, provider, model, input_tokens, output_tokens,
+           cost_usd, task_type, billing_period, created_at
+    FROM javari_cost_tracking;
+COMMENT ON VIEW javari_platform_costs IS
+    'Every user''s AI cost rows for operations (runbooks, reviews); read-only for javari_runtime.';
+REVOKE ALL ON javari_platform_costs FROM javari_runtime;
+GRANT SELECT ON javari_platform_costs TO javari_runtime;
 
 DO $$
 DECLARE

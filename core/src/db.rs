@@ -131,3 +131,43 @@ pub async fn runtime_identity(pool: &PgPool) -> Result<RuntimeIdentity, sqlx::Er
         owns_tables,
     })
 }
+
+/// Opens the runtime pool (`runtime_url`, the role the binaries query as) after applying the
+/// migrations as the schema's owner (`migrate_url`, a connection used for that alone and
+/// closed). Without `migrate_url` the migrations run over `runtime_url` (one role for both:
+/// row-level security then does not bind it, and a warning says so).
+pub async fn open(
+    runtime_url: &str,
+    migrate_url: Option<&str>,
+    max_connections: u32,
+) -> Result<PgPool, DbError> {
+    let pool = match migrate_url.filter(|u| !u.is_empty()) {
+        Some(owner_url) => {
+            let owner = connect(owner_url, 1).await?;
+            let migrated = migrate(&owner).await;
+            owner.close().await;
+            migrated?;
+            connect(runtime_url, max_connections).await?
+        }
+        None => {
+            let pool = connect(runtime_url, max_connections).await?;
+            migrate(&pool).await?;
+            pool
+        }
+    };
+    match runtime_identity(&pool).await {
+        Ok(who) if who.enforced() => {
+            tracing::info!(role = %who.role, "queries run as a role bound by row-level security")
+        }
+        Ok(who) => tracing::warn!(
+            role = %who.role,
+            superuser = who.superuser,
+            bypass_rls = who.bypass_rls,
+            owns_tables = who.owns_tables,
+            "DATABASE_URL's role is not bound by row-level security: give the binaries a role in \
+             javari_runtime and the owner's URL in JAVARI_MIGRATE_DATABASE_URL"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot read the database role"),
+    }
+    Ok(pool)
+}
