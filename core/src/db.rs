@@ -74,24 +74,32 @@ pub async fn act_as(conn: &mut PgConnection, actor: Actor) -> Result<(), sqlx::E
         Actor::User(_) => "",
         Actor::Admin(_) => "admin",
     };
-    sqlx::query("SELECT set_config('javari.user_id', $1, true), set_config('javari.role', $2, true)")
-        .bind(actor.user_id().to_string())
-        .bind(role)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "SELECT set_config('javari.user_id', $1, true), set_config('javari.role', $2, true)",
+    )
+    .bind(actor.user_id().to_string())
+    .bind(role)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 /// A transaction on behalf of `actor`: every statement in it sees and writes only what the
 /// policies give that actor. Dropped without commit, it rolls back.
-pub async fn begin(pool: &PgPool, actor: Actor) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+pub async fn begin(
+    pool: &PgPool,
+    actor: Actor,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     act_as(&mut tx, actor).await?;
     Ok(tx)
 }
 
 /// [`begin`] as the user `user_id`: the one way user-owned rows are read and written.
-pub async fn begin_as(pool: &PgPool, user_id: Uuid) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+pub async fn begin_as(
+    pool: &PgPool,
+    user_id: Uuid,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     begin(pool, Actor::User(user_id)).await
 }
 

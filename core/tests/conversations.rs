@@ -379,7 +379,9 @@ async fn child_conversation_carries_parent_context(pool: PgPool) {
         summary.contains("assistant: Roll back to the last known good revision."),
         "{summary}"
     );
-    let window = conv::context(&pool, alice, child.id, 10).await.expect("context");
+    let window = conv::context(&pool, alice, child.id, 10)
+        .await
+        .expect("context");
     assert_eq!(window.summary.as_deref(), Some(summary.as_str()));
     assert!(window.recent.is_empty());
 

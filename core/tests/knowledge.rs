@@ -185,7 +185,12 @@ async fn store_detects_duplicates_per_owner(pool: PgPool) {
             .await
             .expect("delete")
     );
-    assert!(kb::chunks_of(&pool, alice, d.id).await.expect("chunks").is_empty());
+    assert!(
+        kb::chunks_of(&pool, alice, d.id)
+            .await
+            .expect("chunks")
+            .is_empty()
+    );
 
     assert!(matches!(
         kb::store_document(&pool, doc(Some(alice), "virus.exe", b"MZ")).await,

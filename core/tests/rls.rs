@@ -10,11 +10,13 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 async fn user(owner: &PgPool, email: &str) -> Uuid {
-    sqlx::query_scalar("INSERT INTO javari_users (email, role) VALUES ($1, 'operator') RETURNING id")
-        .bind(email)
-        .fetch_one(owner)
-        .await
-        .expect("user")
+    sqlx::query_scalar(
+        "INSERT INTO javari_users (email, role) VALUES ($1, 'operator') RETURNING id",
+    )
+    .bind(email)
+    .fetch_one(owner)
+    .await
+    .expect("user")
 }
 
 /// A conversation with one exchange, a knowledge document, a budget, a session and an API
@@ -75,11 +77,7 @@ async fn seed(owner: &PgPool, app: &PgPool, user: Uuid, label: &str) {
         "INSERT INTO javari_api_keys (user_id, name, key_prefix, key_hash) \
          VALUES ($1, 'tests', 'jv_', md5(random()::text))",
     ] {
-        sqlx::query(sql)
-            .bind(user)
-            .execute(owner)
-            .await
-            .expect(sql);
+        sqlx::query(sql).bind(user).execute(owner).await.expect(sql);
     }
 }
 
@@ -193,7 +191,10 @@ async fn a_query_without_where_returns_only_the_callers_rows(owner: PgPool) {
         "javari_sessions",
         "javari_api_keys",
     ] {
-        assert!(count_as(&app, Some(Actor::User(alice)), table).await > 0, "{table} seeded");
+        assert!(
+            count_as(&app, Some(Actor::User(alice)), table).await > 0,
+            "{table} seeded"
+        );
     }
 }
 
@@ -258,7 +259,10 @@ async fn the_runtime_role_cannot_turn_row_level_security_off(owner: PgPool) {
     assert_eq!(who.role, javari_testenv::RUNTIME_LOGIN);
     assert!(!who.superuser, "the binaries' role is not a superuser");
     assert!(!who.bypass_rls, "the binaries' role has no BYPASSRLS");
-    assert!(!who.owns_tables, "the binaries' role does not own the tables");
+    assert!(
+        !who.owns_tables,
+        "the binaries' role does not own the tables"
+    );
     assert!(who.enforced());
     let group: (bool, bool) = sqlx::query_as(
         "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'javari_runtime'",
@@ -316,8 +320,14 @@ async fn admin_pages_see_everyones_tokens_only_as_admin(owner: PgPool) {
     let bob = user(&owner, "bob@example.test").await;
     seed(&owner, &app, alice, "alice").await;
     seed(&owner, &app, bob, "bob").await;
-    assert_eq!(count_as(&app, Some(Actor::User(alice)), "javari_api_keys").await, 1);
-    assert_eq!(count_as(&app, Some(Actor::Admin(alice)), "javari_api_keys").await, 2);
+    assert_eq!(
+        count_as(&app, Some(Actor::User(alice)), "javari_api_keys").await,
+        1
+    );
+    assert_eq!(
+        count_as(&app, Some(Actor::Admin(alice)), "javari_api_keys").await,
+        2
+    );
     // The admin policy opens tokens, not conversations.
     assert_eq!(
         count_as(&app, Some(Actor::Admin(alice)), "javari_conversations").await,

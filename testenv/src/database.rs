@@ -108,7 +108,11 @@ pub async fn runtime_pool(owner: &sqlx::PgPool) -> Result<sqlx::PgPool> {
     })?;
     ensure_runtime_role(&mut conn).await?;
     drop(conn);
-    let options = owner.connect_options().as_ref().clone().username(RUNTIME_LOGIN);
+    let options = owner
+        .connect_options()
+        .as_ref()
+        .clone()
+        .username(RUNTIME_LOGIN);
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(10)
         .connect_with(options)

@@ -387,14 +387,13 @@ impl AuthCache {
         }
         let epoch = self.epoch.load(Ordering::SeqCst);
         self.db_lookups.fetch_add(1, Ordering::Relaxed);
-        let row: Option<SessionUserRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT s.id, s.user_id, s.expires_at, {USER_COLUMNS} \
+        let row: Option<SessionUserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT s.id, s.user_id, s.expires_at, {USER_COLUMNS} \
                  FROM javari_auth_sessions(NULL, $1) s JOIN javari_users u ON u.id = s.user_id"
-            )))
-            .bind(&hash)
-            .fetch_optional(&self.pool)
-            .await?;
+        )))
+        .bind(&hash)
+        .fetch_optional(&self.pool)
+        .await?;
         let Some((id, user_id, expires_at, email, role, disabled, mfa)) = row else {
             return Ok(None);
         };

@@ -2,8 +2,8 @@
 //! with an expiry set at creation. A token acts with the lower of its own role and its
 //! owner's. Requests find tokens in the in-memory [`super::AuthCache`].
 
-use javari_core::db::Actor;
 use chrono::{DateTime, Utc};
+use javari_core::db::Actor;
 use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;

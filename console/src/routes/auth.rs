@@ -689,7 +689,8 @@ pub async fn tokens_page(
     Extension(current): Extension<CurrentUser>,
 ) -> Result<Response, PageError> {
     let all = current.user.role == Role::Admin;
-    let tokens = auth::list_tokens(&state.db, current.user.actor(), token_scope(&current, all)?).await?;
+    let tokens =
+        auth::list_tokens(&state.db, current.user.actor(), token_scope(&current, all)?).await?;
     Ok(TokensPage {
         csrf: current.csrf.clone().unwrap_or_default(),
         user: current.user,

@@ -138,15 +138,15 @@ async fn store(state: &AppState, user: &User, form: UploadForm) -> Result<Upload
     {
         // The document is stored either way; without vectors, full-text search finds it.
         let document = &upload.document;
-        if let Err(e) =
-            embed_document(
-                state,
-                &provider,
-                &model,
-                user.id,
-                document.id,
-                document.chunk_count,
-            ).await
+        if let Err(e) = embed_document(
+            state,
+            &provider,
+            &model,
+            user.id,
+            document.id,
+            document.chunk_count,
+        )
+        .await
         {
             tracing::warn!(error = %e, document = %document.id, "embedding the upload failed");
         }

@@ -249,7 +249,8 @@ impl ChatService {
                         .await?
                         .ok_or(ConversationError::NotFound)?;
                     let context =
-                        conversations::context(db, user, id, inner.settings.keep_last_messages).await?;
+                        conversations::context(db, user, id, inner.settings.keep_last_messages)
+                            .await?;
                     Ok(Some((conversation, context)))
                 }
                 None => Ok::<_, ConversationError>(None),

@@ -4,8 +4,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::error::ConversationError;
-use crate::db::begin_as;
 use super::model::{MESSAGE_COLUMNS, StoredMessage};
+use crate::db::begin_as;
 
 /// What a model sees of a conversation's past.
 #[derive(Clone, Debug)]

@@ -5,8 +5,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::error::ConversationError;
-use crate::db::begin_as;
 use super::model::{MESSAGE_COLUMNS, StoredMessage};
+use crate::db::begin_as;
 
 /// Largest page of messages served.
 const MAX_PAGE: i64 = 500;

@@ -108,7 +108,11 @@ pub async fn reserve_budget(
 }
 
 /// Gives back `user_id`'s reservation whose answer was not stored.
-pub async fn release_reservation(pool: &PgPool, user_id: Uuid, id: Uuid) -> Result<(), sqlx::Error> {
+pub async fn release_reservation(
+    pool: &PgPool,
+    user_id: Uuid,
+    id: Uuid,
+) -> Result<(), sqlx::Error> {
     let mut tx = crate::db::begin_as(pool, user_id).await?;
     sqlx::query("DELETE FROM javari_budget_reservations WHERE id = $1")
         .bind(id)

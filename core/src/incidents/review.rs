@@ -34,10 +34,10 @@ pub async fn impact(pool: &PgPool, incident: &Incident) -> Result<Impact, Incide
         };
     // Every user's cost rows, summed by the owner's function (no user's rows are read here).
     let cost_usd: f64 = sqlx::query_scalar("SELECT javari_platform_cost_usd($1, $2)")
-    .bind(incident.opened_at)
-    .bind(end)
-    .fetch_one(pool)
-    .await?;
+        .bind(incident.opened_at)
+        .bind(end)
+        .fetch_one(pool)
+        .await?;
     let components = match (
         &incident.source_kind,
         &incident.source_namespace,
