@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod forms;
 
 use std::sync::Arc;
@@ -134,6 +135,15 @@ impl Harness {
     }
 
     pub async fn with_settings(pool: PgPool, settings: Settings) -> Harness {
+        Self::with_kube(pool, settings, None).await
+    }
+
+    /// The console with a Kubernetes client (resource pages and actions).
+    pub async fn with_kube(
+        pool: PgPool,
+        settings: Settings,
+        kube: Option<kube::Client>,
+    ) -> Harness {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let app_pool = javari_testenv::runtime_pool(&pool)
             .await
@@ -200,7 +210,10 @@ impl Harness {
             .await
             .expect("sync provider");
         }
-        let state = AppState::with_settings(app_pool.clone(), settings, Some(vault.clone()));
+        let mut state = AppState::with_settings(app_pool.clone(), settings, Some(vault.clone()));
+        if let Some(client) = kube {
+            state = state.with_kube(client);
+        }
         let base = serve(state.clone()).await;
         let admin = create_user(&app_pool, "admin@example.test", PASSWORD, Role::Admin)
             .await
