@@ -49,8 +49,11 @@ pg_url=$("$bin/javari-testenv" pg-up "$state/pg" 55433)
 if ! psql "$pg_url" -tAc "SELECT 1 FROM pg_database WHERE datname = 'javari'" | grep -q 1; then
   psql "$pg_url" -qc "CREATE DATABASE javari"
 fi
-export DATABASE_URL=${pg_url%/postgres}/javari
-echo "PostgreSQL: $DATABASE_URL"
+# Migrations run as the owner (postgres); the binaries query as javari_app, a member of
+# javari_runtime (created by pg-up): row-level security binds it as in a real install.
+export JAVARI_MIGRATE_DATABASE_URL=${pg_url%/postgres}/javari
+export DATABASE_URL=${JAVARI_MIGRATE_DATABASE_URL/postgres:\/\/postgres@/postgres:\/\/javari_app@}
+echo "PostgreSQL: $DATABASE_URL (migrations as the owner: $JAVARI_MIGRATE_DATABASE_URL)"
 
 if [[ -z "${KUBECONFIG:-}" && ! -f "$HOME/.kube/config" ]]; then
   export KUBECONFIG="$root/$state/kubeconfig"

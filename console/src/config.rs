@@ -12,9 +12,14 @@ use javari_core::telemetry::LogFormat;
     about = "Javari's web console and JSON API"
 )]
 pub struct Config {
-    /// PostgreSQL URL of the shared schema.
+    /// PostgreSQL URL of the shared schema, as the runtime role (a member of
+    /// `javari_runtime`: not the tables' owner, no BYPASSRLS), which every query runs as.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: String,
+    /// PostgreSQL URL as the schema's owner, used only to apply the migrations at start;
+    /// unset: they run over DATABASE_URL.
+    #[arg(long, env = "JAVARI_MIGRATE_DATABASE_URL", hide_env_values = true)]
+    pub migrate_database_url: Option<String>,
     /// Address to listen on.
     #[arg(long, env = "JAVARI_CONSOLE_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,

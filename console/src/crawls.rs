@@ -13,7 +13,7 @@ use crate::retrieval::embedder;
 
 /// Computes embeddings for the documents a crawl stored, when vectors can be stored;
 /// full-text search finds them either way.
-pub async fn embed_documents(state: &AppState, documents: &[Uuid]) {
+pub async fn embed_documents(state: &AppState, owner: Uuid, documents: &[Uuid]) {
     if documents.is_empty() {
         return;
     }
@@ -21,7 +21,7 @@ pub async fn embed_documents(state: &AppState, documents: &[Uuid]) {
         return;
     };
     for document in documents {
-        let chunks = match javari_core::knowledge::chunk_count(&state.db, *document).await {
+        let chunks = match javari_core::knowledge::chunk_count(&state.db, owner, *document).await {
             Ok(n) => n,
             Err(e) => {
                 tracing::warn!(error = %e, %document, "cannot count a crawled page's chunks");
@@ -29,7 +29,7 @@ pub async fn embed_documents(state: &AppState, documents: &[Uuid]) {
             }
         };
         if let Err(e) =
-            crate::routes::embed_document(state, &provider, &model, *document, chunks).await
+            crate::routes::embed_document(state, &provider, &model, owner, *document, chunks).await
         {
             tracing::warn!(error = %e, %document, "embedding a crawled page failed");
         }
@@ -38,9 +38,9 @@ pub async fn embed_documents(state: &AppState, documents: &[Uuid]) {
 
 /// Embeds what a crawl stored before its run is written as finished.
 fn on_stored(state: AppState) -> OnStored {
-    Arc::new(move |documents: Vec<Uuid>| {
+    Arc::new(move |owner: Uuid, documents: Vec<Uuid>| {
         let state = state.clone();
-        Box::pin(async move { embed_documents(&state, &documents).await })
+        Box::pin(async move { embed_documents(&state, owner, &documents).await })
     })
 }
 

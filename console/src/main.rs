@@ -50,8 +50,12 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> Result<(), StartError> {
-    let pool = javari_core::db::connect(&config.database_url, config.db_max_connections).await?;
-    javari_core::db::migrate(&pool).await?;
+    let pool = javari_core::db::open(
+        &config.database_url,
+        config.migrate_database_url.as_deref(),
+        config.db_max_connections,
+    )
+    .await?;
     let vault = match config.master_key.as_deref() {
         Some(key) => {
             let keys = Keyring::from_config(Some(key), config.master_keys_old.as_deref())?;

@@ -35,8 +35,12 @@ async fn get_as(router: &axum::Router, path: &str, token: Option<&str>) -> (Stat
 async fn api_health_follows_the_database() {
     let pg = PgCluster::ephemeral().expect("private PostgreSQL");
     let url = pg.url("postgres");
-    let pool = javari_core::db::connect(&url, 4).await.expect("connect");
-    javari_core::db::migrate(&pool).await.expect("migrate");
+    let owner = javari_core::db::connect(&url, 4).await.expect("connect");
+    javari_core::db::migrate(&owner).await.expect("migrate");
+    // The console runs as the runtime role, as installed.
+    let pool = javari_testenv::runtime_pool(&owner)
+        .await
+        .expect("runtime role");
     let router = app(AppState::new(pool.clone()));
     let viewer = javari_console::auth::create_user(
         &pool,

@@ -263,7 +263,7 @@ async fn tokens_expire_and_are_listed_and_revoked(pool: PgPool) {
 #[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
 async fn a_revocation_on_one_console_is_refused_by_another_at_once(pool: PgPool) {
     let a = Harness::start(pool.clone()).await;
-    let b_state = AppState::with_settings(pool.clone(), test_settings(), None);
+    let b_state = AppState::with_settings(a.app_pool.clone(), test_settings(), None);
     let b = serve(b_state.clone()).await;
     let b_url = |path: &str| format!("{b}{path}");
     let http = client_from("127.0.0.31");

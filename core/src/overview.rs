@@ -96,7 +96,7 @@ pub async fn providers(
                 p.last_probe_at, p.last_error, \
                 coalesce(c.cost, 0)::float8 AS cost_today_usd, coalesce(c.answers, 0)::int8 AS answers_today \
          FROM javari_providers p LEFT JOIN ( \
-             SELECT provider, sum(cost_usd) AS cost, count(*) AS answers FROM javari_cost_tracking \
+             SELECT provider, sum(cost_usd) AS cost, count(*) AS answers FROM javari_platform_costs \
              WHERE created_at >= $1 GROUP BY provider) c ON c.provider = p.name \
          ORDER BY p.priority, p.namespace, p.name",
     )
@@ -123,7 +123,7 @@ pub async fn cost_by_provider(
     sqlx::query_as(
         "SELECT provider, count(*)::int8 AS answers, coalesce(sum(input_tokens), 0)::int8 AS input_tokens, \
                 coalesce(sum(output_tokens), 0)::int8 AS output_tokens, coalesce(sum(cost_usd), 0)::float8 AS cost_usd \
-         FROM javari_cost_tracking WHERE created_at >= $1 GROUP BY provider ORDER BY provider",
+         FROM javari_platform_costs WHERE created_at >= $1 GROUP BY provider ORDER BY provider",
     )
     .bind(since)
     .fetch_all(pool)
@@ -180,7 +180,7 @@ pub async fn provider_days(
         "SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*)::int8 AS answers, \
                 coalesce(sum(input_tokens), 0)::int8 AS input_tokens, coalesce(sum(output_tokens), 0)::int8 AS output_tokens, \
                 coalesce(sum(cost_usd), 0)::float8 AS cost_usd \
-         FROM javari_cost_tracking WHERE provider = $1 AND created_at >= $2 GROUP BY 1 ORDER BY 1 DESC",
+         FROM javari_platform_costs WHERE provider = $1 AND created_at >= $2 GROUP BY 1 ORDER BY 1 DESC",
     )
     .bind(provider)
     .bind(since)

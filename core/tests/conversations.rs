@@ -379,7 +379,9 @@ async fn child_conversation_carries_parent_context(pool: PgPool) {
         summary.contains("assistant: Roll back to the last known good revision."),
         "{summary}"
     );
-    let window = conv::context(&pool, child.id, 10).await.expect("context");
+    let window = conv::context(&pool, alice, child.id, 10)
+        .await
+        .expect("context");
     assert_eq!(window.summary.as_deref(), Some(summary.as_str()));
     assert!(window.recent.is_empty());
 
@@ -580,23 +582,23 @@ async fn context_is_summary_plus_last_messages_after_refresh(pool: PgPool) {
         .expect("exchange");
     }
     // 30 messages; without a summary the context is just the last ones.
-    let window = conv::context(&pool, c.id, 6).await.expect("context");
+    let window = conv::context(&pool, alice, c.id, 6).await.expect("context");
     assert_eq!(window.summary, None);
     assert_eq!(window.recent.len(), 6);
 
     assert!(
-        conv::refresh_summary(&pool, c.id, 6)
+        conv::refresh_summary(&pool, alice, c.id, 6)
             .await
             .expect("refresh")
     );
     // Nothing new to fold.
     assert!(
-        !conv::refresh_summary(&pool, c.id, 6)
+        !conv::refresh_summary(&pool, alice, c.id, 6)
             .await
             .expect("refresh again")
     );
 
-    let window = conv::context(&pool, c.id, 6).await.expect("context");
+    let window = conv::context(&pool, alice, c.id, 6).await.expect("context");
     let recent: Vec<&str> = window.recent.iter().map(|m| m.content.as_str()).collect();
     assert_eq!(
         recent,
@@ -638,11 +640,11 @@ async fn context_is_summary_plus_last_messages_after_refresh(pool: PgPool) {
         .expect("exchange");
     }
     assert!(
-        conv::refresh_summary(&pool, c.id, 6)
+        conv::refresh_summary(&pool, alice, c.id, 6)
             .await
             .expect("refresh")
     );
-    let window = conv::context(&pool, c.id, 6).await.expect("context");
+    let window = conv::context(&pool, alice, c.id, 6).await.expect("context");
     let summary = window.summary.expect("summary");
     assert_eq!(summary.lines().count(), 28);
     assert!(

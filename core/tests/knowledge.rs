@@ -128,7 +128,7 @@ async fn store_detects_duplicates_per_owner(pool: PgPool) {
         d.content_hash.as_deref(),
         Some(kb::content_hash(text.as_bytes()).as_str())
     );
-    let chunks = kb::chunks_of(&pool, d.id).await.expect("chunks");
+    let chunks = kb::chunks_of(&pool, alice, d.id).await.expect("chunks");
     assert_eq!(
         chunks,
         kb::chunk(&text, CHUNK_SIZE, CHUNK_OVERLAP),
@@ -185,7 +185,12 @@ async fn store_detects_duplicates_per_owner(pool: PgPool) {
             .await
             .expect("delete")
     );
-    assert!(kb::chunks_of(&pool, d.id).await.expect("chunks").is_empty());
+    assert!(
+        kb::chunks_of(&pool, alice, d.id)
+            .await
+            .expect("chunks")
+            .is_empty()
+    );
 
     assert!(matches!(
         kb::store_document(&pool, doc(Some(alice), "virus.exe", b"MZ")).await,
@@ -295,20 +300,20 @@ async fn vector_search_orders_by_cosine_similarity(pool: PgPool) {
     let stored = kb::store_document(&pool, doc(Some(alice), "notes.md", text.as_bytes()))
         .await
         .expect("store");
-    let n = kb::chunks_of(&pool, stored.document.id)
+    let n = kb::chunks_of(&pool, alice, stored.document.id)
         .await
         .expect("chunks")
         .len();
     assert!(n >= 3, "{n} chunks");
     assert!(matches!(
-        kb::set_embeddings(&pool, stored.document.id, &[vec![1.0; 3]]).await,
+        kb::set_embeddings(&pool, alice, stored.document.id, &[vec![1.0; 3]]).await,
         Err(KnowledgeError::EmbeddingCount { .. })
     ));
     // Chunk i points along axis i, tilted towards axis 0 less and less.
     let embeddings: Vec<Vec<f32>> = (0..n)
         .map(|i| embedding(i + 1, 0, 1.0 / (i as f32 + 1.0)))
         .collect();
-    kb::set_embeddings(&pool, stored.document.id, &embeddings)
+    kb::set_embeddings(&pool, alice, stored.document.id, &embeddings)
         .await
         .expect("set embeddings");
 
@@ -388,7 +393,7 @@ async fn vector_search_returns_the_limit_from_the_callers_chunks_among_many_othe
         let stored = kb::store_document(&pool, doc(Some(other), "other.md", text.as_bytes()))
             .await
             .expect("store other");
-        let n = kb::chunks_of(&pool, stored.document.id)
+        let n = kb::chunks_of(&pool, other, stored.document.id)
             .await
             .expect("chunks")
             .len();
@@ -398,7 +403,7 @@ async fn vector_search_returns_the_limit_from_the_callers_chunks_among_many_othe
                 embedding(0, axis, 0.1)
             })
             .collect();
-        kb::set_chunk_embeddings(&pool, stored.document.id, 0, &vectors)
+        kb::set_chunk_embeddings(&pool, other, stored.document.id, 0, &vectors)
             .await
             .expect("other embeddings");
     }
@@ -407,7 +412,7 @@ async fn vector_search_returns_the_limit_from_the_callers_chunks_among_many_othe
     let mine = kb::store_document(&pool, doc(Some(alice), "mine.md", text.as_bytes()))
         .await
         .expect("store mine");
-    let n = kb::chunks_of(&pool, mine.document.id)
+    let n = kb::chunks_of(&pool, alice, mine.document.id)
         .await
         .expect("chunks")
         .len();
@@ -420,7 +425,7 @@ async fn vector_search_returns_the_limit_from_the_callers_chunks_among_many_othe
             v
         })
         .collect();
-    kb::set_chunk_embeddings(&indexed, mine.document.id, 0, &vectors)
+    kb::set_chunk_embeddings(&indexed, alice, mine.document.id, 0, &vectors)
         .await
         .expect("my embeddings");
     sqlx::query("ANALYZE javari_document_chunks")

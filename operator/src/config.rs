@@ -32,9 +32,14 @@ pub enum Command {
 
 #[derive(Args, Debug, Clone)]
 pub struct Config {
-    /// PostgreSQL URL of the shared schema.
+    /// PostgreSQL URL of the shared schema, as the runtime role (a member of
+    /// `javari_runtime`: not the tables' owner, no BYPASSRLS), which every query runs as.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: String,
+    /// PostgreSQL URL as the schema's owner, used only to apply the migrations at start;
+    /// unset: they run over DATABASE_URL.
+    #[arg(long, env = "JAVARI_MIGRATE_DATABASE_URL", hide_env_values = true)]
+    pub migrate_database_url: Option<String>,
     /// Vault master key: 32 bytes as hex or base64 (`openssl rand -hex 32`).
     #[arg(long, env = "JAVARI_MASTER_KEY", hide_env_values = true)]
     pub master_key: Option<String>,

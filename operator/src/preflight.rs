@@ -72,8 +72,12 @@ pub async fn run(config: &Config) -> Result<Checked, Error> {
     let client = Client::try_default().await.map_err(Error::Kube)?;
     check_crds(&client).await?;
     check_kinds_listable(&client).await?;
-    let pool = javari_core::db::connect(&config.database_url, config.db_max_connections).await?;
-    javari_core::db::migrate(&pool).await?;
+    let pool = javari_core::db::open(
+        &config.database_url,
+        config.migrate_database_url.as_deref(),
+        config.db_max_connections,
+    )
+    .await?;
     info!("shared schema migrated");
     let vault = Vault::new(pool, Arc::new(keys));
     vault.verify_keys().await?;
@@ -94,8 +98,12 @@ fn keyring(config: &Config) -> Result<Keyring, Error> {
 /// `javari-operator rewrap`: re-encrypts the vault under the current master key.
 pub async fn rewrap(config: &Config, batch_size: i64) -> Result<(), Error> {
     let keys = keyring(config)?;
-    let pool = javari_core::db::connect(&config.database_url, config.db_max_connections).await?;
-    javari_core::db::migrate(&pool).await?;
+    let pool = javari_core::db::open(
+        &config.database_url,
+        config.migrate_database_url.as_deref(),
+        config.db_max_connections,
+    )
+    .await?;
     let report = javari_core::vault::rewrap(&pool, &keys, batch_size, "cli:rewrap").await?;
     println!(
         "rewrapped {} versions and {} credentials under key {} in {} batches",

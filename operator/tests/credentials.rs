@@ -624,7 +624,8 @@ async fn master_key_checks_and_rewrap_through_the_binary() {
     let operator_with = |key: Option<&str>, old: Option<&str>, args: &[&str]| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_javari-operator"));
         cmd.env("KUBECONFIG", ControlPlane::shared().kubeconfig())
-            .env("DATABASE_URL", &env.database_url)
+            .env("DATABASE_URL", &env.runtime_url)
+            .env("JAVARI_MIGRATE_DATABASE_URL", &env.database_url)
             .env("JAVARI_OPERATOR_LISTEN", "127.0.0.1:0")
             .env_remove("JAVARI_MASTER_KEY")
             .env_remove("JAVARI_MASTER_KEYS_OLD")

@@ -50,10 +50,12 @@ async fn probes_follow_the_providers_health() {
     let client = cp.client().await.expect("client");
     let ns = cp.test_namespace(&client).await.expect("namespace");
     let database_url = fresh_database().await.expect("database");
-    let pool = javari_core::db::connect(&database_url, 5)
+    let runtime_url = javari_testenv::runtime_url(&database_url)
         .await
-        .expect("connect");
-    javari_core::db::migrate(&pool).await.expect("migrate");
+        .expect("runtime role");
+    let pool = javari_core::db::open(&runtime_url, Some(&database_url), 5)
+        .await
+        .expect("migrate and connect");
 
     // The API key reaches the probe through a Credential imported from a Secret.
     let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), &ns);

@@ -209,13 +209,17 @@ async fn the_operator_reconciles_under_its_chart_service_account_and_can_do_no_m
         .expect("monitor");
 
     let database_url = fresh_database().await.expect("database");
+    let runtime_url = javari_testenv::runtime_url(&database_url)
+        .await
+        .expect("runtime role");
     let log = cp.dir().join(format!("operator-{release_ns}.log"));
     let log_file = std::fs::File::create(&log).expect("log");
     let port = free_port().expect("port");
     let _operator = Running(
         Command::new(env!("CARGO_BIN_EXE_javari-operator"))
             .env("KUBECONFIG", &kubeconfig)
-            .env("DATABASE_URL", &database_url)
+            .env("DATABASE_URL", &runtime_url)
+            .env("JAVARI_MIGRATE_DATABASE_URL", &database_url)
             .env("JAVARI_OPERATOR_LISTEN", format!("127.0.0.1:{port}"))
             .env(
                 "JAVARI_MASTER_KEY",

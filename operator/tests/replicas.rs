@@ -66,6 +66,9 @@ async fn two_replicas_run_each_check_once() {
     let client = cp.client().await.expect("client");
     let ns = cp.test_namespace(&client).await.expect("namespace");
     let database_url = fresh_database().await.expect("database");
+    let runtime_url = javari_testenv::runtime_url(&database_url)
+        .await
+        .expect("runtime role");
     let key = MasterKey::generate().to_hex().to_string();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -81,7 +84,8 @@ async fn two_replicas_run_each_check_once() {
         let port = free_port().expect("port");
         let child = Command::new(env!("CARGO_BIN_EXE_javari-operator"))
             .env("KUBECONFIG", cp.kubeconfig())
-            .env("DATABASE_URL", &database_url)
+            .env("DATABASE_URL", &runtime_url)
+            .env("JAVARI_MIGRATE_DATABASE_URL", &database_url)
             .env("JAVARI_MASTER_KEY", &key)
             .env("JAVARI_OPERATOR_LISTEN", format!("127.0.0.1:{port}"))
             .env("JAVARI_WATCH_NAMESPACE", &ns)

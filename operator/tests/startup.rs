@@ -9,10 +9,13 @@ use javari_testenv::{ControlPlane, eventually, free_port, fresh_database, instal
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 
-fn operator(cp: &ControlPlane, database_url: &str, port: u16) -> Command {
+/// The operator as installed: queries as the runtime role, migrations as the owner.
+fn operator(cp: &ControlPlane, urls: &(String, String), port: u16) -> Command {
+    let (owner_url, runtime_url) = urls;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_javari-operator"));
     cmd.env("KUBECONFIG", cp.kubeconfig())
-        .env("DATABASE_URL", database_url)
+        .env("DATABASE_URL", runtime_url)
+        .env("JAVARI_MIGRATE_DATABASE_URL", owner_url)
         .env("JAVARI_OPERATOR_LISTEN", format!("127.0.0.1:{port}"))
         .env(
             "JAVARI_MASTER_KEY",
@@ -55,10 +58,16 @@ async fn wait_for(url: &str, want: u16, child: &mut Child) -> reqwest::Response 
 async fn operator_needs_the_crds_and_is_ready_with_them() {
     let cp = ControlPlane::start().await.expect("control plane");
     let database_url = fresh_database().await.expect("database");
+    let urls = (
+        database_url.clone(),
+        javari_testenv::runtime_url(&database_url)
+            .await
+            .expect("runtime role"),
+    );
 
     // Without the CRDs: a clear message and a non-zero exit.
     let output = tokio::task::spawn_blocking({
-        let mut cmd = operator(&cp, &database_url, free_port().expect("port"));
+        let mut cmd = operator(&cp, &urls, free_port().expect("port"));
         move || cmd.output()
     })
     .await
@@ -95,7 +104,7 @@ async fn operator_needs_the_crds_and_is_ready_with_them() {
     let log_path = cp.dir().join("operator.log");
     let log = std::fs::File::create(&log_path).expect("log file");
     let mut child = Running(
-        operator(&cp, &database_url, port)
+        operator(&cp, &urls, port)
             .env("RUST_LOG", "debug")
             .stdout(log.try_clone().expect("log"))
             .stderr(log)

@@ -19,7 +19,7 @@ mod process;
 mod wait;
 
 pub use control_plane::{ControlPlane, install_crds};
-pub use database::fresh_database;
+pub use database::{RUNTIME_LOGIN, ensure_runtime_role, fresh_database, runtime_pool, runtime_url};
 pub use fake_github::FakeGitHub;
 pub use fake_provider::{Behaviour, FakeProvider};
 pub use paths::{bin_dir, workspace_root};

@@ -95,6 +95,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Cmd::PgUp { dir, port } => {
             let pg = PgCluster::ensure(&dir, port)?;
+            // The binaries' runtime role (tests and `make run` connect as it).
+            javari_testenv::runtime_url(&pg.url("postgres")).await?;
             println!("{}", pg.url("postgres"));
         }
         Cmd::PgDown { dir, port } => {

@@ -16,6 +16,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
     secretKeyRef:
       name: {{ required "database.existingSecret is required: a Secret with the PostgreSQL URL" .Values.database.existingSecret }}
       key: {{ .Values.database.secretKey }}
+{{- if .Values.database.migrateSecretKey }}
+- name: JAVARI_MIGRATE_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.database.existingSecret }}
+      key: {{ .Values.database.migrateSecretKey }}
+      optional: true
+{{- end }}
 - name: RUST_LOG
   value: {{ .Values.log.level | quote }}
 - name: JAVARI_LOG_FORMAT

@@ -101,8 +101,9 @@ pub struct AuthCache {
     last_used: Mutex<HashMap<Uuid, DateTime<Utc>>>,
 }
 
-const USER_COLUMNS: &str = "u.email, u.role, u.disabled, \
-    EXISTS (SELECT 1 FROM javari_user_totp t WHERE t.user_id = u.id AND t.enabled_at IS NOT NULL) AS mfa";
+// Sessions, tokens and second factors are other users' rows: read through the owner's
+// narrow functions (hashes and expiry only), never the tables.
+const USER_COLUMNS: &str = "u.email, u.role, u.disabled, javari_auth_mfa_enabled(u.id) AS mfa";
 
 type UserRow = (String, String, bool, bool);
 type TokenRow = (Uuid, String, Uuid, String, Option<DateTime<Utc>>);
@@ -191,13 +192,12 @@ impl AuthCache {
     pub async fn reload(&self) -> Result<(), sqlx::Error> {
         self.epoch.fetch_add(1, Ordering::SeqCst);
         let sessions: Vec<(Uuid, String, Uuid, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT id, token_hash, user_id, expires_at FROM javari_sessions WHERE expires_at > now()",
+            "SELECT id, token_hash, user_id, expires_at FROM javari_auth_sessions(NULL, NULL)",
         )
         .fetch_all(&self.pool)
         .await?;
         let tokens: Vec<TokenRow> = sqlx::query_as(
-            "SELECT id, key_hash, user_id, role, expires_at FROM javari_api_keys \
-             WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
+            "SELECT id, key_hash, user_id, role, expires_at FROM javari_auth_api_keys(NULL, NULL)",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -254,7 +254,7 @@ impl AuthCache {
                     None
                 } else {
                     sqlx::query_as(
-                        "SELECT token_hash, user_id, expires_at FROM javari_sessions WHERE id = $1 AND expires_at > now()",
+                        "SELECT token_hash, user_id, expires_at FROM javari_auth_sessions($1, NULL)",
                     )
                     .bind(id)
                     .fetch_optional(&self.pool)
@@ -281,8 +281,7 @@ impl AuthCache {
                     None
                 } else {
                     sqlx::query_as(
-                        "SELECT key_hash, user_id, role, expires_at FROM javari_api_keys \
-                         WHERE id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
+                        "SELECT key_hash, user_id, role, expires_at FROM javari_auth_api_keys($1, NULL)",
                     )
                     .bind(id)
                     .fetch_optional(&self.pool)
@@ -388,14 +387,13 @@ impl AuthCache {
         }
         let epoch = self.epoch.load(Ordering::SeqCst);
         self.db_lookups.fetch_add(1, Ordering::Relaxed);
-        let row: Option<SessionUserRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT s.id, s.user_id, s.expires_at, {USER_COLUMNS} FROM javari_sessions s \
-                 JOIN javari_users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > now()"
-            )))
-            .bind(&hash)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<SessionUserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT s.id, s.user_id, s.expires_at, {USER_COLUMNS} \
+                 FROM javari_auth_sessions(NULL, $1) s JOIN javari_users u ON u.id = s.user_id"
+        )))
+        .bind(&hash)
+        .fetch_optional(&self.pool)
+        .await?;
         let Some((id, user_id, expires_at, email, role, disabled, mfa)) = row else {
             return Ok(None);
         };
@@ -459,9 +457,8 @@ impl AuthCache {
             bool,
         );
         let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT k.id, k.user_id, k.role, k.expires_at, {USER_COLUMNS} FROM javari_api_keys k \
-             JOIN javari_users u ON u.id = k.user_id WHERE k.key_hash = $1 AND k.revoked_at IS NULL \
-             AND (k.expires_at IS NULL OR k.expires_at > now())"
+            "SELECT k.id, k.user_id, k.role, k.expires_at, {USER_COLUMNS} \
+             FROM javari_auth_api_keys(NULL, $1) k JOIN javari_users u ON u.id = k.user_id"
         )))
         .bind(&hash)
         .fetch_optional(&self.pool)
@@ -524,16 +521,13 @@ impl AuthCache {
             return Ok(0);
         }
         let (ids, times): (Vec<Uuid>, Vec<DateTime<Utc>>) = pending.into_iter().unzip();
-        let done = sqlx::query(
-            "UPDATE javari_api_keys k SET last_used_at = u.at \
-             FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at) \
-             WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.at)",
-        )
-        .bind(&ids)
-        .bind(&times)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        // Many users' tokens in one statement: the owner's function (last use only).
+        let touched: i64 = sqlx::query_scalar("SELECT javari_auth_touch_api_keys($1, $2)")
+            .bind(&ids)
+            .bind(&times)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(touched).unwrap_or(0))
     }
 
     /// The listener has loaded everything and is current.

@@ -1,6 +1,7 @@
 //! The second factor: TOTP enrolment (secret sealed under the master key), one-time
 //! recovery codes (stored as SHA-256), and the pending sign-ins that wait for a code.
 
+use javari_core::db::begin_as;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -53,12 +54,15 @@ type SealedRow = (
 );
 
 async fn load(pool: &PgPool, user_id: Uuid) -> Result<Option<SealedRow>, sqlx::Error> {
-    sqlx::query_as(
+    let mut tx = begin_as(pool, user_id).await?;
+    let row = sqlx::query_as(
         "SELECT secret_ciphertext, secret_nonce, key_id, enabled_at, last_step FROM javari_user_totp WHERE user_id = $1",
     )
     .bind(user_id)
-    .fetch_optional(pool)
-    .await
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(row)
 }
 
 fn open_secret(keys: &Keyring, user_id: Uuid, row: &SealedRow) -> Result<SecretValue, MfaError> {
@@ -95,6 +99,7 @@ pub async fn begin_enrolment(
             getrandom::fill(&mut bytes).expect("operating system random source");
             let secret = SecretValue::new(bytes);
             let sealed = seal_for(keys.current(), &context(user_id), &secret)?;
+            let mut tx = begin_as(pool, user_id).await?;
             sqlx::query(
                 "INSERT INTO javari_user_totp (user_id, secret_ciphertext, secret_nonce, key_id) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (user_id) DO NOTHING",
@@ -103,8 +108,9 @@ pub async fn begin_enrolment(
             .bind(&sealed.ciphertext)
             .bind(sealed.nonce.as_slice())
             .bind(&sealed.key_id)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
             // A concurrent request may have won the insert: show what is stored.
             let row = load(pool, user_id).await?.ok_or(MfaError::NotStarted)?;
             open_secret(keys, user_id, &row)?
@@ -132,7 +138,7 @@ pub async fn confirm_enrolment(
     let step = totp::verify(secret.expose(), code, Utc::now().timestamp(), None)
         .ok_or(MfaError::WrongCode)?;
     let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
-    let mut tx = pool.begin().await?;
+    let mut tx = begin_as(pool, user_id).await?;
     let updated = sqlx::query(
         "UPDATE javari_user_totp SET enabled_at = now(), last_step = $2 WHERE user_id = $1 AND enabled_at IS NULL",
     )
@@ -191,33 +197,40 @@ pub async fn check_second_factor(
             return Ok(false);
         };
         // Only one request can move last_step past this step: a code works once.
+        let mut tx = begin_as(pool, user_id).await?;
         let moved = sqlx::query(
             "UPDATE javari_user_totp SET last_step = $2 WHERE user_id = $1 AND (last_step IS NULL OR last_step < $2)",
         )
         .bind(user_id)
         .bind(step)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         return Ok(moved.rows_affected() == 1);
     }
+    let mut tx = begin_as(pool, user_id).await?;
     let spent = sqlx::query(
         "UPDATE javari_user_recovery_codes SET used_at = now() WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
     )
     .bind(user_id)
     .bind(sha256_hex(&normalize_recovery(input)))
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(spent.rows_affected() == 1)
 }
 
 /// Recovery codes not yet used.
 pub async fn recovery_codes_left(pool: &PgPool, user_id: Uuid) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    let mut tx = begin_as(pool, user_id).await?;
+    let left = sqlx::query_scalar(
         "SELECT count(*) FROM javari_user_recovery_codes WHERE user_id = $1 AND used_at IS NULL",
     )
     .bind(user_id)
-    .fetch_one(pool)
-    .await
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(left)
 }
 
 /// A pending sign-in: the password was right, the second factor is awaited.
@@ -234,6 +247,7 @@ pub async fn create_challenge(
     next: &str,
 ) -> Result<String, sqlx::Error> {
     let token = random_token();
+    let mut tx = begin_as(pool, user_id).await?;
     sqlx::query(
         "INSERT INTO javari_sign_in_challenges (user_id, token_hash, next_path, expires_at) VALUES ($1, $2, $3, $4)",
     )
@@ -241,14 +255,17 @@ pub async fn create_challenge(
     .bind(sha256_hex(&token))
     .bind(next)
     .bind(Utc::now() + CHALLENGE_TTL)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(token)
 }
 
+/// The pending sign-in of a cookie's token. The user is not known yet: the owner's function
+/// finds it by the token's hash.
 pub async fn find_challenge(pool: &PgPool, token: &str) -> Result<Option<Challenge>, sqlx::Error> {
     let row: Option<(Uuid, Uuid, i32, String)> = sqlx::query_as(
-        "SELECT id, user_id, attempts, next_path FROM javari_sign_in_challenges WHERE token_hash = $1 AND expires_at > now()",
+        "SELECT id, user_id, attempts, next_path FROM javari_auth_sign_in_challenge($1)",
     )
     .bind(sha256_hex(token))
     .fetch_optional(pool)
@@ -262,25 +279,29 @@ pub async fn find_challenge(pool: &PgPool, token: &str) -> Result<Option<Challen
 }
 
 /// Counts a wrong code; returns the attempts left (the challenge is gone at 0).
-pub async fn fail_challenge(pool: &PgPool, id: Uuid) -> Result<i32, sqlx::Error> {
+pub async fn fail_challenge(pool: &PgPool, challenge: &Challenge) -> Result<i32, sqlx::Error> {
+    let mut tx = begin_as(pool, challenge.user_id).await?;
     let attempts: Option<i32> = sqlx::query_scalar(
         "UPDATE javari_sign_in_challenges SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts",
     )
-    .bind(id)
-    .fetch_optional(pool)
+    .bind(challenge.id)
+    .fetch_optional(&mut *tx)
     .await?;
+    tx.commit().await?;
     let left = CHALLENGE_ATTEMPTS - attempts.unwrap_or(CHALLENGE_ATTEMPTS);
     if left <= 0 {
-        end_challenge(pool, id).await?;
+        end_challenge(pool, challenge).await?;
     }
     Ok(left.max(0))
 }
 
-pub async fn end_challenge(pool: &PgPool, id: Uuid) -> Result<(), sqlx::Error> {
+pub async fn end_challenge(pool: &PgPool, challenge: &Challenge) -> Result<(), sqlx::Error> {
+    let mut tx = begin_as(pool, challenge.user_id).await?;
     sqlx::query("DELETE FROM javari_sign_in_challenges WHERE id = $1")
-        .bind(id)
-        .execute(pool)
+        .bind(challenge.id)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(())
 }
 

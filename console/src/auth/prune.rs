@@ -27,23 +27,14 @@ pub async fn prune_once(pool: &PgPool, retention: Duration) -> Result<Option<Pru
     if !locked {
         return Ok(None);
     }
-    let sessions = sqlx::query("DELETE FROM javari_sessions WHERE expires_at <= now()")
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    let challenges = sqlx::query("DELETE FROM javari_sign_in_challenges WHERE expires_at <= now()")
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    let retention_seconds = retention.as_secs_f64();
-    let tokens = sqlx::query(
-        "DELETE FROM javari_api_keys WHERE \
-         expires_at <= now() - make_interval(secs => $1) OR revoked_at <= now() - make_interval(secs => $1)",
-    )
-    .bind(retention_seconds)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    // Every user's expired rows: the owner's function (the schedule acts for no user).
+    let (sessions, challenges, tokens): (i64, i64, i64) =
+        sqlx::query_as("SELECT sessions, challenges, tokens FROM javari_prune_auth($1)")
+            .bind(retention.as_secs_f64())
+            .fetch_one(&mut *tx)
+            .await?;
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    let (sessions, challenges, tokens) = (count(sessions), count(challenges), count(tokens));
     tx.commit().await?;
     Ok(Some(Pruned {
         sessions,

@@ -26,6 +26,7 @@ pub async fn create_session(
 ) -> Result<Session, sqlx::Error> {
     let token = random_token();
     let expires = Utc::now() + SESSION_TTL;
+    let mut tx = javari_core::db::begin_as(pool, user.id).await?;
     let id: Uuid = sqlx::query_scalar(
         "INSERT INTO javari_sessions (user_id, token_hash, csrf_token_hash, expires_at, user_agent) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
@@ -34,12 +35,13 @@ pub async fn create_session(
     .bind(sha256_hex(&super::csrf_token_for(&token)))
     .bind(expires)
     .bind(user_agent.map(|ua| ua.chars().take(300).collect::<String>()))
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
     sqlx::query("UPDATE javari_users SET last_login_at = now() WHERE id = $1")
         .bind(user.id)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(Session {
         id,
         token,
@@ -47,12 +49,25 @@ pub async fn create_session(
     })
 }
 
-/// Ends the session of `token`; its id, if it existed.
+/// Ends the session of `token`; its id, if it existed. The cookie names its user (through
+/// the owner's lookup by hash), as whom the session is deleted.
 pub async fn end_session(pool: &PgPool, token: &str) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("DELETE FROM javari_sessions WHERE token_hash = $1 RETURNING id")
-        .bind(sha256_hex(token))
-        .fetch_optional(pool)
-        .await
+    let hash = sha256_hex(token);
+    let owner: Option<Uuid> =
+        sqlx::query_scalar("SELECT user_id FROM javari_auth_sessions(NULL, $1)")
+            .bind(&hash)
+            .fetch_optional(pool)
+            .await?;
+    let Some(owner) = owner else {
+        return Ok(None);
+    };
+    let mut tx = javari_core::db::begin_as(pool, owner).await?;
+    let id = sqlx::query_scalar("DELETE FROM javari_sessions WHERE token_hash = $1 RETURNING id")
+        .bind(&hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
 /// How cookies are named and marked. By default `__Host-` names with `Secure; Path=/` and no

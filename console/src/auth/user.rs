@@ -55,6 +55,18 @@ pub struct User {
     pub role: Role,
 }
 
+impl User {
+    /// As whom this user's database work runs: an admin (the role checked when signing in,
+    /// capped by a token's role) also passes the `*_admin` row-level policies.
+    pub fn actor(&self) -> javari_core::db::Actor {
+        if self.role == Role::Admin {
+            javari_core::db::Actor::Admin(self.id)
+        } else {
+            javari_core::db::Actor::User(self.id)
+        }
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct UserRow {
     id: Uuid,

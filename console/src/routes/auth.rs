@@ -340,7 +340,7 @@ pub async fn login_mfa(
         Err(e) => return PageError(mfa_error(e)).into_response(),
     };
     if !right {
-        let left = match auth::fail_challenge(&state.db, challenge.id).await {
+        let left = match auth::fail_challenge(&state.db, &challenge).await {
             Ok(left) => left,
             Err(e) => return PageError(ApiError::from(e)).into_response(),
         };
@@ -359,7 +359,7 @@ pub async fn login_mfa(
             Some(format!("Wrong code; {left} tries left.")),
         );
     }
-    if let Err(e) = auth::end_challenge(&state.db, challenge.id).await {
+    if let Err(e) = auth::end_challenge(&state.db, &challenge).await {
         return PageError(ApiError::from(e)).into_response();
     }
     let user: Option<(String, String, bool)> =
@@ -659,7 +659,7 @@ pub async fn list_tokens(
     Query(q): Query<TokenListQuery>,
 ) -> Result<Json<TokenList>, ApiError> {
     let owner = token_scope(&current, q.all)?;
-    let tokens = auth::list_tokens(&state.db, owner)
+    let tokens = auth::list_tokens(&state.db, current.user.actor(), owner)
         .await?
         .into_iter()
         .map(|token| TokenView {
@@ -676,7 +676,7 @@ async fn revoke(state: &AppState, current: &CurrentUser, id: Uuid) -> Result<(),
     } else {
         Some(current.user.id)
     };
-    if !auth::revoke_token(&state.db, id, owner).await? {
+    if !auth::revoke_token(&state.db, current.user.actor(), id, owner).await? {
         return Err(ApiError::not_found("token"));
     }
     state.auth.cache.forget_token(id);
@@ -712,7 +712,8 @@ pub async fn tokens_page(
     Extension(current): Extension<CurrentUser>,
 ) -> Result<Response, PageError> {
     let all = current.user.role == Role::Admin;
-    let tokens = auth::list_tokens(&state.db, token_scope(&current, all)?).await?;
+    let tokens =
+        auth::list_tokens(&state.db, current.user.actor(), token_scope(&current, all)?).await?;
     Ok(TokensPage {
         csrf: current.csrf.clone().unwrap_or_default(),
         user: current.user,

@@ -35,8 +35,8 @@ pub struct SourceView {
     pub last_run: Option<Run>,
 }
 
-async fn view(state: &AppState, source: Source) -> Result<SourceView, ApiError> {
-    let last_run = store::list_runs(&state.db, source.id, 1)
+async fn view(state: &AppState, user: &User, source: Source) -> Result<SourceView, ApiError> {
+    let last_run = store::list_runs(&state.db, user.actor(), source.id, 1)
         .await
         .map_err(crawl_error)?
         .pop();
@@ -57,7 +57,7 @@ fn reqwest_origin(url: &str) -> Option<String> {
 
 /// The source, if the user may see it (its owner, or an admin); 404 otherwise.
 async fn visible(state: &AppState, user: &User, id: Uuid) -> Result<Source, ApiError> {
-    let source = store::get_source(&state.db, id)
+    let source = store::get_source(&state.db, user.actor(), id)
         .await
         .map_err(crawl_error)?;
     if source.user_id == user.id || user.role >= Role::Admin {
@@ -68,13 +68,12 @@ async fn visible(state: &AppState, user: &User, id: Uuid) -> Result<Source, ApiE
 }
 
 async fn list(state: &AppState, user: &User) -> Result<Vec<SourceView>, ApiError> {
-    let owner = (user.role < Role::Admin).then_some(user.id);
-    let sources = store::list_sources(&state.db, owner)
+    let sources = store::list_sources(&state.db, user.actor())
         .await
         .map_err(crawl_error)?;
     let mut views = Vec::with_capacity(sources.len());
     for source in sources {
-        views.push(view(state, source).await?);
+        views.push(view(state, user, source).await?);
     }
     Ok(views)
 }
@@ -156,7 +155,7 @@ pub async fn api_create(
     Ok((
         StatusCode::CREATED,
         Json(SourceBody {
-            source: view(&state, source).await?,
+            source: view(&state, &current.user, source).await?,
         }),
     ))
 }
@@ -171,11 +170,11 @@ pub async fn api_get(
     Path(id): Path<Uuid>,
 ) -> Result<impl IntoResponse, ApiError> {
     let source = visible(&state, &current.user, id).await?;
-    let runs = store::list_runs(&state.db, id, RUNS_SHOWN)
+    let runs = store::list_runs(&state.db, current.user.actor(), id, RUNS_SHOWN)
         .await
         .map_err(crawl_error)?;
     Ok(Json(SourceWithRuns {
-        source: view(&state, source).await?,
+        source: view(&state, &current.user, source).await?,
         runs,
     }))
 }
@@ -199,11 +198,11 @@ pub async fn api_update(
         ));
     }
     let fields = validate_source(&input, Utc::now()).map_err(crawl_error)?;
-    let source = store::update_source(&state.db, id, &fields)
+    let source = store::update_source(&state.db, current.user.actor(), id, &fields)
         .await
         .map_err(crawl_error)?;
     Ok(Json(SourceBody {
-        source: view(&state, source).await?,
+        source: view(&state, &current.user, source).await?,
     }))
 }
 
@@ -217,7 +216,7 @@ pub async fn api_delete(
     Path(id): Path<Uuid>,
 ) -> Result<impl IntoResponse, ApiError> {
     visible(&state, &current.user, id).await?;
-    store::delete_source(&state.db, id)
+    store::delete_source(&state.db, current.user.actor(), id)
         .await
         .map_err(crawl_error)?;
     Ok(StatusCode::NO_CONTENT)
@@ -250,7 +249,7 @@ pub async fn api_run(
     Path((id, run_id)): Path<(Uuid, Uuid)>,
 ) -> Result<impl IntoResponse, ApiError> {
     visible(&state, &current.user, id).await?;
-    let run = store::get_run(&state.db, id, run_id)
+    let run = store::get_run(&state.db, current.user.actor(), id, run_id)
         .await
         .map_err(crawl_error)?;
     Ok(Json(RunBody { run }))
@@ -289,7 +288,7 @@ pub async fn api_allow_private(
 ) -> Result<impl IntoResponse, ApiError> {
     let source = set_private(&state, &current.user, id, true).await?;
     Ok(Json(SourceBody {
-        source: view(&state, source).await?,
+        source: view(&state, &current.user, source).await?,
     }))
 }
 
@@ -304,7 +303,7 @@ pub async fn api_revoke_private(
 ) -> Result<impl IntoResponse, ApiError> {
     let source = set_private(&state, &current.user, id, false).await?;
     Ok(Json(SourceBody {
-        source: view(&state, source).await?,
+        source: view(&state, &current.user, source).await?,
     }))
 }
 
@@ -413,7 +412,7 @@ pub async fn page_delete(
     Path(id): Path<Uuid>,
 ) -> Result<Redirect, PageError> {
     visible(&state, &current.user, id).await?;
-    store::delete_source(&state.db, id)
+    store::delete_source(&state.db, current.user.actor(), id)
         .await
         .map_err(crawl_error)?;
     Ok(Redirect::to("/web-crawls?notice=deleted"))

@@ -161,8 +161,15 @@ async fn store(state: &AppState, user: &User, form: UploadForm) -> Result<Upload
     {
         // The document is stored either way; without vectors, full-text search finds it.
         let document = &upload.document;
-        if let Err(e) =
-            embed_document(state, &provider, &model, document.id, document.chunk_count).await
+        if let Err(e) = embed_document(
+            state,
+            &provider,
+            &model,
+            user.id,
+            document.id,
+            document.chunk_count,
+        )
+        .await
         {
             tracing::warn!(error = %e, document = %document.id, "embedding the upload failed");
         }
@@ -177,6 +184,7 @@ pub(crate) async fn embed_document(
     state: &AppState,
     provider: &javari_core::chat::ProviderEntry,
     model: &str,
+    owner: Uuid,
     document: Uuid,
     chunk_count: i32,
 ) -> Result<(), String> {
@@ -184,7 +192,7 @@ pub(crate) async fn embed_document(
     let batch = i32::try_from(settings.embed_batch.max(1)).unwrap_or(i32::MAX);
     let mut from = 0;
     while from < chunk_count {
-        let texts = knowledge::chunk_batch(&state.db, document, from, batch)
+        let texts = knowledge::chunk_batch(&state.db, owner, document, from, batch)
             .await
             .map_err(|e| e.to_string())?;
         if texts.is_empty() {
@@ -202,7 +210,7 @@ pub(crate) async fn embed_document(
             )
         })?
         .map_err(|e| e.to_string())?;
-        knowledge::set_chunk_embeddings(&state.db, document, from, &vectors)
+        knowledge::set_chunk_embeddings(&state.db, owner, document, from, &vectors)
             .await
             .map_err(|e| e.to_string())?;
         from += i32::try_from(texts.len()).unwrap_or(i32::MAX);

@@ -91,7 +91,10 @@ pub fn catalogue() -> Vec<(&'static str, &'static str, &'static str, i32, Vec<Mo
 }
 
 pub struct Harness {
+    /// The owner's pool (a superuser's): fixtures and assertions that look at every row.
     pub pool: PgPool,
+    /// The runtime role's pool the console runs on: row-level security binds it.
+    pub app_pool: PgPool,
     pub state: AppState,
     /// The vault the providers' keys are in (for a second console on the same database).
     pub vault: Vault,
@@ -142,8 +145,11 @@ impl Harness {
         kube: Option<kube::Client>,
     ) -> Harness {
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let app_pool = javari_testenv::runtime_pool(&pool)
+            .await
+            .expect("a pool as the runtime role");
         let vault = Vault::new(
-            pool.clone(),
+            app_pool.clone(),
             Arc::new(Keyring::new(MasterKey::generate(), vec![])),
         );
         let openai = FakeProvider::start("sk-openai-test")
@@ -204,29 +210,29 @@ impl Harness {
             .await
             .expect("sync provider");
         }
-        let mut state = AppState::with_settings(pool.clone(), settings, Some(vault.clone()));
+        let mut state = AppState::with_settings(app_pool.clone(), settings, Some(vault.clone()));
         if let Some(client) = kube {
             state = state.with_kube(client);
         }
         let base = serve(state.clone()).await;
-        let admin = create_user(&pool, "admin@example.test", PASSWORD, Role::Admin)
+        let admin = create_user(&app_pool, "admin@example.test", PASSWORD, Role::Admin)
             .await
             .expect("admin");
-        let operator = create_user(&pool, "operator@example.test", PASSWORD, Role::Operator)
+        let operator = create_user(&app_pool, "operator@example.test", PASSWORD, Role::Operator)
             .await
             .expect("operator");
-        let viewer = create_user(&pool, "viewer@example.test", PASSWORD, Role::Viewer)
+        let viewer = create_user(&app_pool, "viewer@example.test", PASSWORD, Role::Viewer)
             .await
             .expect("viewer");
-        let admin_token = create_token(&pool, &admin, "tests", Role::Admin)
+        let admin_token = create_token(&app_pool, &admin, "tests", Role::Admin)
             .await
             .expect("token")
             .token;
-        let operator_token = create_token(&pool, &operator, "tests", Role::Operator)
+        let operator_token = create_token(&app_pool, &operator, "tests", Role::Operator)
             .await
             .expect("token")
             .token;
-        let viewer_token = create_token(&pool, &viewer, "tests", Role::Viewer)
+        let viewer_token = create_token(&app_pool, &viewer, "tests", Role::Viewer)
             .await
             .expect("token")
             .token;
@@ -236,6 +242,7 @@ impl Harness {
             .expect("client");
         Harness {
             pool,
+            app_pool,
             state,
             vault,
             base,
@@ -254,7 +261,8 @@ impl Harness {
 
     /// Another console (its own memory, its own port) on the same database: a replica.
     pub async fn replica(&self, settings: Settings) -> (AppState, String) {
-        let state = AppState::with_settings(self.pool.clone(), settings, Some(self.vault.clone()));
+        let state =
+            AppState::with_settings(self.app_pool.clone(), settings, Some(self.vault.clone()));
         let base = serve(state.clone()).await;
         (state, base)
     }

@@ -221,6 +221,7 @@ impl AnswerHub {
             };
             let batch = buffer.after(cursor, BATCH).await;
             let result = async {
+                let mut tx = crate::db::begin_as(db, buffer.owner).await?;
                 if !created {
                     sqlx::query(
                         "INSERT INTO javari_chat_streams (id, user_id, conversation_id)
@@ -229,7 +230,7 @@ impl AnswerHub {
                     .bind(id)
                     .bind(buffer.owner)
                     .bind(buffer.conversation_id)
-                    .execute(db)
+                    .execute(&mut *tx)
                     .await?;
                 }
                 let seqs: Vec<i32> = (cursor..cursor + batch.len())
@@ -256,8 +257,9 @@ impl AnswerHub {
                 .bind(&events)
                 .bind(last_is_final)
                 .bind(STREAM_CHANNEL)
-                .execute(db)
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 Ok::<_, sqlx::Error>(())
             }
             .await;
@@ -285,13 +287,11 @@ impl AnswerHub {
         if !finished.is_multiple_of(PRUNE_EVERY) {
             return;
         }
-        if let Err(error) = sqlx::query(
-            "DELETE FROM javari_chat_streams
-             WHERE finished_at < now() - make_interval(secs => $1)",
-        )
-        .bind(KEEP_FINISHED_SECS)
-        .execute(db)
-        .await
+        // Every user's old answers: through the owner's function (no user is acting here).
+        if let Err(error) = sqlx::query("SELECT javari_prune_chat_streams($1)")
+            .bind(KEEP_FINISHED_SECS)
+            .execute(db)
+            .await
         {
             tracing::warn!(%error, "pruning old answer streams failed");
         }
@@ -356,11 +356,11 @@ impl AnswerHub {
             let notified = notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let owner: Option<Uuid> =
-                sqlx::query_scalar("SELECT user_id FROM javari_chat_streams WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&self.inner.db)
-                    .await?;
+            // Only the owner's id, so someone else's answer is refused at once.
+            let owner: Option<Uuid> = sqlx::query_scalar("SELECT javari_chat_stream_owner($1)")
+                .bind(id)
+                .fetch_one(&self.inner.db)
+                .await?;
             if let Some(owner) = owner {
                 break owner;
             }
@@ -381,6 +381,7 @@ impl AnswerHub {
         let state = Follower {
             hub: self.clone(),
             id,
+            user,
             notify,
             cursor: 0,
             queue: std::collections::VecDeque::new(),
@@ -395,6 +396,8 @@ impl AnswerHub {
 struct Follower {
     hub: AnswerHub,
     id: Uuid,
+    /// The owner, as whom the events are read.
+    user: Uuid,
     notify: Arc<Notify>,
     cursor: i32,
     queue: std::collections::VecDeque<Arc<ChatEvent>>,
@@ -416,14 +419,20 @@ impl Follower {
             let notified = notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let rows: Result<Vec<(i32, String)>, sqlx::Error> = sqlx::query_as(
-                "SELECT seq, event FROM javari_chat_stream_events
-                 WHERE stream_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
-            )
-            .bind(self.id)
-            .bind(self.cursor)
-            .bind(BATCH as i64)
-            .fetch_all(&self.hub.inner.db)
+            let rows: Result<Vec<(i32, String)>, sqlx::Error> = async {
+                let mut tx = crate::db::begin_as(&self.hub.inner.db, self.user).await?;
+                let rows = sqlx::query_as(
+                    "SELECT seq, event FROM javari_chat_stream_events
+                     WHERE stream_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+                )
+                .bind(self.id)
+                .bind(self.cursor)
+                .bind(BATCH as i64)
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(rows)
+            }
             .await;
             let rows = match rows {
                 Ok(rows) => rows,

@@ -118,11 +118,11 @@ impl BudgetBook {
     }
 
     /// Gives back a reservation whose answer was not stored (in the background).
-    pub fn release(&self, reservation: Option<Uuid>) {
+    pub fn release(&self, user: Uuid, reservation: Option<Uuid>) {
         let Some(id) = reservation else { return };
         let db = self.db.clone();
         tokio::spawn(async move {
-            if let Err(error) = release_reservation(&db, id).await {
+            if let Err(error) = release_reservation(&db, user, id).await {
                 tracing::warn!(%error, "releasing a budget reservation failed; it lapses on its own");
             }
         });

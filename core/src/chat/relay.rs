@@ -52,7 +52,10 @@ impl Drop for FinishGuard {
                 "the answer stopped unexpectedly; see the console's log",
             ));
         }
-        self.service.inner.budgets.release(self.reservation.take());
+        self.service
+            .inner
+            .budgets
+            .release(self.answer.owner, self.reservation.take());
     }
 }
 
@@ -202,6 +205,7 @@ impl Relay {
         };
         if let Err(e) = conversations::refresh_summary(
             &inner.db,
+            self.user,
             self.conversation_id,
             inner.settings.keep_last_messages,
         )

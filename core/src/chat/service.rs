@@ -249,7 +249,8 @@ impl ChatService {
                         .await?
                         .ok_or(ConversationError::NotFound)?;
                     let context =
-                        conversations::context(db, id, inner.settings.keep_last_messages).await?;
+                        conversations::context(db, user, id, inner.settings.keep_last_messages)
+                            .await?;
                     Ok(Some((conversation, context)))
                 }
                 None => Ok::<_, ConversationError>(None),
@@ -420,7 +421,7 @@ impl ChatService {
                         let book = inner.budgets.clone();
                         tokio::spawn(async move {
                             if let Ok(r) = reserve.await {
-                                book.release(r.id);
+                                book.release(user, r.id);
                             }
                         });
                         return Err(ChatError::AllFailed(failed.to_string()));
@@ -441,7 +442,7 @@ impl ChatService {
                 Ok(chat) => chat,
                 Err(failed) => {
                     inner.observer.unanswered();
-                    inner.budgets.release(reservation.id);
+                    inner.budgets.release(user, reservation.id);
                     return Err(ChatError::AllFailed(failed.to_string()));
                 }
             },

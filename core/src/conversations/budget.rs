@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::error::ConversationError;
+use crate::db::begin_as;
 
 /// Key of the monthly budget (USD, a JSON number) in `javari_user_preferences.preferences`.
 pub const BUDGET_PREFERENCE: &str = "monthlyBudgetUsd";
@@ -24,14 +25,17 @@ pub async fn month_spend(
     user_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<f64, ConversationError> {
-    Ok(sqlx::query_scalar(
+    let mut tx = begin_as(pool, user_id).await?;
+    let spent = sqlx::query_scalar(
         "SELECT coalesce(sum(cost_usd), 0)::float8 FROM javari_cost_tracking
          WHERE user_id = $1 AND billing_period = $2",
     )
     .bind(user_id)
     .bind(billing_period(now))
-    .fetch_one(pool)
-    .await?)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(spent)
 }
 
 /// The user's monthly budget: their `monthlyBudgetUsd` preference when set (a number),
@@ -41,6 +45,7 @@ pub async fn monthly_budget(
     user_id: Uuid,
     default_usd: Option<f64>,
 ) -> Result<Option<f64>, ConversationError> {
+    let mut tx = begin_as(pool, user_id).await?;
     let own: Option<Option<f64>> = sqlx::query_scalar(
         "SELECT CASE WHEN jsonb_typeof(preferences->$2) = 'number'
                      THEN (preferences->>$2)::float8 END
@@ -48,8 +53,9 @@ pub async fn monthly_budget(
     )
     .bind(user_id)
     .bind(BUDGET_PREFERENCE)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(own.flatten().or(default_usd))
 }
 
@@ -59,8 +65,13 @@ pub async fn set_monthly_budget(
     user_id: Uuid,
     budget_usd: Option<f64>,
 ) -> Result<(), ConversationError> {
+    if let Some(b) = budget_usd
+        && (!b.is_finite() || b < 0.0)
+    {
+        return Err(ConversationError::InvalidBudget(b));
+    }
+    let mut tx = begin_as(pool, user_id).await?;
     match budget_usd {
-        Some(b) if !b.is_finite() || b < 0.0 => Err(ConversationError::InvalidBudget(b)),
         Some(b) => {
             sqlx::query(
                 "INSERT INTO javari_user_preferences (user_id, preferences)
@@ -71,9 +82,8 @@ pub async fn set_monthly_budget(
             .bind(user_id)
             .bind(BUDGET_PREFERENCE)
             .bind(b)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
-            Ok(())
         }
         None => {
             sqlx::query(
@@ -82,11 +92,12 @@ pub async fn set_monthly_budget(
             )
             .bind(user_id)
             .bind(BUDGET_PREFERENCE)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
-            Ok(())
         }
     }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Where spending stands against the budget.

@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::error::ConversationError;
 use super::model::{MESSAGE_COLUMNS, StoredMessage};
+use crate::db::begin_as;
 
 /// What a model sees of a conversation's past.
 #[derive(Clone, Debug)]
@@ -17,16 +18,18 @@ pub struct ContextWindow {
 
 /// The stored summary and the last `keep_last` messages of a conversation — never the whole
 /// history: one query on `(conversation_id, created_at)` with `ORDER BY ... DESC LIMIT`.
-/// The caller has already checked the conversation belongs to the user.
+/// Runs as `user_id`: another user's conversation is [`ConversationError::NotFound`].
 pub async fn context(
     pool: &PgPool,
+    user_id: Uuid,
     conversation_id: Uuid,
     keep_last: usize,
 ) -> Result<ContextWindow, ConversationError> {
+    let mut tx = begin_as(pool, user_id).await?;
     let summary: Option<Option<String>> =
         sqlx::query_scalar("SELECT summary FROM javari_conversations WHERE id = $1")
             .bind(conversation_id)
-            .fetch_optional(pool)
+            .fetch_optional(&mut *tx)
             .await?;
     let summary = summary.ok_or(ConversationError::NotFound)?;
     let sql = format!(
@@ -36,8 +39,9 @@ pub async fn context(
     let mut recent = sqlx::query_as::<_, StoredMessage>(sqlx::AssertSqlSafe(sql))
         .bind(conversation_id)
         .bind(i64::try_from(keep_last).unwrap_or(i64::MAX))
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await?;
+    tx.commit().await?;
     recent.reverse();
     Ok(ContextWindow { summary, recent })
 }

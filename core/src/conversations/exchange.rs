@@ -75,7 +75,7 @@ pub async fn record_exchange_settling(
     };
     let latency = ex.latency_ms.max(0);
     let title = title_from_message(ex.user_message);
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin_as(pool, ex.user_id).await?;
 
     // First, so concurrent exchanges on one conversation queue on its row.
     let updated = sqlx::query(

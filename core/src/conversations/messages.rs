@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::error::ConversationError;
 use super::model::{MESSAGE_COLUMNS, StoredMessage};
+use crate::db::begin_as;
 
 /// Largest page of messages served.
 const MAX_PAGE: i64 = 500;
@@ -20,12 +21,13 @@ pub async fn messages(
     limit: i64,
     before: Option<DateTime<Utc>>,
 ) -> Result<Vec<StoredMessage>, ConversationError> {
+    let mut tx = begin_as(pool, user_id).await?;
     let owned: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM javari_conversations WHERE id = $1 AND user_id = $2)",
     )
     .bind(conversation_id)
     .bind(user_id)
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
     if !owned {
         return Err(ConversationError::NotFound);
@@ -39,8 +41,9 @@ pub async fn messages(
         .bind(conversation_id)
         .bind(before)
         .bind(limit.clamp(1, MAX_PAGE))
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await?;
+    tx.commit().await?;
     rows.reverse();
     Ok(rows)
 }

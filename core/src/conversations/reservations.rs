@@ -49,7 +49,7 @@ pub async fn reserve_budget(
     now: DateTime<Utc>,
 ) -> Result<Reservation, ReserveError> {
     let period = billing_period(now);
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin_as(pool, user_id).await?;
     // One user's reservations queue here; other users' do not wait.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('javari_budget:' || $1::text, 0))")
         .bind(user_id)
@@ -107,11 +107,17 @@ pub async fn reserve_budget(
     })
 }
 
-/// Gives back a reservation whose answer was not stored.
-pub async fn release_reservation(pool: &PgPool, id: Uuid) -> Result<(), sqlx::Error> {
+/// Gives back `user_id`'s reservation whose answer was not stored.
+pub async fn release_reservation(
+    pool: &PgPool,
+    user_id: Uuid,
+    id: Uuid,
+) -> Result<(), sqlx::Error> {
+    let mut tx = crate::db::begin_as(pool, user_id).await?;
     sqlx::query("DELETE FROM javari_budget_reservations WHERE id = $1")
         .bind(id)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -80,6 +80,7 @@ pub async fn list(
          ORDER BY coalesce(last_message_at, created_at) DESC, id DESC
          LIMIT $7 OFFSET $8"
     );
+    let mut tx = crate::db::begin_as(pool, user_id).await?;
     let rows = sqlx::query_as::<_, Conversation>(sqlx::AssertSqlSafe(page_sql))
         .bind(user_id)
         .bind(q.project_id)
@@ -89,7 +90,7 @@ pub async fn list(
         .bind(pattern.as_deref())
         .bind(limit)
         .bind(offset)
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await?;
 
     let count_sql = format!("SELECT count(*) FROM javari_conversations WHERE {FILTER}");
@@ -100,8 +101,9 @@ pub async fn list(
         .bind(q.starred)
         .bind(search)
         .bind(pattern.as_deref())
-        .fetch_one(pool)
+        .fetch_one(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok((rows, total))
 }
 

@@ -1,6 +1,8 @@
 //! Creating, reading and updating single conversations.
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
+
+use crate::db::begin_as;
 use uuid::Uuid;
 
 use super::error::{ConversationError, is_foreign_key_violation};
@@ -30,10 +32,12 @@ pub async fn create(
     user_id: Uuid,
     new: NewConversation,
 ) -> Result<Conversation, ConversationError> {
+    let mut tx = begin_as(pool, user_id).await?;
     let (project_id, summary) = match new.parent_id {
         None => (new.project_id, None),
         Some(parent_id) => {
-            let (parent_project, parent_summary) = parent_context(pool, user_id, parent_id).await?;
+            let (parent_project, parent_summary) =
+                parent_context(&mut tx, user_id, parent_id).await?;
             (new.project_id.or(parent_project), parent_summary)
         }
     };
@@ -47,26 +51,28 @@ pub async fn create(
         "INSERT INTO javari_conversations (id, user_id, project_id, parent_id, title, summary) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING {CONVERSATION_COLUMNS}"
     );
-    sqlx::query_as::<_, Conversation>(sqlx::AssertSqlSafe(sql))
+    let conversation = sqlx::query_as::<_, Conversation>(sqlx::AssertSqlSafe(sql))
         .bind(new.id.unwrap_or_else(Uuid::new_v4))
         .bind(user_id)
         .bind(project_id)
         .bind(new.parent_id)
         .bind(title)
         .bind(summary)
-        .fetch_one(pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| match project_id {
             Some(project) if is_foreign_key_violation(&e) => {
                 ConversationError::UnknownProject(project)
             }
             _ => ConversationError::Db(e),
-        })
+        })?;
+    tx.commit().await?;
+    Ok(conversation)
 }
 
 /// The parent's project and the summary a child starts with.
 async fn parent_context(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     user_id: Uuid,
     parent_id: Uuid,
 ) -> Result<(Option<Uuid>, Option<String>), ConversationError> {
@@ -75,7 +81,7 @@ async fn parent_context(
     )
     .bind(parent_id)
     .bind(user_id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?;
     let (project, summary) = parent.ok_or(ConversationError::NotFound)?;
     // The recent messages are not in the stored summary: fold them in too.
@@ -93,7 +99,7 @@ async fn parent_context(
     )
     .bind(parent_id)
     .bind(PARENT_MESSAGES_SUMMARISED)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     if recent.is_empty() {
         return Ok((project, summary));
@@ -114,11 +120,14 @@ pub async fn get(
     let sql = format!(
         "SELECT {CONVERSATION_COLUMNS} FROM javari_conversations WHERE id = $1 AND user_id = $2"
     );
-    Ok(sqlx::query_as::<_, Conversation>(sqlx::AssertSqlSafe(sql))
+    let mut tx = begin_as(pool, user_id).await?;
+    let found = sqlx::query_as::<_, Conversation>(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .bind(user_id)
-        .fetch_optional(pool)
-        .await?)
+        .fetch_optional(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(found)
 }
 
 /// Stars or unstars a conversation.
@@ -182,8 +191,11 @@ async fn update(
         Value::Bool(b) => query.bind(b),
         Value::Text(t) => query.bind(t),
     };
-    query
-        .fetch_optional(pool)
+    let mut tx = begin_as(pool, user_id).await?;
+    let updated = query
+        .fetch_optional(&mut *tx)
         .await?
-        .ok_or(ConversationError::NotFound)
+        .ok_or(ConversationError::NotFound)?;
+    tx.commit().await?;
+    Ok(updated)
 }

@@ -68,10 +68,11 @@ fn first_sentence(text: &str) -> String {
 /// conversation row.
 pub async fn refresh_summary(
     pool: &PgPool,
+    user_id: Uuid,
     conversation_id: Uuid,
     keep_last: usize,
 ) -> Result<bool, ConversationError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin_as(pool, user_id).await?;
     let previous: Option<Option<String>> =
         sqlx::query_scalar("SELECT summary FROM javari_conversations WHERE id = $1 FOR UPDATE")
             .bind(conversation_id)

@@ -78,9 +78,10 @@ pub async fn crawl(
         .await
 }
 
-/// Called with the documents a crawl stored or changed.
-pub type OnStored =
-    std::sync::Arc<dyn Fn(Vec<Uuid>) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
+/// Called with the source's owner and the documents a crawl stored or changed.
+pub type OnStored = std::sync::Arc<
+    dyn Fn(Uuid, Vec<Uuid>) -> futures::future::BoxFuture<'static, ()> + Send + Sync,
+>;
 
 async fn crawl_inner(
     pool: &PgPool,
@@ -111,7 +112,7 @@ async fn crawl_inner(
         source,
         scope: Scope::new(kind, &start, Some(&prefix), &list),
         fetcher,
-        known: store::load_pages(pool, source.id).await?,
+        known: store::load_pages(pool, source).await?,
         robots: HashMap::new(),
         run,
         documents: Vec::new(),
@@ -126,7 +127,7 @@ async fn crawl_inner(
     if let Some(on_stored) = on_stored
         && !crawl.documents.is_empty()
     {
-        on_stored(crawl.documents.clone()).await;
+        on_stored(source.user_id, crawl.documents.clone()).await;
     }
     crawl.finish(fatal).await
 }

@@ -58,7 +58,7 @@ impl CrawlJob {
         let lock = try_lock(pool, &format!("javari_web_crawl:{}", source.id))
             .await?
             .ok_or(CrawlError::Busy)?;
-        store::fail_abandoned_runs(pool, source.id).await?;
+        store::fail_abandoned_runs(pool, &source).await?;
         let run = store::create_run(pool, &source, trigger.as_str()).await?;
         Ok(CrawlJob { lock, source, run })
     }

@@ -10,6 +10,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::error::CrawlError;
+use crate::db::{Actor, act_as, begin};
 
 /// A source, as stored in `javari_web_crawls`.
 #[derive(Serialize, Clone, Debug, sqlx::FromRow, utoipa::ToSchema)]
@@ -106,11 +107,7 @@ pub struct PageState {
 
 /// Runs the rest of the transaction as `user_id` (row-level security).
 pub(crate) async fn as_owner(conn: &mut PgConnection, user_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT set_config('javari.user_id', $1, true)")
-        .bind(user_id.to_string())
-        .execute(conn)
-        .await?;
-    Ok(())
+    act_as(conn, Actor::User(user_id)).await
 }
 
 pub async fn create_source(
@@ -149,6 +146,7 @@ pub async fn create_source(
 /// it keeps applying to that origin only, whatever the new URL.
 pub async fn update_source(
     pool: &PgPool,
+    actor: Actor,
     id: Uuid,
     f: &SourceFields,
 ) -> Result<Source, CrawlError> {
@@ -158,7 +156,8 @@ pub async fn update_source(
              crawl_frequency = $10, is_active = $11, next_crawl_at = $12
          WHERE id = $1 RETURNING {SOURCE_COLUMNS}"
     );
-    sqlx::query_as::<_, Source>(sqlx::AssertSqlSafe(sql))
+    let mut tx = begin(pool, actor).await?;
+    let source = sqlx::query_as::<_, Source>(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .bind(f.project_id)
         .bind(&f.name)
@@ -171,38 +170,53 @@ pub async fn update_source(
         .bind(&f.crawl_frequency)
         .bind(f.is_active)
         .bind(f.next_crawl_at)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *tx)
         .await?
-        .ok_or(CrawlError::NotFound)
+        .ok_or(CrawlError::NotFound)?;
+    tx.commit().await?;
+    Ok(source)
 }
 
-pub async fn get_source(pool: &PgPool, id: Uuid) -> Result<Source, CrawlError> {
+/// A source `actor` may see (an admin: any).
+pub async fn get_source(pool: &PgPool, actor: Actor, id: Uuid) -> Result<Source, CrawlError> {
     let sql = format!("SELECT {SOURCE_COLUMNS} FROM javari_web_crawls WHERE id = $1");
-    sqlx::query_as::<_, Source>(sqlx::AssertSqlSafe(sql))
+    let mut tx = begin(pool, actor).await?;
+    let source = sqlx::query_as::<_, Source>(sqlx::AssertSqlSafe(sql))
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *tx)
         .await?
-        .ok_or(CrawlError::NotFound)
+        .ok_or(CrawlError::NotFound)?;
+    tx.commit().await?;
+    Ok(source)
 }
 
-/// The user's sources (every source for `None`), by name.
-pub async fn list_sources(pool: &PgPool, owner: Option<Uuid>) -> Result<Vec<Source>, CrawlError> {
+/// The user's sources (an admin: every source), by name.
+pub async fn list_sources(pool: &PgPool, actor: Actor) -> Result<Vec<Source>, CrawlError> {
+    let owner = match actor {
+        Actor::User(id) => Some(id),
+        Actor::Admin(_) => None,
+    };
     let sql = format!(
         "SELECT {SOURCE_COLUMNS} FROM javari_web_crawls
          WHERE $1::uuid IS NULL OR user_id = $1 ORDER BY name, id"
     );
-    Ok(sqlx::query_as::<_, Source>(sqlx::AssertSqlSafe(sql))
+    let mut tx = begin(pool, actor).await?;
+    let sources = sqlx::query_as::<_, Source>(sqlx::AssertSqlSafe(sql))
         .bind(owner)
-        .fetch_all(pool)
-        .await?)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(sources)
 }
 
 /// Deletes a source with its runs, page states and crawled documents.
-pub async fn delete_source(pool: &PgPool, id: Uuid) -> Result<bool, CrawlError> {
+pub async fn delete_source(pool: &PgPool, actor: Actor, id: Uuid) -> Result<bool, CrawlError> {
+    let mut tx = begin(pool, actor).await?;
     let done = sqlx::query("DELETE FROM javari_web_crawls WHERE id = $1")
         .bind(id)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -218,21 +232,23 @@ pub async fn set_private_origin(
              private_network_allowed_by = CASE WHEN $2::text IS NULL THEN NULL ELSE $3 END
          WHERE id = $1 RETURNING {SOURCE_COLUMNS}"
     );
-    sqlx::query_as::<_, Source>(sqlx::AssertSqlSafe(sql))
+    let mut tx = begin(pool, Actor::Admin(admin)).await?;
+    let source = sqlx::query_as::<_, Source>(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .bind(origin)
         .bind(admin)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *tx)
         .await?
-        .ok_or(CrawlError::NotFound)
+        .ok_or(CrawlError::NotFound)?;
+    tx.commit().await?;
+    Ok(source)
 }
 
-/// Active sources whose next crawl is due, earliest first, at most `limit`.
+/// Active sources whose next crawl is due, earliest first, at most `limit`: every user's,
+/// through the owner's function (the schedule acts for no user; each crawl then runs as its
+/// source's owner).
 pub async fn due_sources(pool: &PgPool, limit: i64) -> Result<Vec<Source>, CrawlError> {
-    let sql = format!(
-        "SELECT {SOURCE_COLUMNS} FROM javari_web_crawls
-         WHERE is_active AND next_crawl_at <= now() ORDER BY next_crawl_at LIMIT $1"
-    );
+    let sql = format!("SELECT {SOURCE_COLUMNS} FROM javari_due_web_crawls($1)");
     Ok(sqlx::query_as::<_, Source>(sqlx::AssertSqlSafe(sql))
         .bind(limit)
         .fetch_all(pool)
@@ -318,64 +334,85 @@ pub const MAX_SOURCES_PER_OWNER: i64 = 100;
 
 /// How many sources `owner` has.
 pub async fn count_sources(pool: &PgPool, owner: Uuid) -> Result<i64, CrawlError> {
-    Ok(
-        sqlx::query_scalar("SELECT count(*) FROM javari_web_crawls WHERE user_id = $1")
-            .bind(owner)
-            .fetch_one(pool)
-            .await?,
-    )
+    let mut tx = begin(pool, Actor::User(owner)).await?;
+    let count = sqlx::query_scalar("SELECT count(*) FROM javari_web_crawls WHERE user_id = $1")
+        .bind(owner)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(count)
 }
 
 /// A source's latest runs, newest first.
-pub async fn list_runs(pool: &PgPool, source_id: Uuid, limit: i64) -> Result<Vec<Run>, CrawlError> {
+pub async fn list_runs(
+    pool: &PgPool,
+    actor: Actor,
+    source_id: Uuid,
+    limit: i64,
+) -> Result<Vec<Run>, CrawlError> {
     let sql = format!(
         "SELECT {RUN_COLUMNS} FROM javari_web_crawl_runs WHERE web_crawl_id = $1
          ORDER BY started_at DESC, id LIMIT $2"
     );
-    Ok(sqlx::query_as::<_, Run>(sqlx::AssertSqlSafe(sql))
+    let mut tx = begin(pool, actor).await?;
+    let runs = sqlx::query_as::<_, Run>(sqlx::AssertSqlSafe(sql))
         .bind(source_id)
         .bind(limit)
-        .fetch_all(pool)
-        .await?)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(runs)
 }
 
-pub async fn get_run(pool: &PgPool, source_id: Uuid, run_id: Uuid) -> Result<Run, CrawlError> {
+pub async fn get_run(
+    pool: &PgPool,
+    actor: Actor,
+    source_id: Uuid,
+    run_id: Uuid,
+) -> Result<Run, CrawlError> {
     let sql = format!(
         "SELECT {RUN_COLUMNS} FROM javari_web_crawl_runs WHERE web_crawl_id = $1 AND id = $2"
     );
-    sqlx::query_as::<_, Run>(sqlx::AssertSqlSafe(sql))
+    let mut tx = begin(pool, actor).await?;
+    let run = sqlx::query_as::<_, Run>(sqlx::AssertSqlSafe(sql))
         .bind(source_id)
         .bind(run_id)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *tx)
         .await?
-        .ok_or(CrawlError::NotFound)
+        .ok_or(CrawlError::NotFound)?;
+    tx.commit().await?;
+    Ok(run)
 }
 
 /// Runs left 'running' by a crash of the process that ran them are marked failed.
-pub async fn fail_abandoned_runs(pool: &PgPool, source_id: Uuid) -> Result<(), CrawlError> {
+pub async fn fail_abandoned_runs(pool: &PgPool, source: &Source) -> Result<(), CrawlError> {
+    let mut tx = begin(pool, Actor::User(source.user_id)).await?;
     sqlx::query(
         "UPDATE javari_web_crawl_runs SET status = 'failed', finished_at = now(),
              error = 'the crawl stopped before it finished (the process ended)'
          WHERE web_crawl_id = $1 AND status = 'running'",
     )
-    .bind(source_id)
-    .execute(pool)
+    .bind(source.id)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 
 pub async fn load_pages(
     pool: &PgPool,
-    source_id: Uuid,
+    source: &Source,
 ) -> Result<HashMap<String, PageState>, CrawlError> {
+    let mut tx = begin(pool, Actor::User(source.user_id)).await?;
     let rows = sqlx::query_as::<_, PageState>(
         "SELECT url, kind, etag, last_modified, content_hash, links, body, document_id,
                 missed_crawls, last_error
          FROM javari_web_crawl_pages WHERE web_crawl_id = $1",
     )
-    .bind(source_id)
-    .fetch_all(pool)
+    .bind(source.id)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(rows.into_iter().map(|p| (p.url.clone(), p)).collect())
 }
 

@@ -32,14 +32,12 @@ pub async fn impact(pool: &PgPool, incident: &Incident) -> Result<Impact, Incide
             .await?,
             _ => (0, 0),
         };
-    let cost_usd: f64 = sqlx::query_scalar(
-        "SELECT coalesce(sum(cost_usd), 0)::float8 FROM javari_cost_tracking \
-         WHERE created_at BETWEEN $1 AND $2",
-    )
-    .bind(incident.opened_at)
-    .bind(end)
-    .fetch_one(pool)
-    .await?;
+    // Every user's cost rows, summed by the owner's function (no user's rows are read here).
+    let cost_usd: f64 = sqlx::query_scalar("SELECT javari_platform_cost_usd($1, $2)")
+        .bind(incident.opened_at)
+        .bind(end)
+        .fetch_one(pool)
+        .await?;
     let components = match (
         &incident.source_kind,
         &incident.source_namespace,

@@ -128,7 +128,7 @@ async fn vector_search(
     let run = |exact: bool| {
         let sql = sql.clone();
         async move {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::db::begin_as(pool, user_id).await?;
             let setting = if exact {
                 // Without index scans the plan reads the caller's chunks (by document, through
                 // bitmap scans) and sorts them: exact, and bounded by what the caller owns.
@@ -172,7 +172,8 @@ async fn text_search(
     if any_word.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(sqlx::query_as::<_, SearchHit>(
+    let mut tx = crate::db::begin_as(pool, user_id).await?;
+    let hits = sqlx::query_as::<_, SearchHit>(
         "WITH q AS (
              SELECT websearch_to_tsquery('english', $1) AS tsq,
                     tsvector_to_array(to_tsvector('english', $1)) AS words
@@ -203,8 +204,10 @@ async fn text_search(
     .bind(q.project_id)
     .bind(threshold)
     .bind(limit)
-    .fetch_all(pool)
-    .await?)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(hits)
 }
 
 /// The query's words joined with `or`, for `websearch_to_tsquery`: any word matches. Only

@@ -6,6 +6,8 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::db::begin_as;
+
 use super::chunk::{CHUNK_OVERLAP, CHUNK_SIZE, chunk};
 use super::error::KnowledgeError;
 use super::extract::{ExtractLimits, extract_with};
@@ -101,7 +103,12 @@ pub async fn store_document_with(
     let hash = content_hash(new.bytes);
     let owner = new.user_id.map(|u| u.to_string()).unwrap_or_default();
 
-    let mut tx = pool.begin().await?;
+    // A user's upload runs as that user; shared documents (no user) are the owner role's to
+    // write, so under the runtime role they are refused by row-level security.
+    let mut tx = match new.user_id {
+        Some(user_id) => begin_as(pool, user_id).await?,
+        None => pool.begin().await?,
+    };
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
         .bind(format!("javari_knowledge:{owner}:{hash}"))
         .execute(&mut *tx)
@@ -178,35 +185,50 @@ pub async fn store_document_with(
 }
 
 /// The chunks of a document in order, to compute their embeddings.
-pub async fn chunks_of(pool: &PgPool, document_id: Uuid) -> Result<Vec<String>, KnowledgeError> {
-    Ok(sqlx::query_scalar(
+pub async fn chunks_of(
+    pool: &PgPool,
+    user_id: Uuid,
+    document_id: Uuid,
+) -> Result<Vec<String>, KnowledgeError> {
+    let mut tx = begin_as(pool, user_id).await?;
+    let chunks = sqlx::query_scalar(
         "SELECT content FROM javari_document_chunks WHERE document_id = $1 ORDER BY chunk_index",
     )
     .bind(document_id)
-    .fetch_all(pool)
-    .await?)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(chunks)
 }
 
 /// How many chunks a stored document has (0 when it is gone).
-pub async fn chunk_count(pool: &PgPool, document_id: Uuid) -> Result<i32, KnowledgeError> {
-    Ok(
+pub async fn chunk_count(
+    pool: &PgPool,
+    user_id: Uuid,
+    document_id: Uuid,
+) -> Result<i32, KnowledgeError> {
+    let mut tx = begin_as(pool, user_id).await?;
+    let count =
         sqlx::query_scalar("SELECT chunk_count FROM javari_knowledge_documents WHERE id = $1")
             .bind(document_id)
-            .fetch_optional(pool)
+            .fetch_optional(&mut *tx)
             .await?
-            .unwrap_or(0),
-    )
+            .unwrap_or(0);
+    tx.commit().await?;
+    Ok(count)
 }
 
 /// Chunks `from..from + count` of a document in order (fewer at the end), to compute their
 /// embeddings a batch at a time.
 pub async fn chunk_batch(
     pool: &PgPool,
+    user_id: Uuid,
     document_id: Uuid,
     from: i32,
     count: i32,
 ) -> Result<Vec<String>, KnowledgeError> {
-    Ok(sqlx::query_scalar(
+    let mut tx = begin_as(pool, user_id).await?;
+    let batch = sqlx::query_scalar(
         "SELECT content FROM javari_document_chunks
          WHERE document_id = $1 AND chunk_index >= $2 AND chunk_index < $2 + $3
          ORDER BY chunk_index",
@@ -214,14 +236,17 @@ pub async fn chunk_batch(
     .bind(document_id)
     .bind(from)
     .bind(count)
-    .fetch_all(pool)
-    .await?)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(batch)
 }
 
 /// Stores the embeddings of chunks `first..first + embeddings.len()`, in one statement. Does
 /// nothing where the database has no embedding column (no pgvector).
 pub async fn set_chunk_embeddings(
     pool: &PgPool,
+    user_id: Uuid,
     document_id: Uuid,
     first: i32,
     embeddings: &[Vec<f32>],
@@ -242,15 +267,17 @@ pub async fn set_chunk_embeddings(
          WHERE c.document_id = $1 AND c.chunk_index = x.i",
         quote_ident(&schema)
     );
+    let mut tx = begin_as(pool, user_id).await?;
     let done = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(document_id)
         .bind(&indexes)
         .bind(&literals)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
     if done.rows_affected() != embeddings.len() as u64 {
         return Err(KnowledgeError::NotFound);
     }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -258,16 +285,18 @@ pub async fn set_chunk_embeddings(
 /// Does nothing where the database has no embedding column (no pgvector).
 pub async fn set_embeddings(
     pool: &PgPool,
+    user_id: Uuid,
     document_id: Uuid,
     embeddings: &[Vec<f32>],
 ) -> Result<(), KnowledgeError> {
     let Some(schema) = vector_schema(pool).await? else {
         return Ok(());
     };
+    let mut tx = begin_as(pool, user_id).await?;
     let chunks: i64 =
         sqlx::query_scalar("SELECT count(*) FROM javari_document_chunks WHERE document_id = $1")
             .bind(document_id)
-            .fetch_one(pool)
+            .fetch_one(&mut *tx)
             .await?;
     if chunks == 0 {
         return Err(KnowledgeError::NotFound);
@@ -294,8 +323,9 @@ pub async fn set_embeddings(
         .bind(document_id)
         .bind(&indexes)
         .bind(&literals)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -305,10 +335,13 @@ pub async fn list_documents(pool: &PgPool, user_id: Uuid) -> Result<Vec<Document
         "SELECT {DOCUMENT_COLUMNS} FROM javari_knowledge_documents
          WHERE user_id = $1 OR user_id IS NULL ORDER BY created_at DESC, id"
     );
-    Ok(sqlx::query_as::<_, Document>(sqlx::AssertSqlSafe(sql))
+    let mut tx = begin_as(pool, user_id).await?;
+    let documents = sqlx::query_as::<_, Document>(sqlx::AssertSqlSafe(sql))
         .bind(user_id)
-        .fetch_all(pool)
-        .await?)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(documents)
 }
 
 /// Deletes one of the user's own documents with its chunks (shared documents are not the
@@ -318,10 +351,12 @@ pub async fn delete_document(
     user_id: Uuid,
     id: Uuid,
 ) -> Result<bool, KnowledgeError> {
+    let mut tx = begin_as(pool, user_id).await?;
     let done = sqlx::query("DELETE FROM javari_knowledge_documents WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user_id)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(done.rows_affected() > 0)
 }

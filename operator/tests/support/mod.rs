@@ -21,8 +21,12 @@ use tokio::sync::oneshot;
 pub struct Harness {
     pub client: Client,
     pub ns: String,
+    /// On the runtime role's pool: what the operator runs as.
     pub vault: Vault,
+    /// The owner's URL (migrations, fixtures).
     pub database_url: String,
+    /// The runtime role's URL (what a binary is given as DATABASE_URL).
+    pub runtime_url: String,
 }
 
 impl Harness {
@@ -36,15 +40,18 @@ impl Harness {
         let client = cp.client().await.expect("client");
         let ns = cp.test_namespace(&client).await.expect("namespace");
         let database_url = fresh_database().await.expect("database");
-        let pool = javari_core::db::connect(&database_url, 5)
+        let runtime_url = javari_testenv::runtime_url(&database_url)
             .await
-            .expect("connect");
-        javari_core::db::migrate(&pool).await.expect("migrate");
+            .expect("runtime role");
+        let pool = javari_core::db::open(&runtime_url, Some(&database_url), 5)
+            .await
+            .expect("migrate and connect");
         Harness {
             client,
             ns,
             vault: Vault::new(pool, Arc::new(keys)),
             database_url,
+            runtime_url,
         }
     }
 
