@@ -17,6 +17,7 @@ pub mod monitors;
 pub mod projects;
 pub mod providers;
 pub mod runbooks;
+pub mod schema;
 pub mod telemetry;
 pub mod time;
 pub mod totp;
