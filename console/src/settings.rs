@@ -45,6 +45,8 @@ pub struct Settings {
     pub crawl_limits: FetchLimits,
     /// Crawls started with "crawl now" running at once at most; more get a 503.
     pub max_concurrent_crawls: usize,
+    /// The admins' read-only SQL console: statement timeout, row limit, statement size.
+    pub sql_console: javari_core::schema::sql_console::ConsoleLimits,
 }
 
 impl Default for Settings {
@@ -67,6 +69,7 @@ impl Default for Settings {
             gateway: GatewayConfig::default(),
             crawl_limits: FetchLimits::default(),
             max_concurrent_crawls: 2,
+            sql_console: Default::default(),
         }
     }
 }
