@@ -341,15 +341,12 @@ fn index_checks(table: &Table, t: &Thresholds, out: &mut Vec<Finding>) {
 
 /// Of two identical indexes, keep the one backing a constraint, else the first by name.
 fn keep_which<'a>(a: &'a Index, b: &'a Index) -> (&'a Index, &'a Index) {
-    if b.constraint && !a.constraint {
-        (b, a)
-    } else if a.constraint && !b.constraint {
-        (a, b)
-    } else if a.name <= b.name {
-        (a, b)
+    let b_first = if a.constraint != b.constraint {
+        b.constraint
     } else {
-        (b, a)
-    }
+        b.name < a.name
+    };
+    if b_first { (b, a) } else { (a, b) }
 }
 
 /// Tables with the same column signature (names and types), reported once per group.
