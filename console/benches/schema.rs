@@ -100,12 +100,15 @@ async fn main() {
         .await
         .expect("connect");
     let name = format!("javari_bench_schema_{}", std::process::id());
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-    )))
-    .execute(&admin_pool)
-    .await
-    .expect("create the bench database");
+    for statement in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&admin_pool)
+            .await
+            .expect("create the bench database");
+    }
     let options: sqlx::postgres::PgConnectOptions = url.parse().expect("url");
     let pool = PgPoolOptions::new()
         .max_connections(10)

@@ -14,7 +14,9 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use javari_core::schema::health::{
     self, HealthError, Level, NewSuppression, PLATFORM, Report, Thresholds,
 };
-use javari_core::schema::introspect::{Scope, TableSummary, introspect, list_tables};
+use javari_core::schema::introspect::{
+    Scope, TableSummary, introspect, list_table_names, list_tables,
+};
 use javari_core::schema::search::{Hit, MAX_QUERY_CHARS, search};
 use javari_core::schema::sql_console::{self, AuditEntry, Mode, QueryResult, SqlConsoleError};
 use javari_core::schema::{Table, TableRef, diagram, export, module_of};
@@ -94,7 +96,12 @@ pub async fn index(
         .into());
     }
     let hits = search(&state.db, &query).await.map_err(db_error)?;
-    let tables = list_tables(&state.db).await.map_err(db_error)?;
+    // A search shows its matches only; the modules are listed without one.
+    let tables = if query.trim().is_empty() {
+        list_tables(&state.db).await.map_err(db_error)?
+    } else {
+        Vec::new()
+    };
     Ok(IndexPage {
         csrf: current.csrf.clone().unwrap_or_default(),
         user: current.user,
@@ -206,12 +213,11 @@ pub async fn table_mermaid(
 }
 
 async fn module_tables(state: &AppState, module: &str) -> Result<Vec<Table>, ApiError> {
-    let names: Vec<TableRef> = list_tables(&state.db)
+    let names: Vec<TableRef> = list_table_names(&state.db)
         .await
         .map_err(db_error)?
         .into_iter()
         .filter(|t| module_of(&t.name) == module)
-        .map(|t| t.at())
         .collect();
     if names.is_empty() {
         return Err(ApiError::not_found(&format!("module {module}")));

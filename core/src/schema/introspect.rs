@@ -69,6 +69,23 @@ pub async fn list_tables(pool: &PgPool) -> Result<Vec<TableSummary>, sqlx::Error
         .await
 }
 
+/// Every table's schema and name, nothing else (cheap: no sizes).
+pub async fn list_table_names(pool: &PgPool) -> Result<Vec<TableRef>, sqlx::Error> {
+    let sql = format!(
+        "SELECT n.nspname::text, c.relname::text
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.oid IN ({RELS}) ORDER BY 1, 2"
+    );
+    let rows: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(None::<Vec<i64>>)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(schema, name)| TableRef::new(schema, name))
+        .collect())
+}
+
 async fn oids_of(pool: &PgPool, tables: &[TableRef]) -> Result<Vec<i64>, sqlx::Error> {
     let schemas: Vec<&str> = tables.iter().map(|t| t.schema.as_str()).collect();
     let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
@@ -185,8 +202,7 @@ pub async fn introspect(pool: &PgPool, scope: &Scope) -> Result<Catalog, sqlx::E
                 c.reltuples::float8 AS reltuples, c.relpages::int8 AS pages,
                 pg_total_relation_size(c.oid)::int8 AS total_bytes,
                 pg_relation_size(c.oid)::int8 AS table_bytes,
-                (SELECT sum(s.avg_width)::int8 FROM pg_stats s
-                 WHERE s.schemaname = n.nspname AND s.tablename = c.relname) AS row_width,
+                widths.row_width,
                 coalesce(st.n_dead_tup, 0)::int8 AS dead_rows,
                 coalesce(st.seq_scan, 0)::int8 AS seq_scans,
                 coalesce(st.idx_scan, 0)::int8 AS index_scans,
@@ -196,6 +212,9 @@ pub async fn introspect(pool: &PgPool, scope: &Scope) -> Result<Catalog, sqlx::E
          JOIN pg_namespace n ON n.oid = c.relnamespace
          LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
          LEFT JOIN pg_stat_user_tables st ON st.relid = c.oid
+         LEFT JOIN (SELECT s.schemaname, s.tablename, sum(s.avg_width)::int8 AS row_width
+                    FROM pg_stats s GROUP BY 1, 2) widths
+                ON widths.schemaname = n.nspname AND widths.tablename = c.relname
          WHERE c.oid IN ({RELS})
          ORDER BY n.nspname, c.relname"
     );
