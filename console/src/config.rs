@@ -73,6 +73,13 @@ pub struct Config {
     /// When expired sessions and tokens are pruned (cron with seconds).
     #[arg(long, env = "JAVARI_PRUNE_SCHEDULE", default_value = "0 */10 * * * *")]
     pub prune_schedule: String,
+    /// When health checks are rolled up into hourly and daily rows and pruned (cron with
+    /// seconds; one replica at a time).
+    #[arg(long, env = "JAVARI_ROLLUP_SCHEDULE", default_value = "0 */5 * * * *")]
+    pub rollup_schedule: String,
+    /// Seconds the status page, its badges and its list of public components are reused.
+    #[arg(long, env = "JAVARI_STATUS_CACHE_SECONDS", default_value_t = 15)]
+    pub status_cache_seconds: u64,
     /// Default monthly AI budget per user in US dollars (a user's preference overrides it).
     #[arg(long, env = "JAVARI_MONTHLY_BUDGET_USD")]
     pub monthly_budget_usd: Option<f64>,

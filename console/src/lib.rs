@@ -8,12 +8,15 @@ pub mod config;
 pub mod crawls;
 mod error;
 pub mod kube_client;
+pub mod markdown;
 mod metrics;
+pub mod platform;
 mod retrieval;
 mod routes;
 mod security;
 pub mod settings;
 mod state;
+pub mod status_page;
 
 pub use error::ApiError;
 pub use routes::{OVERHEAD_HEADER, app};

@@ -27,6 +27,8 @@ enum StartError {
     TrustedProxies(String),
     #[error("cannot schedule pruning of sessions and tokens (JAVARI_PRUNE_SCHEDULE): {0}")]
     Prune(String),
+    #[error("cannot schedule the health-check rollups (JAVARI_ROLLUP_SCHEDULE): {0}")]
+    Rollup(String),
     #[error(transparent)]
     Kube(#[from] javari_console::kube_client::KubeError),
     #[error("server failed: {0}")]
@@ -112,6 +114,14 @@ async fn run(config: Config) -> Result<(), StartError> {
     )
     .await
     .map_err(|e| StartError::Prune(e.to_string()))?;
+    // Held for the life of the server, like the pruning schedule.
+    let _rollups = javari_core::history::start_rollups(
+        pool.clone(),
+        &config.rollup_schedule,
+        javari_core::history::Retention::default(),
+    )
+    .await
+    .map_err(|e| StartError::Rollup(e.to_string()))?;
     let defaults = Settings::default();
     let settings = Settings {
         trusted_namespaces,
@@ -139,6 +149,7 @@ async fn run(config: Config) -> Result<(), StartError> {
         embed_concurrency: config.embed_concurrency.max(1),
         embed_batch: config.embed_batch.clamp(1, 2048),
         embed_batch_timeout: std::time::Duration::from_secs(config.embed_batch_timeout_secs.max(1)),
+        status_cache_ttl: std::time::Duration::from_secs(config.status_cache_seconds),
         ..defaults
     };
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -45,6 +45,9 @@ pub struct Settings {
     pub crawl_limits: FetchLimits,
     /// Crawls started with "crawl now" running at once at most; more get a 503.
     pub max_concurrent_crawls: usize,
+    /// How long the status page's figures (and badges) and its list of public components
+    /// are reused before they are read again.
+    pub status_cache_ttl: Duration,
     /// The admins' read-only SQL console: statement timeout, row limit, statement size.
     pub sql_console: javari_core::schema::sql_console::ConsoleLimits,
 }
@@ -69,6 +72,7 @@ impl Default for Settings {
             gateway: GatewayConfig::default(),
             crawl_limits: FetchLimits::default(),
             max_concurrent_crawls: 2,
+            status_cache_ttl: Duration::from_secs(15),
             sql_console: Default::default(),
         }
     }

@@ -28,6 +28,9 @@ pub struct AppState {
     /// The Kubernetes API (Javari resources, their Events, actions through annotations);
     /// `None` when the console runs without a cluster.
     pub kube: Option<kube::Client>,
+    /// The status page's public components and its figures, cached for a few seconds.
+    pub(crate) public: Arc<crate::platform::PublicComponents>,
+    pub(crate) status: Arc<crate::status_page::StatusCache>,
 }
 
 impl AppState {
@@ -65,6 +68,7 @@ impl AppState {
         let embeddings = Arc::new(tokio::sync::Semaphore::new(
             settings.embed_concurrency.max(1),
         ));
+        let status_ttl = settings.status_cache_ttl;
         Self {
             gateway,
             directory,
@@ -76,6 +80,8 @@ impl AppState {
             uploads,
             embeddings,
             kube: None,
+            public: Arc::new(crate::platform::PublicComponents::new(status_ttl)),
+            status: Arc::new(crate::status_page::StatusCache::new(status_ttl)),
             db,
         }
     }

@@ -97,6 +97,7 @@
         status.textContent = "";
         source.close();
         send.disabled = false;
+        rendered(answer, started.conversationId);
       } else if (event.type === "error") {
         answer.classList.add("truncated");
         status.textContent = event.data.error;
@@ -117,3 +118,40 @@
     };
   });
 })();
+
+// Answers are Markdown rendered and sanitized by the server. Code blocks get a copy button;
+// a streamed answer, once complete, is replaced by the server's rendering of it.
+function copyButtons(root) {
+  root.querySelectorAll(".markdown pre").forEach(function (pre) {
+    if (pre.querySelector("button.copy")) return;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "copy";
+    button.textContent = "Copy";
+    button.addEventListener("click", function () {
+      const code = pre.querySelector("code") || pre;
+      navigator.clipboard.writeText(code.textContent).then(function () {
+        button.textContent = "Copied";
+      });
+    });
+    pre.appendChild(button);
+  });
+}
+
+function rendered(answer, conversationId) {
+  fetch("/chat?c=" + encodeURIComponent(conversationId), { credentials: "same-origin" })
+    .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+    .then(function (html) {
+      const doc = new DOMParser().parseFromString(html, "text/html");
+      const all = doc.querySelectorAll("#messages .msg.assistant .content.markdown");
+      const last = all[all.length - 1];
+      if (!last) return;
+      const content = answer.querySelector(".content");
+      content.className = "content markdown";
+      content.replaceChildren.apply(content, Array.from(last.childNodes).map(function (n) { return document.importNode(n, true); }));
+      copyButtons(answer);
+    })
+    .catch(function () {});
+}
+
+copyButtons(document);

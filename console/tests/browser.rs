@@ -345,3 +345,190 @@ async fn sign_in_chat_stream_and_search_in_a_browser(pool: PgPool) {
     )
     .await;
 }
+
+async fn sign_in_as(c: &Client, h: &Harness, email: &str, next: &str) {
+    c.goto(&h.url(&format!("/login?next={next}")))
+        .await
+        .expect("sign-in page");
+    c.find(Locator::Css("#email"))
+        .await
+        .expect("email")
+        .send_keys(email)
+        .await
+        .expect("type");
+    c.find(Locator::Css("#password"))
+        .await
+        .expect("password")
+        .send_keys(PASSWORD)
+        .await
+        .expect("type");
+    c.find(Locator::Css("form button[type=submit]"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("sign in");
+    let next = next.to_owned();
+    wait_until(
+        &format!("{email} signed in and on {next}"),
+        Duration::from_secs(10),
+        async || {
+            script_text(
+                c,
+                &format!(
+                    "return location.pathname === '{next}' && document.readyState === 'complete' ? 'ready' : '';"
+                ),
+            )
+            .await
+            .filter(|s| s == "ready")
+        },
+    )
+    .await;
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    let png = c.screenshot().await.expect("screenshot");
+    let dir = javari_testenv::workspace_root().join("target/screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshots dir");
+    std::fs::write(dir.join(name), &png).expect("write screenshot");
+    assert!(png.len() > 1000, "{name} is an image");
+}
+
+/// The on-call pages in a real browser: the overview shows a Down Monitor (live tiles on),
+/// its page, screenshots of both; an operator rolls a Project back from its page and sees
+/// who asked; a viewer sees no button and is refused (403) when posting the form anyway.
+#[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
+async fn overview_resources_and_actions_in_a_browser(pool: PgPool) {
+    let (client, ns) = support::cluster::cluster().await;
+    support::cluster::fixtures(&client, &ns).await;
+    let now = chrono::Utc::now();
+    let rows: Vec<javari_core::monitors::CheckRow> = (0..120)
+        .map(|i| javari_core::monitors::CheckRow {
+            namespace: ns.clone(),
+            monitor: "web-health".to_owned(),
+            target: "http://web/api/health".to_owned(),
+            passed: i > 3,
+            response_time_ms: Some(80 + (i * 7) % 200),
+            status_code: Some(if i > 3 { 200 } else { 503 }),
+            error: (i <= 3).then(|| "[STATUS] == 200 (got 503)".to_owned()),
+            checked_at: now - chrono::TimeDelta::minutes(i64::from(10 * i)),
+        })
+        .collect();
+    javari_core::monitors::insert_checks(&pool, &rows)
+        .await
+        .expect("checks");
+    let h = Harness::with_kube(pool, support::cluster::settings(), Some(client)).await;
+    let (driver, c, _profile) = browser().await;
+    c.set_window_size(1280, 1000).await.expect("window size");
+
+    sign_in_as(&c, &h, &h.operator.email, "/").await;
+    let monitor = format!("{ns}/web-health");
+    wait_until(
+        "the overview lists the Down Monitor and live tiles replaced the fragment",
+        Duration::from_secs(20),
+        async || {
+            script_text(
+                &c,
+                "const t = document.querySelector('#tiles'); \
+                 return t && t.getAttribute('data-updated') ? t.textContent : '';",
+            )
+            .await
+            .filter(|text| text.contains(&monitor) && text.contains("Major outage"))
+        },
+    )
+    .await;
+    screenshot(&c, "overview.png").await;
+
+    c.goto(&h.url(&format!("/monitors/{ns}/web-health")))
+        .await
+        .expect("monitor page");
+    let state = wait_until("the Monitor page", Duration::from_secs(10), async || {
+        script_text(
+            &c,
+            "const s = document.querySelector('#monitor-state'); return s ? s.textContent : '';",
+        )
+        .await
+        .filter(|s| !s.is_empty())
+    })
+    .await;
+    assert_eq!(state, "Major outage");
+    screenshot(&c, "monitor.png").await;
+
+    c.goto(&h.url(&format!("/projects/{ns}/web")))
+        .await
+        .expect("project page");
+    c.find(Locator::Css("#action-rollback"))
+        .await
+        .expect("the operator has a roll back button")
+        .click()
+        .await
+        .expect("roll back");
+    let who = wait_until(
+        "the roll back is requested and shown with who asked",
+        Duration::from_secs(10),
+        async || {
+            script_text(
+                &c,
+                "if (!location.search.includes('notice=rollback') || document.readyState !== 'complete') return ''; \
+                 const w = document.querySelector('.requested-by'); \
+                 return w && document.body.textContent.includes('RollbackRequested') ? w.textContent : '';",
+            )
+            .await
+            .filter(|w| !w.is_empty())
+        },
+    )
+    .await;
+    assert!(who.starts_with("operator@example.test: rollback"), "{who}");
+
+    // Sign out; the viewer sees no button, and posting the form anyway is refused.
+    c.find(Locator::Css(".who button"))
+        .await
+        .expect("sign out")
+        .click()
+        .await
+        .expect("sign out");
+    wait_until("signed out", Duration::from_secs(10), async || {
+        script_text(
+            &c,
+            "return location.pathname.startsWith('/login') ? 'out' : '';",
+        )
+        .await
+        .filter(|s| s == "out")
+    })
+    .await;
+    let project = format!("/projects/{ns}/web");
+    sign_in_as(&c, &h, &h.viewer.email, &project).await;
+    let buttons = script_text(
+        &c,
+        "return String(document.querySelectorAll('form.action button').length);",
+    )
+    .await;
+    assert_eq!(
+        buttons.as_deref(),
+        Some("0"),
+        "a viewer sees no action buttons"
+    );
+    let status = c
+        .execute_async(
+            &format!(
+                "const done = arguments[arguments.length - 1]; \
+                 const csrf = document.querySelector('input[name=csrf_token]').value; \
+                 fetch('{project}/rollback', {{method: 'POST', headers: {{'content-type': 'application/x-www-form-urlencoded'}}, \
+                   body: 'csrf_token=' + encodeURIComponent(csrf)}}).then(r => done(String(r.status)));"
+            ),
+            vec![],
+        )
+        .await
+        .expect("post as a viewer");
+    assert_eq!(status.as_str(), Some("403"));
+
+    c.close().await.expect("close the browser");
+    let profile = driver.profile.clone();
+    drop(driver);
+    wait_until(
+        "no browser process is left",
+        Duration::from_secs(10),
+        async || processes_using(&profile).is_empty().then_some(()),
+    )
+    .await;
+}

@@ -1,8 +1,7 @@
 //! Least privilege: the chart's RBAC, applied to a real kube-apiserver, is enough for
 //! `javari-operator` running under its ServiceAccount's token (from the TokenRequest API)
 //! to reconcile every kind end to end; `kubectl auth can-i --list` shows exactly the verbs
-//! the code uses, and the console's ServiceAccount can do nothing beyond what every
-//! authenticated user can.
+//! the code uses, and the console's ServiceAccount exactly what its pages and actions use.
 
 use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
@@ -330,12 +329,22 @@ async fn the_operator_reconciles_under_its_chart_service_account_and_can_do_no_m
         rows(&cluster_wide),
         "operator elsewhere: no Leases"
     );
+    // The console: its pages and actions (console/tests/platform.rs runs them under this
+    // ServiceAccount's token), no Secrets.
     let console = format!("system:serviceaccount:{release_ns}:{release}-console");
+    let console_verbs = [
+        ("credentials.javari.ai", "[get list patch]"),
+        ("monitors.javari.ai", "[get list patch]"),
+        ("projects.javari.ai", "[get list patch]"),
+        ("providers.javari.ai", "[get list patch]"),
+        ("events", "[list]"),
+        ("events.events.k8s.io", "[create patch]"),
+    ];
     for ns in [&release_ns, &apps] {
         assert_eq!(
             granted(cp, &console, ns, &nobody),
-            BTreeSet::new(),
-            "the console has no Kubernetes client and gets no permission"
+            rows(&console_verbs),
+            "the console reads and acts on the Javari kinds, and nothing else"
         );
     }
 }

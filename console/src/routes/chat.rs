@@ -161,6 +161,8 @@ struct ChatPage {
 struct MessageView {
     m: StoredMessage,
     sources: Vec<String>,
+    /// An answer's Markdown as sanitized HTML (empty for the user's own messages).
+    html: String,
 }
 
 impl From<StoredMessage> for MessageView {
@@ -180,7 +182,12 @@ impl From<StoredMessage> for MessageView {
                     .collect()
             })
             .unwrap_or_default();
-        MessageView { m, sources }
+        let html = if m.role == "assistant" {
+            crate::markdown::render(&m.content)
+        } else {
+            String::new()
+        };
+        MessageView { m, sources, html }
     }
 }
 
@@ -233,11 +240,6 @@ pub async fn page(
         models,
     }
     .into_response())
-}
-
-/// `GET /`: the chat.
-pub async fn home() -> Redirect {
-    Redirect::to("/chat")
 }
 
 /// Unknown paths.

@@ -8,7 +8,10 @@ mod crawls;
 mod health;
 mod json;
 mod knowledge;
+mod overview;
+mod resources;
 pub(crate) mod schema;
+mod status;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -32,6 +35,15 @@ pub fn app(state: AppState) -> Router {
         .route("/api/health", get(health::api_health))
         .route("/static/app.css", get(assets::app_css))
         .route("/static/chat.js", get(assets::chat_js))
+        .route("/static/live.js", get(assets::live_js))
+        // The public status page and badges: only components marked public.
+        .route("/status", get(status::page))
+        .route("/api/status", get(status::api))
+        .route("/badges/{namespace}/{name}/{badge}", get(status::badge_svg))
+        .route(
+            "/api/badges/{namespace}/{name}/shields",
+            get(status::shields),
+        )
         .route("/login", get(auth::login_form).post(auth::login))
         .route(
             "/login/mfa",
@@ -39,7 +51,20 @@ pub fn app(state: AppState) -> Router {
         );
 
     let viewer = Router::new()
-        .route("/", get(chat::home))
+        .route("/", get(overview::page))
+        .route("/overview/live", get(overview::live))
+        .route("/api/metrics", get(status::metrics_summary))
+        .route("/projects", get(resources::projects))
+        .route("/projects/{namespace}/{name}", get(resources::project))
+        .route("/providers", get(resources::providers_page))
+        .route("/providers/{namespace}/{name}", get(resources::provider))
+        .route("/monitors", get(resources::monitors))
+        .route("/monitors/{namespace}/{name}", get(resources::monitor))
+        .route("/credentials", get(resources::credentials))
+        .route(
+            "/credentials/{namespace}/{name}",
+            get(resources::credential),
+        )
         .route("/chat", get(chat::page))
         .route("/chat/streams/{id}", get(chat::stream))
         .route("/conversations", get(conversations::page))
@@ -111,6 +136,15 @@ pub fn app(state: AppState) -> Router {
 
     let operator = Router::new()
         .route("/api/javari/chat", post(chat::api_chat))
+        // Actions on resources (roll back, rotate now, suspend/resume, disable/enable).
+        .route(
+            "/{kind}/{namespace}/{name}/{action}",
+            post(resources::action_form),
+        )
+        .route(
+            "/api/platform/{kind}/{namespace}/{name}/{action}",
+            post(resources::action_api),
+        )
         .route("/chat/send", post(chat::send))
         .route("/api/javari/conversations", post(conversations::api_create))
         .route(
@@ -140,6 +174,7 @@ pub fn app(state: AppState) -> Router {
 
     let admin = Router::new()
         .route("/api/users", post(auth::create_user))
+        .route("/audit", get(resources::audit_page))
         .route("/api/tokens", post(auth::create_token))
         .route(
             "/api/javari/web-crawls/{id}/private-network",

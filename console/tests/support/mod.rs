@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod forms;
 
 use std::sync::Arc;
@@ -131,6 +132,15 @@ impl Harness {
     }
 
     pub async fn with_settings(pool: PgPool, settings: Settings) -> Harness {
+        Self::with_kube(pool, settings, None).await
+    }
+
+    /// The console with a Kubernetes client (resource pages and actions).
+    pub async fn with_kube(
+        pool: PgPool,
+        settings: Settings,
+        kube: Option<kube::Client>,
+    ) -> Harness {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let vault = Vault::new(
             pool.clone(),
@@ -194,7 +204,10 @@ impl Harness {
             .await
             .expect("sync provider");
         }
-        let state = AppState::with_settings(pool.clone(), settings, Some(vault.clone()));
+        let mut state = AppState::with_settings(pool.clone(), settings, Some(vault.clone()));
+        if let Some(client) = kube {
+            state = state.with_kube(client);
+        }
         let base = serve(state.clone()).await;
         let admin = create_user(&pool, "admin@example.test", PASSWORD, Role::Admin)
             .await

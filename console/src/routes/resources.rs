@@ -1,0 +1,751 @@
+//! Pages for each kind of Javari resource, list and detail, read through the Kubernetes API
+//! (filters: `?namespace=` and `?state=` with a Statuspage state), and the actions on them
+//! (operator role; the gate checks the role and the CSRF token).
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Json};
+use chrono::{TimeDelta, Utc};
+use javari_core::history::{monitor_trend, tiers};
+use javari_core::overview::{
+    AuditRow, OpenIncident, ProviderDay, RecentCheck, audit_log, incidents_of, provider_days,
+    providers, recent_checks,
+};
+use javari_core::statuspage::{
+    ComponentState, monitor_state, project_state, provider_health_from_text, provider_state,
+};
+use javari_core::svg::{Bar, Series, line_chart, percent, uptime_bars};
+use javari_core::vault::{AuditEntry, recent_audit};
+use javari_crds::{Credential, Monitor, Project, Provider};
+use kube::{Client, ResourceExt};
+use serde::{Deserialize, Serialize};
+
+use super::overview::{credential_due, monitor_facts};
+use crate::AppState;
+use crate::auth::{CurrentUser, Role, User};
+use crate::error::{ApiError, PageError};
+use crate::platform::{
+    Action, ActionError, EventView, REQUESTED_BY_ANNOTATION, events, get, list, perform,
+};
+use crate::status_page::component;
+
+#[derive(Deserialize, Default)]
+pub struct Filters {
+    namespace: Option<String>,
+    state: Option<String>,
+    notice: Option<String>,
+}
+
+impl Filters {
+    fn namespace(&self) -> Option<&str> {
+        self.namespace
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+    }
+
+    fn keeps(&self, s: ComponentState) -> bool {
+        match self
+            .state
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(want) => s.as_str() == want,
+            None => true,
+        }
+    }
+}
+
+fn client(state: &AppState) -> Result<&Client, ApiError> {
+    state.kube.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this console has no Kubernetes API (JAVARI_KUBE): resource pages and actions are unavailable",
+        )
+    })
+}
+
+fn kube_error(e: kube::Error) -> ApiError {
+    match e {
+        kube::Error::Api(s) if s.code == 403 => ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "the console's ServiceAccount may not do this: {}",
+                s.message
+            ),
+        ),
+        e => ApiError::internal("cannot read from the Kubernetes API", e),
+    }
+}
+
+/// One row of a list page, whatever the kind.
+pub struct Row {
+    pub namespace: String,
+    pub name: String,
+    pub href: String,
+    pub state: ComponentState,
+    /// Kind-specific columns, in the order of the page's headers.
+    pub cells: Vec<String>,
+}
+
+pub const STATES: [ComponentState; 5] = [
+    ComponentState::Operational,
+    ComponentState::DegradedPerformance,
+    ComponentState::PartialOutage,
+    ComponentState::MajorOutage,
+    ComponentState::UnderMaintenance,
+];
+
+#[derive(Template, WebTemplate)]
+#[template(path = "resource_list.html")]
+struct ListPage {
+    user: User,
+    csrf: String,
+    title: &'static str,
+    path: &'static str,
+    headers: Vec<&'static str>,
+    rows: Vec<Row>,
+    namespace: String,
+    state_filter: String,
+    states: Vec<ComponentState>,
+}
+
+fn list_page(
+    current: CurrentUser,
+    title: &'static str,
+    path: &'static str,
+    headers: Vec<&'static str>,
+    rows: Vec<Row>,
+    f: &Filters,
+) -> Response {
+    ListPage {
+        csrf: current.csrf.clone().unwrap_or_default(),
+        user: current.user,
+        title,
+        path,
+        headers,
+        rows,
+        namespace: f.namespace().unwrap_or_default().to_owned(),
+        state_filter: f.state.clone().unwrap_or_default(),
+        states: STATES.to_vec(),
+    }
+    .into_response()
+}
+
+fn time(t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -> String {
+    t.map(javari_core::time::from_k8s)
+        .map_or("–".to_owned(), |t| {
+            t.format("%Y-%m-%d %H:%M UTC").to_string()
+        })
+}
+
+fn or_dash(v: Option<impl ToString>) -> String {
+    v.map_or("–".to_owned(), |v| v.to_string())
+}
+
+/// `GET /projects`.
+pub async fn projects(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Query(f): Query<Filters>,
+) -> Result<Response, PageError> {
+    let items = list::<Project>(client(&state)?, f.namespace())
+        .await
+        .map_err(kube_error)?;
+    let rows = items
+        .iter()
+        .filter_map(|p| {
+            let status = p.status.clone().unwrap_or_default();
+            let s = project_state(status.health);
+            f.keeps(s).then(|| {
+                let (namespace, name) = (p.namespace().unwrap_or_default(), p.name_any());
+                Row {
+                    href: format!("/projects/{namespace}/{name}"),
+                    cells: vec![
+                        format!("{:?}", status.health),
+                        or_dash(status.deployed_image.as_ref()),
+                        or_dash(status.deployed_commit.as_ref()),
+                        or_dash(status.last_known_good.as_ref().map(|r| r.image.clone())),
+                        status.rollbacks.len().to_string(),
+                    ],
+                    namespace,
+                    name,
+                    state: s,
+                }
+            })
+        })
+        .collect();
+    Ok(list_page(
+        current,
+        "Projects",
+        "/projects",
+        vec![
+            "Health",
+            "Deployed image",
+            "Commit",
+            "Last known good",
+            "Rollbacks",
+        ],
+        rows,
+        &f,
+    ))
+}
+
+/// `GET /monitors`.
+pub async fn monitors(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Query(f): Query<Filters>,
+) -> Result<Response, PageError> {
+    let items = list::<Monitor>(client(&state)?, f.namespace())
+        .await
+        .map_err(kube_error)?;
+    let rows = items
+        .iter()
+        .filter_map(|m| {
+            let status = m.status.clone().unwrap_or_default();
+            let s = monitor_state(monitor_facts(m));
+            f.keeps(s).then(|| {
+                let (namespace, name) = (m.namespace().unwrap_or_default(), m.name_any());
+                Row {
+                    href: format!("/monitors/{namespace}/{name}"),
+                    cells: vec![
+                        format!("{:?}", status.state),
+                        m.spec
+                            .url
+                            .clone()
+                            .or_else(|| {
+                                m.spec
+                                    .project_ref
+                                    .as_ref()
+                                    .map(|p| format!("Project {}", p.name))
+                            })
+                            .unwrap_or_default(),
+                        or_dash(status.uptime.last24h.as_ref()),
+                        or_dash(status.latency.as_ref().map(|l| format!("{} ms", l.p95_ms))),
+                        time(status.last_check_at.as_ref()),
+                    ],
+                    namespace,
+                    name,
+                    state: s,
+                }
+            })
+        })
+        .collect();
+    Ok(list_page(
+        current,
+        "Monitors",
+        "/monitors",
+        vec!["State", "Target", "Uptime 24 h", "p95 24 h", "Last check"],
+        rows,
+        &f,
+    ))
+}
+
+/// `GET /providers` (from the rows the operator keeps, so it works without a cluster too).
+pub async fn providers_page(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Query(f): Query<Filters>,
+) -> Result<Response, PageError> {
+    let now = Utc::now();
+    let day_start = now
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc();
+    let rows = providers(&state.db, day_start)
+        .await?
+        .into_iter()
+        .filter(|p| f.namespace().is_none_or(|ns| ns == p.namespace))
+        .filter_map(|p| {
+            let s = provider_state(provider_health_from_text(p.health.as_deref()), p.enabled);
+            f.keeps(s).then(|| Row {
+                href: format!("/providers/{}/{}", p.namespace, p.name),
+                cells: vec![
+                    p.provider_type.clone(),
+                    p.priority.to_string(),
+                    if p.enabled {
+                        p.health.clone().unwrap_or_else(|| "Unknown".to_owned())
+                    } else {
+                        "Disabled".to_owned()
+                    },
+                    or_dash(p.latency_ms.map(|ms| format!("{ms} ms"))),
+                    format!("${:.4}", p.cost_today_usd),
+                ],
+                namespace: p.namespace,
+                name: p.name,
+                state: s,
+            })
+        })
+        .collect();
+    Ok(list_page(
+        current,
+        "Providers",
+        "/providers",
+        vec!["API", "Priority", "Health", "Latency", "Cost today"],
+        rows,
+        &f,
+    ))
+}
+
+/// `GET /credentials`: versions and schedules, never a value.
+pub async fn credentials(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Query(f): Query<Filters>,
+) -> Result<Response, PageError> {
+    let items = list::<Credential>(client(&state)?, f.namespace())
+        .await
+        .map_err(kube_error)?;
+    let now = Utc::now();
+    let rows = items
+        .iter()
+        .filter_map(|c| {
+            let status = c.status.clone().unwrap_or_default();
+            let s = credential_state(c);
+            f.keeps(s).then(|| {
+                let (namespace, name) = (c.namespace().unwrap_or_default(), c.name_any());
+                Row {
+                    href: format!("/credentials/{namespace}/{name}"),
+                    cells: vec![
+                        c.spec.service.clone(),
+                        or_dash(status.version),
+                        time(status.last_rotated_at.as_ref()),
+                        time(status.next_rotation_at.as_ref()),
+                        credential_due(c, now).unwrap_or_default(),
+                    ],
+                    namespace,
+                    name,
+                    state: s,
+                }
+            })
+        })
+        .collect();
+    Ok(list_page(
+        current,
+        "Credentials",
+        "/credentials",
+        vec!["Service", "Version", "Last rotated", "Next rotation", "Due"],
+        rows,
+        &f,
+    ))
+}
+
+fn condition_true(
+    conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    t: &str,
+) -> bool {
+    conditions
+        .iter()
+        .any(|c| c.type_ == t && c.status == "True")
+}
+
+fn credential_state(c: &Credential) -> ComponentState {
+    let status = c.status.clone().unwrap_or_default();
+    if condition_true(&status.conditions, "Degraded") {
+        ComponentState::PartialOutage
+    } else if condition_true(&status.conditions, "Rotating")
+        || !condition_true(&status.conditions, "Ready")
+    {
+        ComponentState::DegradedPerformance
+    } else {
+        ComponentState::Operational
+    }
+}
+
+/// What every detail page shows beside its kind's own figures.
+pub struct Common {
+    pub namespace: String,
+    pub name: String,
+    pub state: ComponentState,
+    pub requested_by: Option<String>,
+    pub events: Vec<EventView>,
+    pub audit: Vec<AuditRow>,
+    pub can_act: bool,
+    pub notice: String,
+}
+
+async fn common(
+    state: &AppState,
+    current: &CurrentUser,
+    kind: &str,
+    meta: &kube::core::ObjectMeta,
+    s: ComponentState,
+    notice: Option<String>,
+) -> Result<Common, ApiError> {
+    let namespace = meta.namespace.clone().unwrap_or_default();
+    let name = meta.name.clone().unwrap_or_default();
+    let events = events(client(state)?, kind, &namespace, &name)
+        .await
+        .map_err(kube_error)?;
+    let audit = audit_log(&state.db, Some((kind, &format!("{namespace}/{name}"))), 20).await?;
+    Ok(Common {
+        requested_by: meta
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(REQUESTED_BY_ANNOTATION).cloned()),
+        namespace,
+        name,
+        state: s,
+        events,
+        audit,
+        can_act: current.user.role >= Role::Operator,
+        notice: notice.unwrap_or_default(),
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "project.html")]
+struct ProjectPage {
+    user: User,
+    csrf: String,
+    c: Common,
+    p: Project,
+    monitors: Vec<Row>,
+}
+
+async fn found<K>(state: &AppState, ns: &str, name: &str, what: &str) -> Result<K, ApiError>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    <K as kube::Resource>::DynamicType: Default,
+{
+    get::<K>(client(state)?, ns, name)
+        .await
+        .map_err(kube_error)?
+        .ok_or_else(|| ApiError::not_found(what))
+}
+
+/// `GET /projects/{ns}/{name}`.
+pub async fn project(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path((ns, name)): Path<(String, String)>,
+    Query(f): Query<Filters>,
+) -> Result<Response, PageError> {
+    let p: Project = found(&state, &ns, &name, "Project").await?;
+    let s = project_state(p.status.clone().unwrap_or_default().health);
+    let c = common(&state, &current, "Project", &p.metadata, s, f.notice).await?;
+    let monitors = list::<Monitor>(client(&state)?, Some(&ns))
+        .await
+        .map_err(kube_error)?
+        .iter()
+        .filter(|m| m.spec.project_ref.as_ref().is_some_and(|r| r.name == name))
+        .map(|m| {
+            let status = m.status.clone().unwrap_or_default();
+            Row {
+                namespace: ns.clone(),
+                name: m.name_any(),
+                href: format!("/monitors/{ns}/{}", m.name_any()),
+                state: monitor_state(monitor_facts(m)),
+                cells: vec![
+                    format!("{:?}", status.state),
+                    or_dash(status.uptime.last24h.as_ref()),
+                ],
+            }
+        })
+        .collect();
+    Ok(ProjectPage {
+        csrf: current.csrf.clone().unwrap_or_default(),
+        user: current.user,
+        c,
+        p,
+        monitors,
+    }
+    .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "provider.html")]
+struct ProviderPage {
+    user: User,
+    csrf: String,
+    c: Common,
+    p: Provider,
+    enabled: bool,
+    days: Vec<ProviderDay>,
+}
+
+/// `GET /providers/{ns}/{name}`.
+pub async fn provider(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path((ns, name)): Path<(String, String)>,
+    Query(f): Query<Filters>,
+) -> Result<Response, PageError> {
+    let p: Provider = found(&state, &ns, &name, "Provider").await?;
+    let status = p.status.clone().unwrap_or_default();
+    let s = provider_state(status.health, p.spec.enabled);
+    let c = common(&state, &current, "Provider", &p.metadata, s, f.notice).await?;
+    let days = provider_days(&state.db, &name, Utc::now() - TimeDelta::days(14)).await?;
+    Ok(ProviderPage {
+        csrf: current.csrf.clone().unwrap_or_default(),
+        user: current.user,
+        enabled: p.spec.enabled,
+        c,
+        p,
+        days,
+    }
+    .into_response())
+}
+
+pub struct WindowRow {
+    pub label: &'static str,
+    pub uptime: String,
+    pub checks: i64,
+    pub p50: String,
+    pub p95: String,
+    pub p99: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "monitor.html")]
+struct MonitorPage {
+    user: User,
+    csrf: String,
+    c: Common,
+    m: Monitor,
+    suspended: bool,
+    windows: Vec<WindowRow>,
+    bars_svg: String,
+    latency_svg: String,
+    checks: Vec<RecentCheck>,
+    incidents: Vec<OpenIncident>,
+}
+
+fn ms(v: Option<i64>) -> String {
+    v.map_or("–".to_owned(), |v| format!("≤ {v} ms"))
+}
+
+/// `GET /monitors/{ns}/{name}`.
+pub async fn monitor(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path((ns, name)): Path<(String, String)>,
+    Query(f): Query<Filters>,
+) -> Result<Response, PageError> {
+    let m: Monitor = found(&state, &ns, &name, "Monitor").await?;
+    let now = Utc::now();
+    let t = tiers(&state.db).await?;
+    let figures = component(&state, t, &m, now).await?;
+    let mut windows = Vec::new();
+    for (w, stats) in &figures.windows {
+        windows.push(WindowRow {
+            label: w.label(),
+            uptime: percent(stats.uptime()),
+            checks: stats.checks,
+            p50: ms(stats.percentile(0.5)),
+            p95: ms(stats.percentile(0.95)),
+            p99: ms(stats.percentile(0.99)),
+        });
+    }
+    let bars: Vec<Bar> = figures
+        .bars
+        .iter()
+        .map(|b| Bar {
+            label: b.day.to_string(),
+            uptime: b.uptime(),
+            checks: b.checks,
+        })
+        .collect();
+    let bars_svg = uptime_bars(
+        &format!(
+            "{ns}/{name}: uptime per day over the last {} days",
+            bars.len()
+        ),
+        &bars,
+    );
+    let trend = monitor_trend(&state.db, t, &ns, &name, now, 24).await?;
+    let labels: Vec<String> = trend
+        .iter()
+        .map(|p| p.hour.format("%H:00").to_string())
+        .collect();
+    let pct = |q: f64| -> Vec<Option<f64>> {
+        trend
+            .iter()
+            .map(|p| p.histogram.percentile(q).map(|v| v as f64))
+            .collect()
+    };
+    let latency_svg = line_chart(
+        &format!("{ns}/{name}: response time per hour (p50, p95, p99), last 24 hours"),
+        " ms",
+        &labels,
+        &[
+            Series {
+                name: "p50".into(),
+                color: "#1565c0".into(),
+                values: pct(0.5),
+            },
+            Series {
+                name: "p95".into(),
+                color: "#b26a00".into(),
+                values: pct(0.95),
+            },
+            Series {
+                name: "p99".into(),
+                color: "#b3261e".into(),
+                values: pct(0.99),
+            },
+        ],
+    );
+    let checks = recent_checks(&state.db, &ns, &name, 20).await?;
+    let incidents = incidents_of(&state.db, "monitor", &ns, &name, 10).await?;
+    let c = common(
+        &state,
+        &current,
+        "Monitor",
+        &m.metadata,
+        figures.status,
+        f.notice,
+    )
+    .await?;
+    Ok(MonitorPage {
+        csrf: current.csrf.clone().unwrap_or_default(),
+        user: current.user,
+        suspended: m.spec.suspend,
+        c,
+        m,
+        windows,
+        bars_svg,
+        latency_svg,
+        checks,
+        incidents,
+    }
+    .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "credential.html")]
+struct CredentialPage {
+    user: User,
+    csrf: String,
+    c: Common,
+    k: Credential,
+    source: &'static str,
+    trail: Vec<AuditEntry>,
+}
+
+/// `GET /credentials/{ns}/{name}`: never a value (the console does not read Secrets).
+pub async fn credential(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path((ns, name)): Path<(String, String)>,
+    Query(f): Query<Filters>,
+) -> Result<Response, PageError> {
+    let k: Credential = found(&state, &ns, &name, "Credential").await?;
+    let s = credential_state(&k);
+    let c = common(&state, &current, "Credential", &k.metadata, s, f.notice).await?;
+    let trail = recent_audit(&state.db, &ns, &name, 20).await?;
+    let source = if k.spec.source.generate.is_some() {
+        "generated"
+    } else if k.spec.source.secret_ref.is_some() {
+        "imported from a Secret"
+    } else {
+        "set from outside (external)"
+    };
+    Ok(CredentialPage {
+        csrf: current.csrf.clone().unwrap_or_default(),
+        user: current.user,
+        c,
+        k,
+        source,
+        trail,
+    }
+    .into_response())
+}
+
+fn action_error(e: ActionError) -> ApiError {
+    match e {
+        ActionError::NotFound(what) => ApiError::not_found(&what),
+        ActionError::Kube(e) => kube_error(e),
+        ActionError::Audit(e) => ApiError::from(e),
+    }
+}
+
+async fn act(
+    state: &AppState,
+    user: &User,
+    kind: &str,
+    ns: &str,
+    name: &str,
+    action: &str,
+) -> Result<(Action, String), ApiError> {
+    let action = Action::parse(kind, action).ok_or_else(|| ApiError::not_found("action"))?;
+    let token = perform(client(state)?, &state.db, action, ns, name, &user.email)
+        .await
+        .map_err(action_error)?;
+    tracing::info!(actor = %user.email, action = action.name(), namespace = ns, name, "action requested from the console");
+    Ok((action, token))
+}
+
+/// `POST /{kind}/{ns}/{name}/{action}` from a page's button.
+pub async fn action_form(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path((kind, ns, name, action)): Path<(String, String, String, String)>,
+) -> Result<Response, PageError> {
+    let (action, _) = act(&state, &current.user, &kind, &ns, &name, &action).await?;
+    Ok(Redirect::to(&format!("/{kind}/{ns}/{name}?notice={}", action.name())).into_response())
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Acted {
+    action: Action,
+    kind: &'static str,
+    namespace: String,
+    name: String,
+    /// The value written to the annotation the operator answers (rollback, rotate-now).
+    token: String,
+    requested_by: String,
+}
+
+/// `POST /api/platform/{kind}/{ns}/{name}/{action}`.
+pub async fn action_api(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path((kind, ns, name, action)): Path<(String, String, String, String)>,
+) -> Result<Response, ApiError> {
+    let (action, token) = act(&state, &current.user, &kind, &ns, &name, &action).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Acted {
+            action,
+            kind: action.kind(),
+            namespace: ns,
+            name,
+            token,
+            requested_by: current.user.email.clone(),
+        }),
+    )
+        .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    user: User,
+    csrf: String,
+    rows: Vec<AuditRow>,
+}
+
+/// `GET /audit` (admins): the newest 200 rows of the audit log.
+pub async fn audit_page(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+) -> Result<Response, PageError> {
+    let rows = audit_log(&state.db, None, 200).await?;
+    Ok(AuditPage {
+        csrf: current.csrf.clone().unwrap_or_default(),
+        user: current.user,
+        rows,
+    }
+    .into_response())
+}

@@ -1,0 +1,16 @@
+//! Health-check history that stays fast as it grows: raw rows for 48 hours, hourly rollups
+//! for 90 days, daily rollups for two years (Gatus keeps one row per endpoint and hour and
+//! merges them into days). Each rollup row holds the check count, the passing count and a
+//! response-time histogram over fixed bucket bounds, so the uptime and the percentiles of
+//! any window are sums over a handful of rows, and agree with the raw rows they came from.
+
+mod histogram;
+mod query;
+mod rollup;
+
+pub use histogram::{BUCKETS_MS, Histogram, bucket_of, bucket_upper_ms};
+pub use query::{
+    DayBar, HourPoint, Tiers, Window, WindowStats, day_bars, effective_start, fleet_trend,
+    monitor_trend, tiers, window_stats,
+};
+pub use rollup::{ROLLUP_LOCK, Retention, RollupReport, rollup_once, start_rollups};

@@ -1,0 +1,445 @@
+//! Reading the history: a window's uptime and percentiles, day bars and hourly trends, each
+//! assembled from the three tiers without counting a check twice. Raw rows cover what the
+//! rollups have not reached (`hourly_until`); hourly rows cover whole hours before it; daily
+//! rows whole days before `daily_until`. A window whose start falls before `hourly_until`
+//! starts at the top of that hour (rollups hold whole hours): [`effective_start`].
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, DurationRound, NaiveDate, TimeDelta, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+
+use super::histogram::{BUCKETS_MS, Histogram};
+
+pub fn floor_hour(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(TimeDelta::hours(1)).unwrap_or(t)
+}
+
+fn day_start(day: NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
+}
+
+/// How far the rollups reach.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tiers {
+    pub hourly_until: Option<DateTime<Utc>>,
+    pub daily_until: Option<NaiveDate>,
+}
+
+pub async fn tiers(pool: &PgPool) -> Result<Tiers, sqlx::Error> {
+    let (hourly_until, daily_until): (Option<DateTime<Utc>>, Option<NaiveDate>) =
+        sqlx::query_as("SELECT hourly_until, daily_until FROM javari_health_rollup_state")
+            .fetch_one(pool)
+            .await?;
+    Ok(Tiers {
+        hourly_until,
+        daily_until,
+    })
+}
+
+/// Where a window starting at `from` really starts: at `from` when raw rows cover it, else at
+/// the top of its hour.
+pub fn effective_start(from: DateTime<Utc>, hourly_until: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    match hourly_until {
+        Some(until) if from < until => floor_hour(from),
+        _ => from,
+    }
+}
+
+/// The windows pages show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Window {
+    #[serde(rename = "1h")]
+    Hour,
+    #[serde(rename = "24h")]
+    Day,
+    #[serde(rename = "7d")]
+    Week,
+    #[serde(rename = "30d")]
+    Month,
+    #[serde(rename = "90d")]
+    Quarter,
+}
+
+impl Window {
+    pub const ALL: [Window; 5] = [
+        Window::Hour,
+        Window::Day,
+        Window::Week,
+        Window::Month,
+        Window::Quarter,
+    ];
+
+    pub fn duration(self) -> TimeDelta {
+        match self {
+            Window::Hour => TimeDelta::hours(1),
+            Window::Day => TimeDelta::hours(24),
+            Window::Week => TimeDelta::days(7),
+            Window::Month => TimeDelta::days(30),
+            Window::Quarter => TimeDelta::days(90),
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Window::Hour => "1h",
+            Window::Day => "24h",
+            Window::Week => "7d",
+            Window::Month => "30d",
+            Window::Quarter => "90d",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Window> {
+        Window::ALL.into_iter().find(|w| w.label() == text)
+    }
+}
+
+/// A window's figures for one Monitor.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WindowStats {
+    pub checks: i64,
+    pub up: i64,
+    pub response_sum_ms: i64,
+    pub response_count: i64,
+    #[serde(skip)]
+    pub histogram: Histogram,
+}
+
+impl WindowStats {
+    /// Passing checks in percent, `None` without checks.
+    pub fn uptime(&self) -> Option<f64> {
+        (self.checks > 0).then(|| 100.0 * self.up as f64 / self.checks as f64)
+    }
+
+    pub fn percentile(&self, q: f64) -> Option<i64> {
+        self.histogram.percentile(q)
+    }
+
+    pub fn average_ms(&self) -> Option<i64> {
+        (self.response_count > 0).then(|| self.response_sum_ms / self.response_count)
+    }
+}
+
+/// Uptime and response times of `ns/name` over the `window` ending at `now`.
+pub async fn window_stats(
+    pool: &PgPool,
+    tiers: Tiers,
+    ns: &str,
+    name: &str,
+    now: DateTime<Utc>,
+    window: TimeDelta,
+) -> Result<WindowStats, sqlx::Error> {
+    let start = effective_start(now - window, tiers.hourly_until);
+    let mut stats = WindowStats {
+        histogram: Histogram::empty(),
+        ..WindowStats::default()
+    };
+    if let Some(until) = tiers.hourly_until.filter(|u| start < *u) {
+        let rows: Vec<(i32, i32, i64, i32, Vec<i32>)> = sqlx::query_as(
+            "SELECT checks, up, response_sum_ms, response_count, histogram FROM javari_health_check_hourly \
+             WHERE monitor_namespace = $1 AND monitor_name = $2 AND hour >= $3 AND hour < $4",
+        )
+        .bind(ns)
+        .bind(name)
+        .bind(start)
+        .bind(until)
+        .fetch_all(pool)
+        .await?;
+        for (checks, up, sum, count, histogram) in rows {
+            stats.checks += i64::from(checks);
+            stats.up += i64::from(up);
+            stats.response_sum_ms += sum;
+            stats.response_count += i64::from(count);
+            let counts: Vec<i64> = histogram.into_iter().map(i64::from).collect();
+            stats.histogram.add_counts(&counts);
+        }
+    }
+    let raw_from = tiers.hourly_until.map_or(start, |u| start.max(u));
+    let groups: Vec<(Option<i32>, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT width_bucket(response_time_ms, $4::int[]), count(*), count(*) FILTER (WHERE status = 'up'), \
+                coalesce(sum(response_time_ms), 0)::int8, count(response_time_ms) \
+         FROM javari_health_checks WHERE monitor_namespace = $1 AND monitor_name = $2 AND checked_at >= $3 \
+         GROUP BY 1",
+    )
+    .bind(ns)
+    .bind(name)
+    .bind(raw_from)
+    .bind(BUCKETS_MS.to_vec())
+    .fetch_all(pool)
+    .await?;
+    for (bucket, checks, up, sum, count) in groups {
+        stats.checks += checks;
+        stats.up += up;
+        stats.response_sum_ms += sum;
+        stats.response_count += count;
+        if let Some(b) = bucket
+            .and_then(|b| usize::try_from(b).ok())
+            .filter(|b| *b >= 1)
+            && let Some(slot) = stats.histogram.0.get_mut(b - 1)
+        {
+            *slot += count;
+        }
+    }
+    Ok(stats)
+}
+
+/// One day of a Monitor's uptime bar (UTC dates).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DayBar {
+    pub day: NaiveDate,
+    pub checks: i64,
+    pub up: i64,
+}
+
+impl DayBar {
+    pub fn uptime(&self) -> Option<f64> {
+        (self.checks > 0).then(|| 100.0 * self.up as f64 / self.checks as f64)
+    }
+}
+
+/// The last `days` days up to today (oldest first), from daily, hourly and raw rows.
+pub async fn day_bars(
+    pool: &PgPool,
+    tiers: Tiers,
+    ns: &str,
+    name: &str,
+    now: DateTime<Utc>,
+    days: i64,
+) -> Result<Vec<DayBar>, sqlx::Error> {
+    let today = now.date_naive();
+    let first = today - TimeDelta::days(days - 1);
+    let mut counts: BTreeMap<NaiveDate, (i64, i64)> = BTreeMap::new();
+    let mut hourly_from = day_start(first);
+    if let Some(daily_until) = tiers.daily_until.filter(|d| *d > first) {
+        let rows: Vec<(NaiveDate, i32, i32)> = sqlx::query_as(
+            "SELECT day, checks, up FROM javari_health_check_daily \
+             WHERE monitor_namespace = $1 AND monitor_name = $2 AND day >= $3 AND day < $4",
+        )
+        .bind(ns)
+        .bind(name)
+        .bind(first)
+        .bind(daily_until)
+        .fetch_all(pool)
+        .await?;
+        for (day, checks, up) in rows {
+            let slot = counts.entry(day).or_default();
+            slot.0 += i64::from(checks);
+            slot.1 += i64::from(up);
+        }
+        hourly_from = day_start(daily_until);
+    }
+    let mut raw_from = hourly_from;
+    if let Some(until) = tiers.hourly_until.filter(|u| *u > hourly_from) {
+        let rows: Vec<(NaiveDate, i64, i64)> = sqlx::query_as(
+            "SELECT (hour AT TIME ZONE 'UTC')::date, sum(checks)::int8, sum(up)::int8 FROM javari_health_check_hourly \
+             WHERE monitor_namespace = $1 AND monitor_name = $2 AND hour >= $3 AND hour < $4 GROUP BY 1",
+        )
+        .bind(ns)
+        .bind(name)
+        .bind(hourly_from)
+        .bind(until)
+        .fetch_all(pool)
+        .await?;
+        for (day, checks, up) in rows {
+            let slot = counts.entry(day).or_default();
+            slot.0 += checks;
+            slot.1 += up;
+        }
+        raw_from = until;
+    }
+    let rows: Vec<(NaiveDate, i64, i64)> = sqlx::query_as(
+        "SELECT (checked_at AT TIME ZONE 'UTC')::date, count(*), count(*) FILTER (WHERE status = 'up') \
+         FROM javari_health_checks WHERE monitor_namespace = $1 AND monitor_name = $2 AND checked_at >= $3 GROUP BY 1",
+    )
+    .bind(ns)
+    .bind(name)
+    .bind(raw_from)
+    .fetch_all(pool)
+    .await?;
+    for (day, checks, up) in rows {
+        let slot = counts.entry(day).or_default();
+        slot.0 += checks;
+        slot.1 += up;
+    }
+    Ok((0..days)
+        .map(|i| {
+            let day = first + TimeDelta::days(i);
+            let (checks, up) = counts.get(&day).copied().unwrap_or_default();
+            DayBar { day, checks, up }
+        })
+        .collect())
+}
+
+/// Hour, histogram bucket (1-based), checks, passing, timed checks.
+type RawHourBucket = (DateTime<Utc>, Option<i32>, i64, i64, i64);
+
+/// One hour of a trend.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HourPoint {
+    pub hour: DateTime<Utc>,
+    pub checks: i64,
+    pub up: i64,
+    #[serde(skip)]
+    pub histogram: Histogram,
+}
+
+impl HourPoint {
+    pub fn uptime(&self) -> Option<f64> {
+        (self.checks > 0).then(|| 100.0 * self.up as f64 / self.checks as f64)
+    }
+}
+
+/// The last `hours` hours (the current one included, oldest first) of one Monitor, or of
+/// every Monitor when `monitor` is `None`.
+async fn trend(
+    pool: &PgPool,
+    tiers: Tiers,
+    monitor: Option<(&str, &str)>,
+    now: DateTime<Utc>,
+    hours: i64,
+) -> Result<Vec<HourPoint>, sqlx::Error> {
+    let first = floor_hour(now) - TimeDelta::hours(hours - 1);
+    let (ns, name) = monitor.map_or((None, None), |(ns, name)| (Some(ns), Some(name)));
+    let mut points: BTreeMap<DateTime<Utc>, HourPoint> = (0..hours)
+        .map(|i| {
+            let hour = first + TimeDelta::hours(i);
+            (
+                hour,
+                HourPoint {
+                    hour,
+                    checks: 0,
+                    up: 0,
+                    histogram: Histogram::empty(),
+                },
+            )
+        })
+        .collect();
+    let mut raw_from = first;
+    if let Some(until) = tiers.hourly_until.filter(|u| *u > first) {
+        let sums: Vec<(DateTime<Utc>, i64, i64)> = sqlx::query_as(
+            "SELECT hour, sum(checks)::int8, sum(up)::int8 FROM javari_health_check_hourly \
+             WHERE hour >= $1 AND hour < $2 AND ($3::text IS NULL OR (monitor_namespace = $3 AND monitor_name = $4)) \
+             GROUP BY hour",
+        )
+        .bind(first)
+        .bind(until)
+        .bind(ns)
+        .bind(name)
+        .fetch_all(pool)
+        .await?;
+        for (hour, checks, up) in sums {
+            if let Some(p) = points.get_mut(&hour) {
+                p.checks += checks;
+                p.up += up;
+            }
+        }
+        let buckets: Vec<(DateTime<Utc>, i64, i64)> = sqlx::query_as(
+            "SELECT hour, i, sum(c)::int8 FROM javari_health_check_hourly, unnest(histogram) WITH ORDINALITY AS u(c, i) \
+             WHERE hour >= $1 AND hour < $2 AND ($3::text IS NULL OR (monitor_namespace = $3 AND monitor_name = $4)) \
+             GROUP BY hour, i",
+        )
+        .bind(first)
+        .bind(until)
+        .bind(ns)
+        .bind(name)
+        .fetch_all(pool)
+        .await?;
+        for (hour, i, count) in buckets {
+            if let Some(p) = points.get_mut(&hour)
+                && let Some(slot) = usize::try_from(i - 1)
+                    .ok()
+                    .and_then(|i| p.histogram.0.get_mut(i))
+            {
+                *slot += count;
+            }
+        }
+        raw_from = until;
+    }
+    let raw: Vec<RawHourBucket> = sqlx::query_as(
+        "SELECT date_trunc('hour', checked_at), width_bucket(response_time_ms, $2::int[]), count(*), \
+                count(*) FILTER (WHERE status = 'up'), count(response_time_ms) \
+         FROM javari_health_checks WHERE checked_at >= $1 AND monitor_name IS NOT NULL \
+           AND ($3::text IS NULL OR (monitor_namespace = $3 AND monitor_name = $4)) \
+         GROUP BY 1, 2",
+    )
+    .bind(raw_from)
+    .bind(BUCKETS_MS.to_vec())
+    .bind(ns)
+    .bind(name)
+    .fetch_all(pool)
+    .await?;
+    for (hour, bucket, checks, up, timed) in raw {
+        if let Some(p) = points.get_mut(&hour) {
+            p.checks += checks;
+            p.up += up;
+            if let Some(b) = bucket
+                .and_then(|b| usize::try_from(b).ok())
+                .filter(|b| *b >= 1)
+                && let Some(slot) = p.histogram.0.get_mut(b - 1)
+            {
+                *slot += timed;
+            }
+        }
+    }
+    Ok(points.into_values().collect())
+}
+
+pub async fn monitor_trend(
+    pool: &PgPool,
+    tiers: Tiers,
+    ns: &str,
+    name: &str,
+    now: DateTime<Utc>,
+    hours: i64,
+) -> Result<Vec<HourPoint>, sqlx::Error> {
+    trend(pool, tiers, Some((ns, name)), now, hours).await
+}
+
+/// Every Monitor together: the platform's trend.
+pub async fn fleet_trend(
+    pool: &PgPool,
+    tiers: Tiers,
+    now: DateTime<Utc>,
+    hours: i64,
+) -> Result<Vec<HourPoint>, sqlx::Error> {
+    trend(pool, tiers, None, now, hours).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .expect("time")
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn windows_start_at_the_hour_only_where_rollups_reach() {
+        let from = at("2026-11-20T10:25:00Z");
+        assert_eq!(effective_start(from, None), from);
+        assert_eq!(
+            effective_start(from, Some(at("2026-11-20T10:00:00Z"))),
+            from
+        );
+        assert_eq!(
+            effective_start(from, Some(at("2026-11-20T12:00:00Z"))),
+            at("2026-11-20T10:00:00Z")
+        );
+    }
+
+    #[test]
+    fn window_labels_round_trip() {
+        for w in Window::ALL {
+            assert_eq!(Window::parse(w.label()), Some(w));
+        }
+        assert_eq!(Window::parse("2h"), None);
+        assert_eq!(Window::Quarter.duration(), TimeDelta::days(90));
+    }
+}
