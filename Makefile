@@ -8,7 +8,7 @@ TEST_PG_PORT := $(shell echo $$((55000 + $$(pwd | cksum | cut -d' ' -f1) % 400))
 TEST_DATABASE_URL := postgres://postgres@127.0.0.1:$(TEST_PG_PORT)/postgres
 TESTENV := cargo run -q -p javari-testenv --
 
-.PHONY: help run test bench deps bins test-pg lint fmt clippy crds stop
+.PHONY: help run test bench deps bins test-pg lint fmt clippy squawk crds stop
 
 help:
 	@echo "make run    start PostgreSQL, a local control plane (if no cluster), the operator and the console"
@@ -26,7 +26,7 @@ test: deps bins lint test-pg
 
 bench: deps bins test-pg
 	DATABASE_URL=$(TEST_DATABASE_URL) cargo bench -p javari-operator --bench credentials --bench platform --bench hanging
-	DATABASE_URL=$(TEST_DATABASE_URL) cargo bench -p javari-console --bench chat --bench signin --bench hostile --bench oncall
+	DATABASE_URL=$(TEST_DATABASE_URL) cargo bench -p javari-console --bench chat --bench signin --bench hostile --bench oncall --bench schema
 
 deps:
 	@bash testenv/install-deps.sh
@@ -38,13 +38,17 @@ bins:
 test-pg:
 	@$(TESTENV) pg-up $(TEST_PG_DIR) $(TEST_PG_PORT) >/dev/null
 
-lint: fmt clippy
+lint: fmt clippy squawk
 
 fmt:
 	cargo fmt --all -- --check
 
 clippy:
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# Migration lint: rules and the reason for each waiver are in .squawk.toml.
+squawk: deps
+	.javari/squawk/bin/squawk --config .squawk.toml migrations/*.up.sql
 
 crds:
 	cargo run -q -p javari-crds --bin crdgen

@@ -20,6 +20,8 @@ command -v psql >/dev/null || missing+=(postgresql-client)
 # The console's browser test drives Debian's chromium through chromedriver.
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 [[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
+# The migration linter (squawk, from PyPI) is installed into a virtualenv.
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 
 if [[ ${#missing[@]} -gt 0 ]]; then
   echo "installing ${missing[*]} (apt-get)" >&2
@@ -43,3 +45,12 @@ cargo clippy --version >/dev/null 2>&1 || { echo "clippy is required: rustup com
 
 # The console's schema-driven API fuzz run (console/tests/api_fuzz.rs): schemathesis from PyPI.
 "$here/install-schemathesis.sh"
+
+# squawk, the PostgreSQL migration linter (`make lint`), pinned, in .javari/squawk.
+squawk_version=2.70.0
+squawk_venv="$here/../.javari/squawk"
+if ! "$squawk_venv/bin/squawk" --version 2>/dev/null | grep -qx "squawk $squawk_version"; then
+  echo "installing squawk-cli $squawk_version (pip, into .javari/squawk)" >&2
+  python3 -m venv "$squawk_venv"
+  "$squawk_venv/bin/pip" install -q --disable-pip-version-check "squawk-cli==$squawk_version"
+fi

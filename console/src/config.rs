@@ -92,6 +92,10 @@ pub struct Config {
     /// through a PostgreSQL advisory lock).
     #[arg(long, env = "JAVARI_CRAWL_SCHEDULE", default_value_t = true, action = clap::ArgAction::Set)]
     pub crawl_schedule: bool,
+    /// When to scan the database's schema for health findings (cron with seconds, UTC;
+    /// replicas take turns through a PostgreSQL advisory lock); `off` for never.
+    #[arg(long, env = "JAVARI_SCHEMA_SCAN_SCHEDULE", default_value = javari_core::schema::health::schedule::DEFAULT_SCHEDULE)]
+    pub schema_scan_schedule: String,
     /// Least time between two crawler requests to one host, in milliseconds (a site's
     /// robots.txt Crawl-delay may ask for more).
     #[arg(long, env = "JAVARI_CRAWL_REQUEST_INTERVAL_MS", default_value_t = 1000)]

@@ -185,6 +185,24 @@ async fn run(config: Config) -> Result<(), StartError> {
     } else {
         None
     };
+    // Kept alive for as long as the server runs.
+    let _schema_scans = if config.schema_scan_schedule != "off" {
+        match javari_core::schema::health::schedule::start(
+            state.db.clone(),
+            &config.schema_scan_schedule,
+            javari_core::schema::health::Thresholds::default(),
+        )
+        .await
+        {
+            Ok(scheduler) => Some(scheduler),
+            Err(e) => {
+                warn!(error = %e, "cannot start the schema scan schedule; scan now still works");
+                None
+            }
+        }
+    } else {
+        None
+    };
     info!(addr = %config.listen, "javari-console listening on http://{}", config.listen);
     // The peer address is what sign-in limits key on (see JAVARI_TRUSTED_PROXIES).
     axum::serve(

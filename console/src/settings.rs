@@ -48,6 +48,8 @@ pub struct Settings {
     /// How long the status page's figures (and badges) and its list of public components
     /// are reused before they are read again.
     pub status_cache_ttl: Duration,
+    /// The admins' read-only SQL console: statement timeout, row limit, statement size.
+    pub sql_console: javari_core::schema::sql_console::ConsoleLimits,
 }
 
 impl Default for Settings {
@@ -71,6 +73,7 @@ impl Default for Settings {
             crawl_limits: FetchLimits::default(),
             max_concurrent_crawls: 2,
             status_cache_ttl: Duration::from_secs(15),
+            sql_console: Default::default(),
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod overview;
 pub mod projects;
 pub mod providers;
 pub mod runbooks;
+pub mod schema;
 pub mod statuspage;
 pub mod svg;
 pub mod telemetry;

@@ -11,6 +11,7 @@ mod knowledge;
 mod openapi;
 mod overview;
 mod resources;
+pub(crate) mod schema;
 mod status;
 
 use axum::Router;
@@ -101,6 +102,34 @@ pub fn app(state: AppState) -> Router {
             "/api/javari/web-crawls/{id}/runs/{run}",
             get(crawls::api_run),
         )
+        .route("/schema", get(schema::index))
+        .route("/schema/tables/{schema}/{table}", get(schema::table_page))
+        .route(
+            "/schema/tables/{schema}/{table}/diagram.svg",
+            get(schema::table_svg),
+        )
+        .route(
+            "/schema/tables/{schema}/{table}/export.md",
+            get(schema::table_markdown),
+        )
+        .route(
+            "/schema/tables/{schema}/{table}/export.mmd",
+            get(schema::table_mermaid),
+        )
+        .route("/schema/modules/{module}", get(schema::module_page))
+        .route(
+            "/schema/modules/{module}/diagram.svg",
+            get(schema::module_svg),
+        )
+        .route(
+            "/schema/modules/{module}/export.md",
+            get(schema::module_markdown),
+        )
+        .route(
+            "/schema/modules/{module}/export.mmd",
+            get(schema::module_mermaid),
+        )
+        .route("/schema/findings", get(schema::findings_page))
         .route_layer(from_fn_with_state(state.clone(), require_viewer));
 
     let operator_uploads = Router::new()
@@ -140,6 +169,7 @@ pub fn app(state: AppState) -> Router {
         .route("/web-crawls", post(crawls::page_create))
         .route("/web-crawls/{id}/crawl", post(crawls::page_crawl))
         .route("/web-crawls/{id}/delete", post(crawls::page_delete))
+        .route("/schema/findings/scan", post(schema::scan_now))
         .route(
             "/conversations/{id}/continue",
             post(conversations::continue_page),
@@ -158,6 +188,10 @@ pub fn app(state: AppState) -> Router {
             "/web-crawls/{id}/private-network",
             post(crawls::page_private),
         )
+        .route("/schema/findings/suppress", post(schema::suppress))
+        .route("/schema/findings/unsuppress", post(schema::unsuppress))
+        .route("/schema/sql", get(schema::sql_form).post(schema::sql_run))
+        .route("/schema/sql.csv", post(schema::sql_csv))
         .route_layer(from_fn_with_state(state.clone(), require_admin));
 
     Router::new()

@@ -1,0 +1,563 @@
+//! The schema pages: a browser of the database's tables grouped by module (columns, keys,
+//! foreign keys both ways, indexes, policies, triggers, statistics, diagrams, exports), the
+//! health findings with suppressions, and the admins' read-only SQL console.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use javari_core::schema::health::{
+    self, HealthError, Level, NewSuppression, PLATFORM, Report, Thresholds,
+};
+use javari_core::schema::introspect::{
+    Scope, TableSummary, introspect, list_table_names, list_tables,
+};
+use javari_core::schema::search::{Hit, MAX_QUERY_CHARS, search};
+use javari_core::schema::sql_console::{self, AuditEntry, Mode, QueryResult, SqlConsoleError};
+use javari_core::schema::{Table, TableRef, diagram, export, module_of};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::auth::{CurrentUser, Role, User, client_address};
+use crate::error::{ApiError, PageError};
+
+fn db_error(e: sqlx::Error) -> ApiError {
+    ApiError::internal("reading the schema failed", e)
+}
+
+/// A module with its tables, for the index page.
+pub struct ModuleView {
+    pub name: String,
+    pub tables: Vec<TableSummary>,
+    pub rows: i64,
+    pub bytes: i64,
+}
+
+fn modules_of(tables: Vec<TableSummary>) -> Vec<ModuleView> {
+    let mut modules: std::collections::BTreeMap<String, Vec<TableSummary>> = Default::default();
+    for t in tables {
+        modules.entry(t.module()).or_default().push(t);
+    }
+    modules
+        .into_iter()
+        .map(|(name, tables)| ModuleView {
+            rows: tables.iter().filter_map(|t| t.estimated_rows).sum(),
+            bytes: tables.iter().map(|t| t.total_bytes).sum(),
+            name,
+            tables,
+        })
+        .collect()
+}
+
+/// Bytes as B, KiB or MiB.
+pub fn size(bytes: &i64) -> String {
+    let b = *bytes as f64;
+    if b >= 1024.0 * 1024.0 {
+        format!("{:.1} MiB", b / 1024.0 / 1024.0)
+    } else if b >= 1024.0 {
+        format!("{:.0} KiB", b / 1024.0)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "schema.html")]
+struct IndexPage {
+    user: User,
+    csrf: String,
+    query: String,
+    hits: Vec<Hit>,
+    modules: Vec<ModuleView>,
+    table_count: usize,
+}
+
+#[derive(Deserialize)]
+pub struct SearchParams {
+    q: Option<String>,
+}
+
+/// `GET /schema`: modules and their tables; `?q=` searches names and comments.
+pub async fn index(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Query(params): Query<SearchParams>,
+) -> Result<Response, PageError> {
+    let query = params.q.unwrap_or_default();
+    if query.chars().count() > MAX_QUERY_CHARS {
+        return Err(ApiError::bad_request(format!(
+            "the search is at most {MAX_QUERY_CHARS} characters"
+        ))
+        .into());
+    }
+    let hits = search(&state.db, &query).await.map_err(db_error)?;
+    // A search shows its matches only; the modules are listed without one.
+    let tables = if query.trim().is_empty() {
+        list_tables(&state.db).await.map_err(db_error)?
+    } else {
+        Vec::new()
+    };
+    Ok(IndexPage {
+        csrf: current.csrf.clone().unwrap_or_default(),
+        user: current.user,
+        query,
+        hits,
+        table_count: tables.len(),
+        modules: modules_of(tables),
+    }
+    .into_response())
+}
+
+async fn one_table(state: &AppState, schema: &str, name: &str) -> Result<Table, ApiError> {
+    let at = TableRef::new(schema, name);
+    introspect(&state.db, &Scope::Tables(vec![at]))
+        .await
+        .map_err(db_error)?
+        .tables
+        .pop()
+        .ok_or_else(|| ApiError::not_found(&format!("table {schema}.{name}")))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "schema_table.html")]
+struct TablePage {
+    user: User,
+    csrf: String,
+    table: Table,
+    svg: String,
+    bloat: String,
+}
+
+/// `GET /schema/tables/{schema}/{table}`.
+pub async fn table_page(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path((schema, name)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let table = one_table(&state, &schema, &name).await?;
+    let bloat = match (table.stats.bloat_bytes, table.stats.bloat_ratio()) {
+        (Some(b), Some(r)) => format!("{} ({:.0}%)", size(&b), r * 100.0),
+        _ => "unknown (no statistics yet: ANALYZE)".to_owned(),
+    };
+    Ok(TablePage {
+        svg: diagram::neighbourhood(&table),
+        csrf: current.csrf.clone().unwrap_or_default(),
+        user: current.user,
+        table,
+        bloat,
+    }
+    .into_response())
+}
+
+fn download(content_type: &'static str, filename: String, body: String) -> Response {
+    let disposition = if content_type.starts_with("text/csv") {
+        "attachment"
+    } else {
+        "inline"
+    };
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("{disposition}; filename=\"{filename}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /schema/tables/{schema}/{table}/diagram.svg`.
+pub async fn table_svg(
+    State(state): State<AppState>,
+    Path((schema, name)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let table = one_table(&state, &schema, &name).await?;
+    Ok(download(
+        "image/svg+xml",
+        format!("{name}.svg"),
+        diagram::neighbourhood(&table),
+    ))
+}
+
+/// `GET /schema/tables/{schema}/{table}/export.md`.
+pub async fn table_markdown(
+    State(state): State<AppState>,
+    Path((schema, name)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let table = one_table(&state, &schema, &name).await?;
+    Ok(download(
+        "text/markdown; charset=utf-8",
+        format!("{name}.md"),
+        export::markdown(&format!("Table {schema}.{name}"), &[&table]),
+    ))
+}
+
+/// `GET /schema/tables/{schema}/{table}/export.mmd`.
+pub async fn table_mermaid(
+    State(state): State<AppState>,
+    Path((schema, name)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let table = one_table(&state, &schema, &name).await?;
+    Ok(download(
+        "text/plain; charset=utf-8",
+        format!("{name}.mmd"),
+        export::mermaid(&[&table]),
+    ))
+}
+
+async fn module_tables(state: &AppState, module: &str) -> Result<Vec<Table>, ApiError> {
+    let names: Vec<TableRef> = list_table_names(&state.db)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .filter(|t| module_of(&t.name) == module)
+        .collect();
+    if names.is_empty() {
+        return Err(ApiError::not_found(&format!("module {module}")));
+    }
+    Ok(introspect(&state.db, &Scope::Tables(names))
+        .await
+        .map_err(db_error)?
+        .tables)
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "schema_module.html")]
+struct ModulePage {
+    user: User,
+    csrf: String,
+    module: String,
+    tables: Vec<Table>,
+    svg: String,
+}
+
+/// `GET /schema/modules/{module}`.
+pub async fn module_page(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path(module): Path<String>,
+) -> Result<Response, PageError> {
+    let tables = module_tables(&state, &module).await?;
+    let refs: Vec<&Table> = tables.iter().collect();
+    Ok(ModulePage {
+        svg: diagram::module(&module, &refs),
+        csrf: current.csrf.clone().unwrap_or_default(),
+        user: current.user,
+        module,
+        tables,
+    }
+    .into_response())
+}
+
+/// `GET /schema/modules/{module}/export.md`.
+pub async fn module_markdown(
+    State(state): State<AppState>,
+    Path(module): Path<String>,
+) -> Result<Response, PageError> {
+    let tables = module_tables(&state, &module).await?;
+    let refs: Vec<&Table> = tables.iter().collect();
+    Ok(download(
+        "text/markdown; charset=utf-8",
+        format!("{module}.md"),
+        export::markdown(&format!("Module {module}"), &refs),
+    ))
+}
+
+/// `GET /schema/modules/{module}/export.mmd`.
+pub async fn module_mermaid(
+    State(state): State<AppState>,
+    Path(module): Path<String>,
+) -> Result<Response, PageError> {
+    let tables = module_tables(&state, &module).await?;
+    let refs: Vec<&Table> = tables.iter().collect();
+    Ok(download(
+        "text/plain; charset=utf-8",
+        format!("{module}.mmd"),
+        export::mermaid(&refs),
+    ))
+}
+
+/// `GET /schema/modules/{module}/diagram.svg`.
+pub async fn module_svg(
+    State(state): State<AppState>,
+    Path(module): Path<String>,
+) -> Result<Response, PageError> {
+    let tables = module_tables(&state, &module).await?;
+    let refs: Vec<&Table> = tables.iter().collect();
+    Ok(download(
+        "image/svg+xml",
+        format!("{module}.svg"),
+        diagram::module(&module, &refs),
+    ))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "schema_findings.html")]
+struct FindingsPage {
+    user: User,
+    csrf: String,
+    report: Report,
+    errors: usize,
+    warnings: usize,
+    infos: usize,
+    can_scan: bool,
+    is_admin: bool,
+    notice: String,
+    default_expiry: String,
+}
+
+#[derive(Deserialize)]
+pub struct NoticeParams {
+    notice: Option<String>,
+}
+
+/// `GET /schema/findings`: the latest scan's open findings (new ones marked) and the
+/// suppressed ones.
+pub async fn findings_page(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Query(params): Query<NoticeParams>,
+) -> Result<Response, PageError> {
+    let now = Utc::now();
+    let report = health::report(&state.db, PLATFORM, now)
+        .await
+        .map_err(db_error)?;
+    Ok(FindingsPage {
+        errors: report.count(Level::Error),
+        warnings: report.count(Level::Warn),
+        infos: report.count(Level::Info),
+        report,
+        can_scan: current.user.role >= Role::Operator,
+        is_admin: current.user.role >= Role::Admin,
+        csrf: current.csrf.clone().unwrap_or_default(),
+        user: current.user,
+        notice: params.notice.unwrap_or_default(),
+        default_expiry: (now + Duration::days(30)).format("%Y-%m-%d").to_string(),
+    }
+    .into_response())
+}
+
+fn health_error(e: HealthError) -> ApiError {
+    match e {
+        HealthError::Busy(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+        HealthError::Invalid(_) => ApiError::bad_request(e.to_string()),
+        HealthError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
+        HealthError::Database(e) => ApiError::internal("schema scan failed", e),
+    }
+}
+
+/// `POST /schema/findings/scan` (operators): scans now.
+pub async fn scan_now(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+) -> Result<Redirect, PageError> {
+    tracing::info!(user = %current.user.email, "schema scan started by hand");
+    health::scan(
+        &state.db,
+        &state.db,
+        PLATFORM,
+        "manual",
+        &Thresholds::default(),
+    )
+    .await
+    .map_err(health_error)?;
+    Ok(Redirect::to("/schema/findings?notice=scanned"))
+}
+
+#[derive(Deserialize)]
+pub struct SuppressForm {
+    key: String,
+    reason: String,
+    owner: String,
+    /// `YYYY-MM-DD`: the suppression ends at the start of that day (UTC).
+    expires: String,
+}
+
+/// `POST /schema/findings/suppress` (admins).
+pub async fn suppress(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Form(form): Form<SuppressForm>,
+) -> Result<Redirect, PageError> {
+    let day = NaiveDate::parse_from_str(form.expires.trim(), "%Y-%m-%d")
+        .map_err(|_| ApiError::bad_request("the expiry is a date, YYYY-MM-DD"))?;
+    let expires_at: DateTime<Utc> = day
+        .and_hms_opt(0, 0, 0)
+        .map(|d| d.and_utc())
+        .ok_or_else(|| ApiError::bad_request("the expiry is a date, YYYY-MM-DD"))?;
+    health::suppress(
+        &state.db,
+        &NewSuppression {
+            target: PLATFORM,
+            key: &form.key,
+            reason: &form.reason,
+            owner: &form.owner,
+            expires_at,
+            created_by: &current.user.email,
+        },
+        Utc::now(),
+    )
+    .await
+    .map_err(health_error)?;
+    tracing::info!(user = %current.user.email, key = %form.key, "schema finding suppressed");
+    Ok(Redirect::to("/schema/findings?notice=suppressed"))
+}
+
+#[derive(Deserialize)]
+pub struct UnsuppressForm {
+    key: String,
+}
+
+/// `POST /schema/findings/unsuppress` (admins).
+pub async fn unsuppress(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Form(form): Form<UnsuppressForm>,
+) -> Result<Redirect, PageError> {
+    health::unsuppress(&state.db, PLATFORM, &form.key)
+        .await
+        .map_err(health_error)?;
+    tracing::info!(user = %current.user.email, key = %form.key, "schema suppression removed");
+    Ok(Redirect::to("/schema/findings?notice=unsuppressed"))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "schema_sql.html")]
+struct SqlPage {
+    user: User,
+    csrf: String,
+    sql: String,
+    explain: bool,
+    result: Option<QueryResult>,
+    error: String,
+    timeout_ms: u128,
+    max_rows: usize,
+}
+
+#[derive(Deserialize)]
+pub struct SqlForm {
+    #[serde(default)]
+    sql: String,
+    explain: Option<String>,
+}
+
+/// `GET /schema/sql` (admins).
+pub async fn sql_form(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+) -> Result<Response, PageError> {
+    let limits = &state.settings.sql_console;
+    Ok(SqlPage {
+        csrf: current.csrf.clone().unwrap_or_default(),
+        user: current.user,
+        sql: String::new(),
+        explain: false,
+        result: None,
+        error: String::new(),
+        timeout_ms: limits.statement_timeout.as_millis(),
+        max_rows: limits.max_rows,
+    }
+    .into_response())
+}
+
+fn sql_error_status(e: &SqlConsoleError) -> StatusCode {
+    match e {
+        SqlConsoleError::TooLong(..) => StatusCode::PAYLOAD_TOO_LARGE,
+        SqlConsoleError::NotReadOnly(_) | SqlConsoleError::ReadOnly(_) => StatusCode::FORBIDDEN,
+        SqlConsoleError::Timeout(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        SqlConsoleError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        SqlConsoleError::Empty | SqlConsoleError::Statement(_) => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// Runs the statement and writes it to the audit log, whatever the outcome.
+async fn run_audited(
+    state: &AppState,
+    current: &CurrentUser,
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+    form: &SqlForm,
+) -> Result<Result<QueryResult, SqlConsoleError>, ApiError> {
+    let mode = if form.explain.is_some() {
+        Mode::Explain
+    } else {
+        Mode::Run
+    };
+    let limits = &state.settings.sql_console;
+    let outcome = sql_console::run(&state.db, &form.sql, mode, limits).await;
+    if let Err(SqlConsoleError::Database(e)) = &outcome {
+        tracing::error!(error = %e, "SQL console database error");
+    }
+    let ip = peer.map(|p| client_address(p.ip(), headers, &state.auth.settings.trusted_proxies));
+    let sql: String = form.sql.chars().take(limits.max_sql_bytes).collect();
+    sql_console::audit(
+        &state.db,
+        &AuditEntry {
+            actor: &current.user.email,
+            ip,
+            sql: &sql,
+            mode,
+            outcome: &outcome,
+        },
+    )
+    .await
+    .map_err(|e| {
+        ApiError::internal(
+            "cannot write the audit log; the query result is withheld",
+            e,
+        )
+    })?;
+    Ok(outcome)
+}
+
+/// `POST /schema/sql` (admins): runs one read statement.
+pub async fn sql_run(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Form(form): Form<SqlForm>,
+) -> Result<Response, PageError> {
+    let outcome = run_audited(&state, &current, peer.map(|p| p.0.0), &headers, &form).await?;
+    let limits = &state.settings.sql_console;
+    let (status, result, error) = match outcome {
+        Ok(r) => (StatusCode::OK, Some(r), String::new()),
+        Err(e) => (sql_error_status(&e), None, e.to_string()),
+    };
+    let page = SqlPage {
+        csrf: current.csrf.clone().unwrap_or_default(),
+        user: current.user,
+        explain: form.explain.is_some(),
+        sql: form.sql,
+        result,
+        error,
+        timeout_ms: limits.statement_timeout.as_millis(),
+        max_rows: limits.max_rows,
+    };
+    Ok((status, page).into_response())
+}
+
+/// `POST /schema/sql.csv` (admins): the same, answered as CSV.
+pub async fn sql_csv(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Form(form): Form<SqlForm>,
+) -> Result<Response, PageError> {
+    match run_audited(&state, &current, peer.map(|p| p.0.0), &headers, &form).await? {
+        Ok(r) => Ok(download(
+            "text/csv; charset=utf-8",
+            "query.csv".to_owned(),
+            sql_console::to_csv(&r),
+        )),
+        Err(e) => Err(ApiError::new(sql_error_status(&e), e.to_string()).into()),
+    }
+}

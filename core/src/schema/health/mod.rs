@@ -1,0 +1,14 @@
+//! Schema health: checks that find the gaps a database review finds (missing indexes, RLS
+//! holes, duplicates, wraparound, bloat, undocumented columns), their scans and suppressions.
+
+pub mod checks;
+pub mod finding;
+pub mod schedule;
+pub mod store;
+
+pub use checks::{Thresholds, is_user_owned, run_checks};
+pub use finding::{Category, Check, Finding, Level};
+pub use store::{
+    HealthError, NewSuppression, PLATFORM, Report, Scan, ShownFinding, Suppression, check_database,
+    open_error_count, report, scan, suppress, unsuppress,
+};

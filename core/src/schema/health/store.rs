@@ -1,0 +1,445 @@
+//! Scans and suppressions in PostgreSQL: a scan writes its findings; the findings page shows
+//! the latest scan's findings less the unexpired suppressions, marking what the scan before
+//! did not have.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use sqlx::{Connection, PgPool};
+use uuid::Uuid;
+
+use super::checks::{Thresholds, run_checks};
+use super::finding::{Category, Check, Finding, Level};
+use crate::schema::introspect::{Scope, introspect};
+
+/// The console's own database.
+pub const PLATFORM: &str = "platform";
+/// Longest suppression: a year (a finding is looked at again at least that often).
+pub const MAX_SUPPRESSION_DAYS: i64 = 366;
+/// The advisory lock a scan of a target holds, so replicas do not scan at once.
+const SCAN_LOCK: &str = "javari_schema_scan:";
+
+#[derive(Debug, thiserror::Error)]
+pub enum HealthError {
+    #[error("a scan of {0} is already running")]
+    Busy(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no suppression of {0}")]
+    NotFound(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
+pub struct Scan {
+    pub id: Uuid,
+    pub target: String,
+    pub trigger: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub status: String,
+    pub error: Option<String>,
+    pub tables_scanned: i32,
+    pub duration_ms: Option<i32>,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
+pub struct Suppression {
+    pub id: Uuid,
+    pub target: String,
+    pub key: String,
+    pub reason: String,
+    pub owner: String,
+    pub expires_at: DateTime<Utc>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A finding of the latest scan as the page shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ShownFinding {
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// The scan before the latest did not report it.
+    pub new: bool,
+    pub suppression: Option<Suppression>,
+}
+
+/// The latest scan's findings: open ones and suppressed ones.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Report {
+    pub scan: Option<Scan>,
+    pub previous: Option<Scan>,
+    pub open: Vec<ShownFinding>,
+    pub suppressed: Vec<ShownFinding>,
+}
+
+impl Report {
+    pub fn count(&self, level: Level) -> usize {
+        self.open
+            .iter()
+            .filter(|f| f.finding.level == level)
+            .count()
+    }
+    pub fn new_count(&self) -> usize {
+        self.open.iter().filter(|f| f.new).count()
+    }
+}
+
+/// What one scan found, before it is stored.
+pub struct ScanResult {
+    pub findings: Vec<Finding>,
+    pub tables: usize,
+}
+
+/// Introspects `db` and runs every check.
+pub async fn check_database(
+    db: &PgPool,
+    thresholds: &Thresholds,
+) -> Result<ScanResult, sqlx::Error> {
+    let catalog = introspect(db, &Scope::All).await?;
+    Ok(ScanResult {
+        findings: run_checks(&catalog, thresholds),
+        tables: catalog.tables.len(),
+    })
+}
+
+/// Scans `db` (the database named `target`) and stores the findings in `store`. Only one
+/// scan of a target runs at a time across replicas ([`HealthError::Busy`] otherwise).
+/// `extra` findings (drift) are stored with the checks' own.
+pub async fn scan(
+    store: &PgPool,
+    db: &PgPool,
+    target: &str,
+    trigger: &str,
+    thresholds: &Thresholds,
+) -> Result<Scan, HealthError> {
+    let mut lock = store.acquire().await?.detach();
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
+        .bind(format!("{SCAN_LOCK}{target}"))
+        .fetch_one(&mut lock)
+        .await?;
+    if !locked {
+        let _ = lock.close().await;
+        return Err(HealthError::Busy(target.to_owned()));
+    }
+    let outcome = scan_locked(store, db, target, trigger, thresholds).await;
+    // Closing the session releases the advisory lock.
+    let _ = lock.close().await;
+    outcome
+}
+
+async fn scan_locked(
+    store: &PgPool,
+    db: &PgPool,
+    target: &str,
+    trigger: &str,
+    thresholds: &Thresholds,
+) -> Result<Scan, HealthError> {
+    let started = Instant::now();
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO javari_schema_scans (target, trigger) VALUES ($1, $2) RETURNING id",
+    )
+    .bind(target)
+    .bind(trigger)
+    .fetch_one(store)
+    .await?;
+    let result = check_database(db, thresholds).await;
+    let elapsed = started.elapsed().as_millis().min(i32::MAX as u128) as i32;
+    match result {
+        Ok(result) => {
+            let mut tx = store.begin().await?;
+            for f in &result.findings {
+                sqlx::query(
+                    "INSERT INTO javari_schema_scan_findings
+                         (scan_id, key, check_name, level, category, object, description, remediation)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (scan_id, key) DO NOTHING",
+                )
+                .bind(id)
+                .bind(&f.key)
+                .bind(f.check.as_str())
+                .bind(f.level.as_str())
+                .bind(f.category.as_str())
+                .bind(&f.object)
+                .bind(&f.description)
+                .bind(&f.remediation)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query(
+                "UPDATE javari_schema_scans SET status = 'completed', finished_at = now(),
+                        tables_scanned = $2, duration_ms = $3 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(result.tables as i32)
+            .bind(elapsed)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
+        Err(e) => {
+            sqlx::query(
+                "UPDATE javari_schema_scans SET status = 'failed', finished_at = now(),
+                        error = $2, duration_ms = $3 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(e.to_string())
+            .bind(elapsed)
+            .execute(store)
+            .await?;
+        }
+    }
+    get_scan(store, id).await
+}
+
+async fn get_scan(store: &PgPool, id: Uuid) -> Result<Scan, HealthError> {
+    Ok(sqlx::query_as(
+        "SELECT id, target, trigger, started_at, finished_at, status, error, tables_scanned, duration_ms
+         FROM javari_schema_scans WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(store)
+    .await?)
+}
+
+/// The last `n` completed scans of `target`, newest first.
+pub async fn completed_scans(
+    store: &PgPool,
+    target: &str,
+    n: i64,
+) -> Result<Vec<Scan>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, target, trigger, started_at, finished_at, status, error, tables_scanned, duration_ms
+         FROM javari_schema_scans WHERE target = $1 AND status = 'completed'
+         ORDER BY started_at DESC, created_at DESC LIMIT $2",
+    )
+    .bind(target)
+    .bind(n)
+    .fetch_all(store)
+    .await
+}
+
+#[derive(sqlx::FromRow)]
+struct FindingRow {
+    key: String,
+    check_name: String,
+    level: String,
+    category: String,
+    object: String,
+    description: String,
+    remediation: String,
+}
+
+impl FindingRow {
+    fn into_finding(self) -> Option<Finding> {
+        Some(Finding {
+            check: Check::parse(&self.check_name)?,
+            level: Level::parse(&self.level)?,
+            category: Category::parse(&self.category)?,
+            object: self.object,
+            description: self.description,
+            remediation: self.remediation,
+            key: self.key,
+        })
+    }
+}
+
+async fn findings_of(store: &PgPool, scan: Uuid) -> Result<Vec<Finding>, sqlx::Error> {
+    let rows: Vec<FindingRow> = sqlx::query_as(
+        "SELECT key, check_name, level, category, object, description, remediation
+         FROM javari_schema_scan_findings WHERE scan_id = $1
+         ORDER BY CASE level WHEN 'error' THEN 0 WHEN 'warn' THEN 1 ELSE 2 END, check_name, object",
+    )
+    .bind(scan)
+    .fetch_all(store)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(FindingRow::into_finding)
+        .collect())
+}
+
+/// Unexpired suppressions of `target` at `now`.
+pub async fn active_suppressions(
+    store: &PgPool,
+    target: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Suppression>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, target, key, reason, owner, expires_at, created_by, created_at
+         FROM javari_schema_suppressions WHERE target = $1 AND expires_at > $2 ORDER BY key",
+    )
+    .bind(target)
+    .bind(now)
+    .fetch_all(store)
+    .await
+}
+
+/// The latest scan's findings of `target` as of `now`.
+pub async fn report(
+    store: &PgPool,
+    target: &str,
+    now: DateTime<Utc>,
+) -> Result<Report, sqlx::Error> {
+    let mut scans = completed_scans(store, target, 2).await?.into_iter();
+    let Some(scan) = scans.next() else {
+        return Ok(Report::default());
+    };
+    let previous = scans.next();
+    let before: HashSet<String> = match &previous {
+        Some(p) => findings_of(store, p.id)
+            .await?
+            .into_iter()
+            .map(|f| f.key)
+            .collect(),
+        None => HashSet::new(),
+    };
+    let suppressions = active_suppressions(store, target, now).await?;
+    let mut report = Report {
+        scan: Some(scan.clone()),
+        previous: previous.clone(),
+        ..Report::default()
+    };
+    for finding in findings_of(store, scan.id).await? {
+        let new = previous.is_some() && !before.contains(&finding.key);
+        let suppression = suppressions.iter().find(|s| s.key == finding.key).cloned();
+        let shown = ShownFinding {
+            finding,
+            new,
+            suppression,
+        };
+        if shown.suppression.is_some() {
+            report.suppressed.push(shown);
+        } else {
+            report.open.push(shown);
+        }
+    }
+    Ok(report)
+}
+
+/// Error-level findings of the latest scan of the platform's database that no unexpired
+/// suppression hides (the overview shows this number).
+pub async fn open_error_count(store: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH latest AS (
+             SELECT id FROM javari_schema_scans WHERE target = $1 AND status = 'completed'
+             ORDER BY started_at DESC, created_at DESC LIMIT 1)
+         SELECT count(*)::int8 FROM javari_schema_scan_findings f
+         WHERE f.scan_id = (SELECT id FROM latest) AND f.level = 'error'
+           AND NOT EXISTS (SELECT 1 FROM javari_schema_suppressions s
+                           WHERE s.target = $1 AND s.key = f.key AND s.expires_at > now())",
+    )
+    .bind(PLATFORM)
+    .fetch_one(store)
+    .await
+}
+
+/// A suppression to record.
+#[derive(Clone, Debug)]
+pub struct NewSuppression<'a> {
+    pub target: &'a str,
+    pub key: &'a str,
+    pub reason: &'a str,
+    pub owner: &'a str,
+    pub expires_at: DateTime<Utc>,
+    pub created_by: &'a str,
+}
+
+/// Checks a suppression's fields.
+pub fn validate_suppression(s: &NewSuppression<'_>, now: DateTime<Utc>) -> Result<(), HealthError> {
+    let invalid = |m: &str| Err(HealthError::Invalid(m.to_owned()));
+    if s.key.trim().is_empty() || s.key.len() > 1000 {
+        return invalid("the finding's key must be 1–1000 characters");
+    }
+    if s.reason.trim().is_empty() || s.reason.len() > 2000 {
+        return invalid("a suppression needs a reason (at most 2000 characters)");
+    }
+    if s.owner.trim().is_empty() || s.owner.len() > 200 {
+        return invalid("a suppression needs an owner (at most 200 characters)");
+    }
+    if s.expires_at <= now {
+        return invalid("the expiry must be in the future");
+    }
+    if s.expires_at > now + chrono::Duration::days(MAX_SUPPRESSION_DAYS) {
+        return invalid("a suppression expires within a year");
+    }
+    Ok(())
+}
+
+/// Records (or replaces) the suppression of a finding.
+pub async fn suppress(
+    store: &PgPool,
+    s: &NewSuppression<'_>,
+    now: DateTime<Utc>,
+) -> Result<Suppression, HealthError> {
+    validate_suppression(s, now)?;
+    Ok(sqlx::query_as(
+        "INSERT INTO javari_schema_suppressions (target, key, reason, owner, expires_at, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (target, key) DO UPDATE SET reason = EXCLUDED.reason, owner = EXCLUDED.owner,
+             expires_at = EXCLUDED.expires_at, created_by = EXCLUDED.created_by, created_at = now()
+         RETURNING id, target, key, reason, owner, expires_at, created_by, created_at",
+    )
+    .bind(s.target)
+    .bind(s.key.trim())
+    .bind(s.reason.trim())
+    .bind(s.owner.trim())
+    .bind(s.expires_at)
+    .bind(s.created_by)
+    .fetch_one(store)
+    .await?)
+}
+
+/// Removes a suppression: its finding shows again.
+pub async fn unsuppress(store: &PgPool, target: &str, key: &str) -> Result<(), HealthError> {
+    let done = sqlx::query("DELETE FROM javari_schema_suppressions WHERE target = $1 AND key = $2")
+        .bind(target)
+        .bind(key)
+        .execute(store)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(HealthError::NotFound(key.to_owned()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suppressions_need_a_reason_an_owner_and_a_near_expiry() {
+        let now = Utc::now();
+        let ok = NewSuppression {
+            target: PLATFORM,
+            key: "no_primary_key:public.t",
+            reason: "legacy import table",
+            owner: "data-team",
+            expires_at: now + chrono::Duration::days(30),
+            created_by: "a@example.com",
+        };
+        assert!(validate_suppression(&ok, now).is_ok());
+        for bad in [
+            NewSuppression {
+                reason: " ",
+                ..ok.clone()
+            },
+            NewSuppression {
+                owner: "",
+                ..ok.clone()
+            },
+            NewSuppression {
+                expires_at: now,
+                ..ok.clone()
+            },
+            NewSuppression {
+                expires_at: now + chrono::Duration::days(400),
+                ..ok.clone()
+            },
+        ] {
+            assert!(validate_suppression(&bad, now).is_err());
+        }
+    }
+}
