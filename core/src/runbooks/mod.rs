@@ -2,6 +2,7 @@
 //! verify, approval, notify), validated when loaded, and matched to incidents by trigger.
 
 mod catalogue;
+mod kube;
 mod model;
 mod parse;
 mod run;
@@ -10,6 +11,7 @@ mod steps;
 mod validate;
 
 pub use catalogue::{Catalogue, CatalogueError, Source};
+pub use kube::{DEFAULT_PROJECT_URL, KubeExecutor, MAX_REPLICAS};
 pub use model::{
     Action, CONTEXT_VARIABLES, FrontMatter, HttpMethod, KubeAction, OnFailure, Parameter, Runbook,
     Step, StepKind, Triggers,

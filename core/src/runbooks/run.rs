@@ -228,7 +228,19 @@ impl<E: StepExecutor> Runner<'_, E> {
                 .fetch_one(self.pool)
                 .await?;
         let parameters: Values = serde_json::from_value(json).unwrap_or_default();
-        Ok(values_of(&parameters, &run.namespace, run.incident_id))
+        let mut values = values_of(&parameters, &run.namespace, run.incident_id);
+        if let Some(incident) = run.incident_id {
+            let found: Option<(String, String)> =
+                sqlx::query_as("SELECT title, severity FROM javari_incidents WHERE id = $1")
+                    .bind(incident)
+                    .fetch_optional(self.pool)
+                    .await?;
+            if let Some((title, severity)) = found {
+                values.insert("incident.title".into(), title);
+                values.insert("incident.severity".into(), severity);
+            }
+        }
+        Ok(values)
     }
 
     /// Runs the current step (a failed run retries its failed step). `confirmed` must be true
