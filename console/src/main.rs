@@ -29,6 +29,8 @@ enum StartError {
     Prune(String),
     #[error(transparent)]
     Kube(#[from] javari_console::kube_client::KubeError),
+    #[error("runbooks: {0}")]
+    Runbooks(#[from] javari_core::runbooks::CatalogueError),
     #[error("server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -139,8 +141,21 @@ async fn run(config: Config) -> Result<(), StartError> {
         embed_concurrency: config.embed_concurrency.max(1),
         embed_batch: config.embed_batch.clamp(1, 2048),
         embed_batch_timeout: std::time::Duration::from_secs(config.embed_batch_timeout_secs.max(1)),
+        incidents: javari_console::settings::IncidentSettings {
+            runbooks_dir: config.runbooks_dir.clone(),
+            project_url_template: config.project_url_template.clone(),
+            webhook: config
+                .incident_webhook
+                .clone()
+                .map(|url| javari_core::incidents::Webhook {
+                    attempts: config.incident_webhook_attempts.clamp(1, 10),
+                    ..javari_core::incidents::Webhook::new(url)
+                }),
+        },
         ..defaults
     };
+    // A runbook that does not parse stops the start, as it fails CI.
+    javari_core::runbooks::Catalogue::load_dir(&settings.incidents.runbooks_dir)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Listen {

@@ -45,6 +45,31 @@ pub struct Settings {
     pub crawl_limits: FetchLimits,
     /// Crawls started with "crawl now" running at once at most; more get a 503.
     pub max_concurrent_crawls: usize,
+    /// Runbooks, the project URL verify steps check, incident notifications.
+    pub incidents: IncidentSettings,
+}
+
+/// Where runbooks come from and where incident notifications go.
+#[derive(Clone, Debug)]
+pub struct IncidentSettings {
+    /// `runbooks/*.md`; every file must parse, or the console refuses to start.
+    pub runbooks_dir: std::path::PathBuf,
+    /// As the operator's `JAVARI_PROJECT_URL_TEMPLATE`: what a verify step checks for a
+    /// Monitor with a projectRef.
+    pub project_url_template: String,
+    /// Slack-compatible webhook told when an incident is declared, acknowledged, changes
+    /// severity or is resolved.
+    pub webhook: Option<javari_core::incidents::Webhook>,
+}
+
+impl Default for IncidentSettings {
+    fn default() -> Self {
+        Self {
+            runbooks_dir: "runbooks".into(),
+            project_url_template: javari_core::runbooks::DEFAULT_PROJECT_URL.to_owned(),
+            webhook: None,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -67,6 +92,7 @@ impl Default for Settings {
             gateway: GatewayConfig::default(),
             crawl_limits: FetchLimits::default(),
             max_concurrent_crawls: 2,
+            incidents: IncidentSettings::default(),
         }
     }
 }

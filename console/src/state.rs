@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use javari_core::chat::{ChatService, ChatSettings, Gateway, ProviderDirectory};
+use javari_core::runbooks::{Catalogue, Playbooks};
 use javari_core::vault::Vault;
 use sqlx::PgPool;
 
@@ -28,6 +29,8 @@ pub struct AppState {
     /// The Kubernetes API (Javari resources, their Events, actions through annotations);
     /// `None` when the console runs without a cluster.
     pub kube: Option<kube::Client>,
+    /// Runbooks, their step executor and incident notifications.
+    pub playbooks: Arc<Playbooks>,
 }
 
 impl AppState {
@@ -65,7 +68,18 @@ impl AppState {
         let embeddings = Arc::new(tokio::sync::Semaphore::new(
             settings.embed_concurrency.max(1),
         ));
+        let runbooks = Catalogue::load_dir(&settings.incidents.runbooks_dir).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "runbooks not loaded");
+            Catalogue::default()
+        });
+        let playbooks = Arc::new(Playbooks::new(
+            runbooks,
+            None,
+            &settings.incidents.project_url_template,
+            settings.incidents.webhook.clone(),
+        ));
         Self {
+            playbooks,
             gateway,
             directory,
             settings: Arc::new(settings),
@@ -82,6 +96,7 @@ impl AppState {
 
     /// The same state, acting on the cluster through `client`.
     pub fn with_kube(mut self, client: kube::Client) -> Self {
+        self.playbooks = Arc::new(self.playbooks.with_client(client.clone()));
         self.kube = Some(client);
         self
     }

@@ -6,8 +6,10 @@ mod chat;
 mod conversations;
 mod crawls;
 mod health;
+mod incidents;
 mod json;
 mod knowledge;
+mod runbooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -72,6 +74,23 @@ pub fn app(state: AppState) -> Router {
             "/api/javari/web-crawls/{id}/runs/{run}",
             get(crawls::api_run),
         )
+        .route("/api/javari/incidents", get(incidents::api_list))
+        .route("/api/javari/incidents/{id}", get(incidents::api_get))
+        .route(
+            "/api/javari/incidents/{id}/postmortem",
+            get(incidents::api_postmortem),
+        )
+        .route(
+            "/incidents/{id}/postmortem.md",
+            get(incidents::export_postmortem),
+        )
+        .route("/api/javari/runbooks", get(runbooks::api_list))
+        .route("/api/javari/runbooks/{id}", get(runbooks::api_get))
+        .route(
+            "/api/javari/runbooks/{id}/preview",
+            post(runbooks::api_preview),
+        )
+        .route("/api/javari/runbook-runs/{id}", get(runbooks::api_run))
         .route_layer(from_fn_with_state(state.clone(), require_viewer));
 
     let operator_uploads = Router::new()
@@ -105,6 +124,45 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/conversations/{id}/continue",
             post(conversations::continue_page),
+        )
+        .route("/api/javari/incidents", post(incidents::api_declare))
+        .route("/api/javari/incidents/{id}", patch(incidents::api_update))
+        .route(
+            "/api/javari/incidents/{id}/acknowledge",
+            post(incidents::api_acknowledge),
+        )
+        .route(
+            "/api/javari/incidents/{id}/notes",
+            post(incidents::api_note),
+        )
+        .route(
+            "/api/javari/incidents/{id}/resolve",
+            post(incidents::api_resolve),
+        )
+        .route(
+            "/api/javari/incidents/{id}/merge",
+            post(incidents::api_merge),
+        )
+        .route(
+            "/api/javari/incidents/{id}/postmortem",
+            axum::routing::put(incidents::api_save_postmortem),
+        )
+        .route(
+            "/api/javari/incidents/{id}/action-items",
+            post(incidents::api_add_action_item),
+        )
+        .route("/api/javari/runbooks/{id}/runs", post(runbooks::api_start))
+        .route(
+            "/api/javari/runbook-runs/{id}/step",
+            post(runbooks::api_step),
+        )
+        .route(
+            "/api/javari/runbook-runs/{id}/approve",
+            post(runbooks::api_approve),
+        )
+        .route(
+            "/api/javari/runbook-runs/{id}/cancel",
+            post(runbooks::api_cancel),
         )
         .route_layer(from_fn_with_state(state.clone(), require_operator));
 

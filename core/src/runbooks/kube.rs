@@ -86,6 +86,19 @@ fn params() -> PatchParams {
     }
 }
 
+impl KubeExecutor {
+    /// The Project a Monitor checks (its `projectRef`), to fill a runbook's `project`.
+    pub async fn monitor_project(&self, namespace: &str, monitor: &str) -> Option<String> {
+        let m = self
+            .api::<Monitor>(namespace)
+            .ok()?
+            .get(monitor)
+            .await
+            .ok()?;
+        m.spec.project_ref.map(|r| r.name)
+    }
+}
+
 /// A request token: new for every step run, echoed by the operator once acted on.
 fn token(actor: &str) -> String {
     format!(

@@ -6,6 +6,7 @@ mod kube;
 mod model;
 mod parse;
 mod run;
+mod service;
 mod sql;
 mod steps;
 mod validate;
@@ -17,7 +18,8 @@ pub use model::{
     Step, StepKind, Triggers,
 };
 pub use parse::{RunbookError, STEP_FENCE, parse};
-pub use run::{Planned, RunError, RunRow, Runner, StepRunRow, preview};
+pub use run::{Planned, RunError, RunRow, Runner, StepRunRow, preview, runs_of};
+pub use service::{MAX_NOTIFICATIONS_IN_FLIGHT, Playbooks};
 pub use sql::{SqlStepError, Table, run_read_only};
 pub use steps::{OUTPUT_LIMIT, StepExecutor, Values, redact, render, rendered};
 pub use validate::{

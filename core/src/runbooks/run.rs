@@ -50,7 +50,8 @@ pub enum RunError {
 }
 
 /// A run's state as stored.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RunRow {
     pub id: Uuid,
     pub runbook_id: String,
@@ -74,7 +75,8 @@ macro_rules! select_run {
     };
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StepRunRow {
     pub step_number: i32,
     pub attempt: i32,
@@ -521,6 +523,17 @@ impl<E: StepExecutor> Runner<'_, E> {
         }
         Ok(())
     }
+}
+
+/// The runs of an incident, oldest first.
+pub async fn runs_of(pool: &PgPool, incident: Uuid) -> Result<Vec<RunRow>, RunError> {
+    Ok(sqlx::query_as::<_, RunRow>(
+        "SELECT id, runbook_id, incident_id, namespace, started_by, status, current_step, \
+         updated_at FROM javari_runbook_runs WHERE incident_id = $1 ORDER BY created_at, id LIMIT 100",
+    )
+    .bind(incident)
+    .fetch_all(pool)
+    .await?)
 }
 
 fn step_at(runbook: &Runbook, current: i32) -> Result<&Step, RunError> {

@@ -1,0 +1,393 @@
+//! Runbooks: the JSON API under `/api/javari/runbooks` and `/api/javari/runbook-runs`, and the
+//! `/runbooks` pages. Viewers read and preview; operators run steps and approve someone
+//! else's run. Core's [`Runner`](javari_core::runbooks::Runner) does the work: confirmation of
+//! changing steps, approvals (no self-approval, timeout), resuming at a failed step.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::{Extension, Json};
+use javari_core::runbooks::{
+    Action, Planned, RunError, RunRow, Runbook, StepRunRow, Values, preview,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::incidents::incident_error;
+use super::json::ApiJson;
+use crate::AppState;
+use crate::auth::CurrentUser;
+use crate::error::ApiError;
+
+pub(crate) fn run_error(e: RunError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        RunError::UnknownRunbook(_) => ApiError::not_found("runbook"),
+        RunError::NotFound(_) => ApiError::not_found("runbook run"),
+        RunError::MissingParameter(_) | RunError::UnknownParameter(_) | RunError::Step(_) => {
+            ApiError::bad_request(message)
+        }
+        RunError::SelfApproval => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "the run's starter cannot approve it: another operator must",
+        ),
+        RunError::Database(e) => ApiError::from(e),
+        RunError::NeedsConfirmation { .. }
+        | RunError::AwaitingApproval(_)
+        | RunError::Finished(_)
+        | RunError::Busy
+        | RunError::AlreadyApproved(_)
+        | RunError::NotAwaitingApproval => ApiError::new(StatusCode::CONFLICT, message),
+    }
+}
+
+pub(crate) fn kind_of(action: &Action) -> &'static str {
+    match action {
+        Action::Manual { .. } => "manual",
+        Action::Http { .. } => "http",
+        Action::Sql { .. } => "sql",
+        Action::Kube(_) => "kube",
+        Action::Verify { .. } => "verify",
+        Action::Approval { .. } => "approval",
+        Action::Notify { .. } => "notify",
+    }
+}
+
+#[derive(Serialize, Clone, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct RunbookSummary {
+    pub id: String,
+    pub title: String,
+    pub severities: Vec<String>,
+    pub steps: usize,
+    pub parameters: BTreeMap<String, String>,
+}
+
+impl RunbookSummary {
+    pub fn of(r: &Runbook) -> Self {
+        Self {
+            id: r.meta.id.clone(),
+            title: r.meta.title.clone(),
+            severities: r.meta.severities.iter().map(|s| format!("{s:?}")).collect(),
+            steps: r.steps.len(),
+            parameters: r
+                .meta
+                .parameters
+                .iter()
+                .map(|(k, p)| (k.clone(), p.description.clone()))
+                .collect(),
+        }
+    }
+}
+
+#[derive(Serialize, Clone, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct StepView {
+    pub number: usize,
+    pub title: String,
+    pub kind: &'static str,
+    pub instructions: String,
+    pub changes_something: bool,
+    pub timeout_seconds: u64,
+    pub retries: u32,
+    pub on_failure: String,
+    pub checklist: Vec<String>,
+}
+
+pub fn steps_of(r: &Runbook) -> Vec<StepView> {
+    r.steps
+        .iter()
+        .map(|s| StepView {
+            number: s.number,
+            title: s.title.clone(),
+            kind: kind_of(&s.action),
+            instructions: s.instructions.clone(),
+            changes_something: s.changes_something(),
+            timeout_seconds: s.timeout.as_secs(),
+            retries: s.retries,
+            on_failure: format!("{:?}", s.on_failure).to_lowercase(),
+            checklist: match &s.action {
+                Action::Manual { checklist } => checklist.clone(),
+                _ => Vec::new(),
+            },
+        })
+        .collect()
+}
+
+fn runbook<'a>(state: &'a AppState, id: &str) -> Result<&'a Runbook, ApiError> {
+    state
+        .playbooks
+        .catalogue
+        .get(id)
+        .ok_or_else(|| ApiError::not_found("runbook"))
+}
+
+/// `GET /api/javari/runbooks`.
+pub async fn api_list(State(state): State<AppState>) -> impl IntoResponse {
+    #[derive(Serialize)]
+    struct Body {
+        runbooks: Vec<RunbookSummary>,
+    }
+    Json(Body {
+        runbooks: state
+            .playbooks
+            .catalogue
+            .iter()
+            .map(RunbookSummary::of)
+            .collect(),
+    })
+}
+
+/// `GET /api/javari/runbooks/{id}`.
+pub async fn api_get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    #[derive(Serialize)]
+    struct Body {
+        runbook: RunbookSummary,
+        summary: String,
+        steps: Vec<StepView>,
+    }
+    let r = runbook(&state, &id)?;
+    Ok(Json(Body {
+        runbook: RunbookSummary::of(r),
+        summary: r.summary.clone(),
+        steps: steps_of(r),
+    }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RunInput {
+    /// Defaults to the incident's namespace.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub parameters: Values,
+    #[serde(default)]
+    pub incident: Option<Uuid>,
+}
+
+fn valid_namespace(ns: &str) -> bool {
+    !ns.is_empty()
+        && ns.len() <= 63
+        && ns
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !ns.starts_with('-')
+        && !ns.ends_with('-')
+}
+
+/// The run's namespace and the values its placeholders take (for the preview).
+async fn resolve_input(
+    state: &AppState,
+    r: &Runbook,
+    input: &RunInput,
+) -> Result<(String, Values), ApiError> {
+    let incident = match input.incident {
+        Some(id) => Some(
+            javari_core::incidents::get(&state.db, id)
+                .await
+                .map_err(incident_error)?,
+        ),
+        None => None,
+    };
+    let namespace = input
+        .namespace
+        .clone()
+        .or_else(|| incident.as_ref().and_then(|i| i.source_namespace.clone()))
+        .ok_or_else(|| ApiError::bad_request("namespace: name the namespace the run acts in"))?;
+    if !valid_namespace(&namespace) {
+        return Err(ApiError::bad_request(format!(
+            "namespace {namespace:?} is not a Kubernetes namespace name"
+        )));
+    }
+    for (k, v) in &input.parameters {
+        if !r.meta.parameters.contains_key(k) {
+            return Err(ApiError::bad_request(format!(
+                "{k:?} is not a parameter of this runbook"
+            )));
+        }
+        if v.len() > 253 || v.contains(['\0', '\n']) {
+            return Err(ApiError::bad_request(format!(
+                "parameter {k}: one line of at most 253 characters"
+            )));
+        }
+    }
+    let mut values = input.parameters.clone();
+    for (k, p) in &r.meta.parameters {
+        if let (false, Some(d)) = (values.contains_key(k), &p.default) {
+            values.insert(k.clone(), d.clone());
+        }
+    }
+    values.insert("namespace".into(), namespace.clone());
+    if let Some(i) = &incident {
+        values.insert("incident.id".into(), i.id.to_string());
+        values.insert("incident.title".into(), i.title.clone());
+        values.insert("incident.severity".into(), i.severity.clone());
+    }
+    Ok((namespace, values))
+}
+
+fn plan(r: &Runbook, values: &Values) -> Result<Vec<Planned>, ApiError> {
+    preview(r, values).map_err(run_error)
+}
+
+/// `POST /api/javari/runbooks/{id}/preview`: the dry run, nothing runs.
+pub async fn api_preview(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<RunInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    #[derive(Serialize)]
+    struct Body {
+        namespace: String,
+        plan: Vec<Planned>,
+    }
+    let r = runbook(&state, &id)?;
+    let (namespace, values) = resolve_input(&state, r, &input).await?;
+    Ok(Json(Body {
+        plan: plan(r, &values)?,
+        namespace,
+    }))
+}
+
+/// A run with its recorded attempts and the plan of its steps.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunBody {
+    pub run: RunRow,
+    pub attempts: Vec<StepRunRow>,
+    pub steps: Vec<StepView>,
+    /// The current step, if the run is not finished.
+    pub current: Option<StepView>,
+}
+
+pub(crate) async fn run_body(state: &AppState, id: Uuid) -> Result<RunBody, ApiError> {
+    let (run, attempts) = state
+        .playbooks
+        .runner(&state.db)
+        .get(id)
+        .await
+        .map_err(run_error)?;
+    let steps = state
+        .playbooks
+        .catalogue
+        .get(&run.runbook_id)
+        .map(steps_of)
+        .unwrap_or_default();
+    let current = match run.status.as_str() {
+        "running" | "failed" | "awaiting_approval" => usize::try_from(run.current_step - 1)
+            .ok()
+            .and_then(|i| steps.get(i).cloned()),
+        _ => None,
+    };
+    Ok(RunBody {
+        run,
+        attempts,
+        steps,
+        current,
+    })
+}
+
+pub(crate) async fn start(
+    state: &AppState,
+    current: &CurrentUser,
+    id: &str,
+    input: &RunInput,
+) -> Result<Uuid, ApiError> {
+    let r = runbook(state, id)?;
+    let (namespace, values) = resolve_input(state, r, input).await?;
+    // The preview must fill every step: a run that would stop on a missing value does not
+    // start.
+    plan(r, &values)?;
+    state
+        .playbooks
+        .runner(&state.db)
+        .start(
+            id,
+            input.incident,
+            &namespace,
+            input.parameters.clone(),
+            &current.user.email,
+        )
+        .await
+        .map_err(run_error)
+}
+
+/// `POST /api/javari/runbooks/{id}/runs`: starts a run (for an incident, or maintenance).
+pub async fn api_start(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<RunInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    let run = start(&state, &current, &id, &input).await?;
+    Ok((StatusCode::CREATED, Json(run_body(&state, run).await?)))
+}
+
+/// `GET /api/javari/runbook-runs/{run}`.
+pub async fn api_run(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(run_body(&state, id).await?))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StepInput {
+    /// Must be true for a step that changes something.
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+/// `POST /api/javari/runbook-runs/{run}/step`: runs the current step (a failed run retries
+/// its failed step and resumes from there).
+pub async fn api_step(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path(id): Path<Uuid>,
+    ApiJson(input): ApiJson<StepInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    state
+        .playbooks
+        .runner(&state.db)
+        .advance(id, &current.user.email, input.confirm)
+        .await
+        .map_err(run_error)?;
+    Ok(Json(run_body(&state, id).await?))
+}
+
+/// `POST /api/javari/runbook-runs/{run}/approve`: another operator approves the waiting step.
+pub async fn api_approve(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path(id): Path<Uuid>,
+) -> Result<impl IntoResponse, ApiError> {
+    state
+        .playbooks
+        .runner(&state.db)
+        .approve(id, &current.user.email)
+        .await
+        .map_err(run_error)?;
+    Ok(Json(run_body(&state, id).await?))
+}
+
+/// `POST /api/javari/runbook-runs/{run}/cancel`.
+pub async fn api_cancel(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path(id): Path<Uuid>,
+) -> Result<impl IntoResponse, ApiError> {
+    state
+        .playbooks
+        .runner(&state.db)
+        .cancel(id, &current.user.email)
+        .await
+        .map_err(run_error)?;
+    Ok(Json(run_body(&state, id).await?))
+}
