@@ -131,6 +131,15 @@ impl Harness {
     }
 
     pub async fn with_settings(pool: PgPool, settings: Settings) -> Harness {
+        Self::start_with(pool, settings, |state| state).await
+    }
+
+    /// With the state changed by `configure` before it is served (a Kubernetes client, …).
+    pub async fn start_with(
+        pool: PgPool,
+        settings: Settings,
+        configure: impl FnOnce(AppState) -> AppState,
+    ) -> Harness {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let vault = Vault::new(
             pool.clone(),
@@ -194,7 +203,11 @@ impl Harness {
             .await
             .expect("sync provider");
         }
-        let state = AppState::with_settings(pool.clone(), settings, Some(vault.clone()));
+        let state = configure(AppState::with_settings(
+            pool.clone(),
+            settings,
+            Some(vault.clone()),
+        ));
         let base = serve(state.clone()).await;
         let admin = create_user(&pool, "admin@example.test", PASSWORD, Role::Admin)
             .await

@@ -88,6 +88,7 @@ pub struct StepRunRow {
 
 /// One step of the dry-run preview.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Planned {
     pub number: usize,
     pub title: String,
