@@ -728,3 +728,301 @@ pub async fn export_postmortem(
     )
         .into_response())
 }
+
+// ---- pages -------------------------------------------------------------------------------
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::response::Redirect;
+
+use crate::auth::Role;
+
+/// One row of the page's timeline: the incident's own events and its resources' Events.
+pub struct TimelineRow {
+    pub at: String,
+    pub kind: String,
+    pub actor: String,
+    pub message: String,
+    /// `cluster` for a Kubernetes Event.
+    pub origin: &'static str,
+}
+
+fn rows(detail: &Detail) -> Vec<TimelineRow> {
+    let mut rows: Vec<(DateTime<Utc>, TimelineRow)> = detail
+        .timeline
+        .iter()
+        .map(|e| {
+            (
+                e.at,
+                TimelineRow {
+                    at: e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    kind: e.kind.clone(),
+                    actor: e.actor.clone().unwrap_or_default(),
+                    message: e.message.clone(),
+                    origin: "incident",
+                },
+            )
+        })
+        .collect();
+    for e in &detail.resource_events {
+        let at = e.at.unwrap_or(detail.incident.opened_at);
+        rows.push((
+            at,
+            TimelineRow {
+                at: at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                kind: format!("{} {}", e.kind, e.reason),
+                actor: e.name.clone(),
+                message: e.message.clone(),
+                origin: "cluster",
+            },
+        ));
+    }
+    rows.sort_by_key(|(at, _)| *at);
+    rows.into_iter().map(|(_, r)| r).collect()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "incidents.html")]
+struct ListPage {
+    user: User,
+    csrf: String,
+    can_act: bool,
+    all: bool,
+    incidents: Vec<IncidentView>,
+}
+
+/// `GET /incidents`: open incidents (or `?status=all`) with their response countdowns.
+pub async fn page_list(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, PageError> {
+    let incidents = list(&state, &q).await?;
+    Ok(ListPage {
+        can_act: current.user.role >= Role::Operator,
+        csrf: current.csrf.clone().unwrap_or_default(),
+        user: current.user,
+        all: q.status.as_deref() == Some("all"),
+        incidents,
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct DeclareForm {
+    title: String,
+    severity: String,
+    description: Option<String>,
+}
+
+/// `POST /incidents`: declares by hand.
+pub async fn page_declare(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Form(f): Form<DeclareForm>,
+) -> Result<Response, PageError> {
+    let d = Declare {
+        title: f.title,
+        severity: f.severity,
+        description: f.description.filter(|d| !d.trim().is_empty()),
+        source: None,
+    };
+    let id = declare(&state, &current.user, &d).await?;
+    Ok(Redirect::to(&format!("/incidents/{id}")).into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "incident.html")]
+struct DetailPage {
+    user: User,
+    csrf: String,
+    can_act: bool,
+    d: Detail,
+    rows: Vec<TimelineRow>,
+    countdown: String,
+    notice: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct NoticeQuery {
+    notice: Option<String>,
+}
+
+/// `GET /incidents/{id}`.
+pub async fn page_detail(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path(id): Path<Uuid>,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Response, PageError> {
+    let d = detail(&state, id).await?;
+    Ok(DetailPage {
+        can_act: current.user.role >= Role::Operator,
+        csrf: current.csrf.clone().unwrap_or_default(),
+        user: current.user,
+        rows: rows(&d),
+        countdown: d.incident.countdown(),
+        d,
+        notice: q.notice.unwrap_or_default(),
+    }
+    .into_response())
+}
+
+/// The detail page's forms: `action` says which.
+#[derive(Deserialize)]
+pub struct ActForm {
+    action: String,
+    text: Option<String>,
+    public: Option<String>,
+    status: Option<String>,
+    severity: Option<String>,
+    person: Option<String>,
+    role: Option<String>,
+    into: Option<Uuid>,
+}
+
+/// `POST /incidents/{id}/act`.
+pub async fn page_act(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path(id): Path<Uuid>,
+    Form(f): Form<ActForm>,
+) -> Result<Response, PageError> {
+    let user = &current.user;
+    let text = f.text.clone().unwrap_or_default();
+    match f.action.as_str() {
+        "acknowledge" => acknowledge(&state, user, id).await?,
+        "note" => {
+            core_incidents::note(&state.db, id, &text, f.public.is_some(), actor(user))
+                .await
+                .map_err(incident_error)?;
+        }
+        "resolve" => resolve(&state, user, id, &text).await?,
+        "status" => {
+            let u = Update {
+                status: f.status.clone(),
+                message: Some(text).filter(|t| !t.trim().is_empty()),
+                ..Update::default()
+            };
+            update(&state, user, id, &u).await?;
+        }
+        "severity" => {
+            let u = Update {
+                severity: f.severity.clone(),
+                ..Update::default()
+            };
+            update(&state, user, id, &u).await?;
+        }
+        "role" => {
+            let person = f.person.clone();
+            let u = match f.role.as_deref() {
+                Some("communications") => Update {
+                    communications: person,
+                    ..Update::default()
+                },
+                _ => Update {
+                    commander: person,
+                    ..Update::default()
+                },
+            };
+            update(&state, user, id, &u).await?;
+        }
+        "merge" => {
+            let into = f
+                .into
+                .ok_or_else(|| ApiError::bad_request("name the incident to merge into"))?;
+            core_incidents::merge(&state.db, id, into, actor(user))
+                .await
+                .map_err(incident_error)?;
+            return Ok(Redirect::to(&format!("/incidents/{into}")).into_response());
+        }
+        other => {
+            return Err(ApiError::bad_request(format!("unknown action {other:?}")).into());
+        }
+    }
+    // Only the known actions above reach here: the word is safe in the URL.
+    Ok(Redirect::to(&format!("/incidents/{id}?notice={}", f.action)).into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "incident_postmortem.html")]
+struct PostmortemPage {
+    user: User,
+    csrf: String,
+    can_act: bool,
+    incident: IncidentView,
+    markdown: String,
+    items: Vec<core_incidents::ActionItem>,
+    notice: String,
+}
+
+/// `GET /incidents/{id}/postmortem`: the editor (Markdown) with its action items.
+pub async fn page_postmortem(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path(id): Path<Uuid>,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Response, PageError> {
+    let incident = core_incidents::get(&state.db, id)
+        .await
+        .map_err(incident_error)?;
+    let markdown = core_incidents::postmortem(&state.db, id)
+        .await
+        .map_err(incident_error)?;
+    let items = core_incidents::action_items(&state.db, id)
+        .await
+        .map_err(incident_error)?;
+    Ok(PostmortemPage {
+        can_act: current.user.role >= Role::Operator,
+        csrf: current.csrf.clone().unwrap_or_default(),
+        user: current.user,
+        incident: IncidentView::of(incident, Utc::now()),
+        markdown,
+        items,
+        notice: q.notice.unwrap_or_default(),
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct PostmortemForm {
+    markdown: Option<String>,
+    title: Option<String>,
+    owner: Option<String>,
+    due: Option<String>,
+}
+
+/// `POST /incidents/{id}/postmortem`: saves the Markdown, or adds an action item.
+pub async fn page_save_postmortem(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path(id): Path<Uuid>,
+    Form(f): Form<PostmortemForm>,
+) -> Result<Response, PageError> {
+    let notice = if let Some(markdown) = f.markdown {
+        core_incidents::save_postmortem(&state.db, id, &markdown, actor(&current.user))
+            .await
+            .map_err(incident_error)?;
+        "saved"
+    } else {
+        let due = match f.due.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+            Some(d) => Some(
+                chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                    .map_err(|_| ApiError::bad_request("due: a date as YYYY-MM-DD"))?,
+            ),
+            None => None,
+        };
+        core_incidents::add_action_item(
+            &state.db,
+            id,
+            f.title.as_deref().unwrap_or_default(),
+            f.owner.as_deref().unwrap_or_default(),
+            due,
+        )
+        .await
+        .map_err(incident_error)?;
+        "item"
+    };
+    Ok(Redirect::to(&format!("/incidents/{id}/postmortem?notice={notice}")).into_response())
+}

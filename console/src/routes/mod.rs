@@ -91,6 +91,12 @@ pub fn app(state: AppState) -> Router {
             post(runbooks::api_preview),
         )
         .route("/api/javari/runbook-runs/{id}", get(runbooks::api_run))
+        .route("/incidents", get(incidents::page_list))
+        .route("/incidents/{id}", get(incidents::page_detail))
+        .route("/incidents/{id}/postmortem", get(incidents::page_postmortem))
+        .route("/runbooks", get(runbooks::page_list))
+        .route("/runbooks/{id}", get(runbooks::page_detail))
+        .route("/runbook-runs/{id}", get(runbooks::page_run))
         .route_layer(from_fn_with_state(state.clone(), require_viewer));
 
     let operator_uploads = Router::new()
@@ -152,6 +158,15 @@ pub fn app(state: AppState) -> Router {
             post(incidents::api_add_action_item),
         )
         .route("/api/javari/runbooks/{id}/runs", post(runbooks::api_start))
+        .route("/incidents", post(incidents::page_declare))
+        .route("/incidents/{id}/act", post(incidents::page_act))
+        .route(
+            "/incidents/{id}/postmortem",
+            post(incidents::page_save_postmortem),
+        )
+        .route("/runbooks/{id}/runs", post(runbooks::page_start))
+        .route("/runbook-runs/{id}/step", post(runbooks::page_step))
+        .route("/runbook-runs/{id}/approve", post(runbooks::page_approve))
         .route(
             "/api/javari/runbook-runs/{id}/step",
             post(runbooks::api_step),

@@ -391,3 +391,276 @@ pub async fn api_cancel(
         .map_err(run_error)?;
     Ok(Json(run_body(&state, id).await?))
 }
+
+// ---- pages -------------------------------------------------------------------------------
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::response::{Redirect, Response};
+
+use crate::auth::{Role, User};
+use crate::error::PageError;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "runbooks.html")]
+struct ListPage {
+    user: User,
+    csrf: String,
+    runbooks: Vec<RunbookSummary>,
+}
+
+/// `GET /runbooks`.
+pub async fn page_list(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+) -> Response {
+    ListPage {
+        csrf: current.csrf.clone().unwrap_or_default(),
+        user: current.user,
+        runbooks: state
+            .playbooks
+            .catalogue
+            .iter()
+            .map(RunbookSummary::of)
+            .collect(),
+    }
+    .into_response()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "runbook.html")]
+struct DetailPage {
+    user: User,
+    csrf: String,
+    can_run: bool,
+    runbook: RunbookSummary,
+    summary: String,
+    steps: Vec<StepView>,
+    incident: String,
+    namespace: String,
+    /// Parameter, its description and the prefilled value.
+    fields: Vec<(String, String, String)>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct DetailQuery {
+    incident: Option<Uuid>,
+}
+
+/// `GET /runbooks/{id}?incident=…`: the steps, and the form that starts a run (prefilled
+/// from the incident when there is one).
+pub async fn page_detail(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<DetailQuery>,
+) -> Result<Response, PageError> {
+    let r = runbook(&state, &id)?;
+    let mut prefilled = BTreeMap::new();
+    let mut namespace = String::new();
+    if let Some(incident) = q.incident {
+        let i = javari_core::incidents::get(&state.db, incident)
+            .await
+            .map_err(incident_error)?;
+        if let Some(s) = super::incidents::suggestions(&state, &i)
+            .await
+            .into_iter()
+            .find(|s| s.id == id)
+        {
+            prefilled = s.parameters;
+        }
+        namespace = i.source_namespace.unwrap_or_default();
+    }
+    let fields = r
+        .meta
+        .parameters
+        .iter()
+        .map(|(k, p)| {
+            let value = prefilled
+                .get(k)
+                .cloned()
+                .or_else(|| p.default.clone())
+                .unwrap_or_default();
+            (k.clone(), p.description.clone(), value)
+        })
+        .collect();
+    Ok(DetailPage {
+        can_run: current.user.role >= Role::Operator,
+        csrf: current.csrf.clone().unwrap_or_default(),
+        user: current.user,
+        runbook: RunbookSummary::of(r),
+        summary: r.summary.clone(),
+        steps: steps_of(r),
+        incident: q.incident.map(|i| i.to_string()).unwrap_or_default(),
+        namespace,
+        fields,
+    }
+    .into_response())
+}
+
+/// `POST /runbooks/{id}/runs`: the form's fields are `namespace`, `incident` and `param.NAME`.
+pub async fn page_start(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path(id): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let mut input = RunInput::default();
+    for (k, v) in fields {
+        match k.as_str() {
+            "namespace" if !v.is_empty() => input.namespace = Some(v),
+            "incident" if !v.is_empty() => {
+                input.incident = Some(
+                    v.parse()
+                        .map_err(|_| ApiError::bad_request("incident: not an id"))?,
+                );
+            }
+            _ => {
+                if let Some(name) = k.strip_prefix("param.")
+                    && !v.is_empty()
+                {
+                    input.parameters.insert(name.to_owned(), v);
+                }
+            }
+        }
+    }
+    let run = start(&state, &current, &id, &input).await?;
+    Ok(Redirect::to(&format!("/runbook-runs/{run}")).into_response())
+}
+
+/// One step of the run page: the runbook's step with what it will do and its attempts.
+pub struct RunStepRow {
+    pub step: StepView,
+    pub does: String,
+    pub state: &'static str,
+    pub attempts: Vec<StepRunRow>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "runbook_run.html")]
+struct RunPage {
+    user: User,
+    csrf: String,
+    can_run: bool,
+    run: RunRow,
+    title: String,
+    rows: Vec<RunStepRow>,
+    current: Option<StepView>,
+    notice: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct RunQuery {
+    notice: Option<String>,
+}
+
+/// `GET /runbook-runs/{id}`: the run step by step.
+pub async fn page_run(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path(id): Path<Uuid>,
+    axum::extract::Query(q): axum::extract::Query<RunQuery>,
+) -> Result<Response, PageError> {
+    let body = run_body(&state, id).await?;
+    let r = runbook(&state, &body.run.runbook_id)?;
+    let json: serde_json::Value =
+        sqlx::query_scalar("SELECT parameters FROM javari_runbook_runs WHERE id = $1")
+            .bind(id)
+            .fetch_one(&state.db)
+            .await?;
+    let mut values: Values = serde_json::from_value(json).unwrap_or_default();
+    values.insert("namespace".into(), body.run.namespace.clone());
+    if let Some(i) = body.run.incident_id {
+        values.insert("incident.id".into(), i.to_string());
+    }
+    let planned = preview(r, &values).unwrap_or_default();
+    let rows = body
+        .steps
+        .iter()
+        .map(|s| {
+            let n = s.number as i32;
+            let attempts: Vec<StepRunRow> = body
+                .attempts
+                .iter()
+                .filter(|a| a.step_number == n)
+                .cloned()
+                .collect();
+            let state = if n < body.run.current_step {
+                "done"
+            } else if n == body.run.current_step {
+                match body.run.status.as_str() {
+                    "failed" => "failed",
+                    "awaiting_approval" => "awaiting approval",
+                    "running" => "next",
+                    _ => "",
+                }
+            } else {
+                ""
+            };
+            RunStepRow {
+                does: planned
+                    .iter()
+                    .find(|p| p.number == s.number)
+                    .map(|p| p.does.clone())
+                    .unwrap_or_default(),
+                step: s.clone(),
+                state,
+                attempts,
+            }
+        })
+        .collect();
+    Ok(RunPage {
+        can_run: current.user.role >= Role::Operator,
+        csrf: current.csrf.clone().unwrap_or_default(),
+        user: current.user,
+        title: r.meta.title.clone(),
+        run: body.run,
+        rows,
+        current: body.current,
+        notice: q.notice.unwrap_or_default(),
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct StepForm {
+    confirm: Option<String>,
+}
+
+/// `POST /runbook-runs/{id}/step`: runs the current step (the box confirms a change).
+pub async fn page_step(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path(id): Path<Uuid>,
+    Form(f): Form<StepForm>,
+) -> Result<Response, PageError> {
+    let confirmed = f.confirm.is_some();
+    match state
+        .playbooks
+        .runner(&state.db)
+        .advance(id, &current.user.email, confirmed)
+        .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("/runbook-runs/{id}")).into_response()),
+        Err(RunError::NeedsConfirmation { .. }) => {
+            Ok(Redirect::to(&format!("/runbook-runs/{id}?notice=confirm")).into_response())
+        }
+        Err(e) => Err(run_error(e).into()),
+    }
+}
+
+/// `POST /runbook-runs/{id}/approve`.
+pub async fn page_approve(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path(id): Path<Uuid>,
+) -> Result<Response, PageError> {
+    state
+        .playbooks
+        .runner(&state.db)
+        .approve(id, &current.user.email)
+        .await
+        .map_err(run_error)?;
+    Ok(Redirect::to(&format!("/runbook-runs/{id}")).into_response())
+}
