@@ -93,7 +93,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/javari/runbook-runs/{id}", get(runbooks::api_run))
         .route("/incidents", get(incidents::page_list))
         .route("/incidents/{id}", get(incidents::page_detail))
-        .route("/incidents/{id}/postmortem", get(incidents::page_postmortem))
+        .route(
+            "/incidents/{id}/postmortem",
+            get(incidents::page_postmortem),
+        )
         .route("/runbooks", get(runbooks::page_list))
         .route("/runbooks/{id}", get(runbooks::page_detail))
         .route("/runbook-runs/{id}", get(runbooks::page_run))
