@@ -4,6 +4,7 @@
 pub mod config;
 pub mod context;
 pub mod credentials;
+pub mod driver;
 pub mod faults;
 pub mod http;
 pub mod incident_gauge;
