@@ -508,5 +508,8 @@ async fn a_failed_check_to_a_postmortem_through_a_runbook() {
 
     follower.abort();
     drop(stop);
-    operator.await.expect("controllers stopped");
+    operator
+        .await
+        .expect("controllers stopped")
+        .expect("controllers ran");
 }

@@ -412,5 +412,8 @@ async fn every_kube_step_of_the_runbooks_changes_the_cluster() {
     );
 
     drop(stop);
-    operator.await.expect("controllers stopped");
+    operator
+        .await
+        .expect("controllers stopped")
+        .expect("controllers ran");
 }
