@@ -151,4 +151,16 @@ pub struct Config {
     /// `required` (refuse to start without it) or `off`.
     #[arg(long, env = "JAVARI_KUBE", default_value = "auto")]
     pub kube: crate::kube_client::KubeMode,
+    /// Folder of the runbooks (`*.md`); one that does not parse stops the start.
+    #[arg(long, env = "JAVARI_RUNBOOKS_DIR", default_value = "runbooks")]
+    pub runbooks_dir: std::path::PathBuf,
+    /// What verify steps check for a Monitor with a projectRef (as the operator's).
+    #[arg(long, env = "JAVARI_PROJECT_URL_TEMPLATE", default_value = javari_core::runbooks::DEFAULT_PROJECT_URL)]
+    pub project_url_template: String,
+    /// Slack-compatible webhook for incidents declared, acknowledged, re-graded, resolved.
+    #[arg(long, env = "JAVARI_INCIDENT_WEBHOOK", hide_env_values = true)]
+    pub incident_webhook: Option<String>,
+    /// Tries per incident notification (5xx, 429 and connection failures are retried).
+    #[arg(long, env = "JAVARI_INCIDENT_WEBHOOK_ATTEMPTS", default_value_t = 3)]
+    pub incident_webhook_attempts: u32,
 }

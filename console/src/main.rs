@@ -31,6 +31,8 @@ enum StartError {
     Rollup(String),
     #[error(transparent)]
     Kube(#[from] javari_console::kube_client::KubeError),
+    #[error("runbooks: {0}")]
+    Runbooks(#[from] javari_core::runbooks::CatalogueError),
     #[error("server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -154,8 +156,26 @@ async fn run(config: Config) -> Result<(), StartError> {
         embed_batch: config.embed_batch.clamp(1, 2048),
         embed_batch_timeout: std::time::Duration::from_secs(config.embed_batch_timeout_secs.max(1)),
         status_cache_ttl: std::time::Duration::from_secs(config.status_cache_seconds),
+        incidents: javari_console::settings::IncidentSettings {
+            runbooks_dir: config.runbooks_dir.clone(),
+            project_url_template: config.project_url_template.clone(),
+            webhook: config
+                .incident_webhook
+                .clone()
+                .map(|url| javari_core::incidents::Webhook {
+                    attempts: config.incident_webhook_attempts.clamp(1, 10),
+                    ..javari_core::incidents::Webhook::new(url)
+                }),
+        },
         ..defaults
     };
+    // A runbook that does not parse stops the start, as it fails CI; no folder means no
+    // runbooks (incidents still work).
+    if settings.incidents.runbooks_dir.is_dir() {
+        javari_core::runbooks::Catalogue::load_dir(&settings.incidents.runbooks_dir)?;
+    } else {
+        warn!(dir = %settings.incidents.runbooks_dir.display(), "no runbooks folder: no runbooks to suggest or run");
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Listen {

@@ -50,6 +50,31 @@ pub struct Settings {
     pub status_cache_ttl: Duration,
     /// The admins' read-only SQL console: statement timeout, row limit, statement size.
     pub sql_console: javari_core::schema::sql_console::ConsoleLimits,
+    /// Runbooks, the project URL verify steps check, incident notifications.
+    pub incidents: IncidentSettings,
+}
+
+/// Where runbooks come from and where incident notifications go.
+#[derive(Clone, Debug)]
+pub struct IncidentSettings {
+    /// `runbooks/*.md`; every file must parse, or the console refuses to start.
+    pub runbooks_dir: std::path::PathBuf,
+    /// As the operator's `JAVARI_PROJECT_URL_TEMPLATE`: what a verify step checks for a
+    /// Monitor with a projectRef.
+    pub project_url_template: String,
+    /// Slack-compatible webhook told when an incident is declared, acknowledged, changes
+    /// severity or is resolved.
+    pub webhook: Option<javari_core::incidents::Webhook>,
+}
+
+impl Default for IncidentSettings {
+    fn default() -> Self {
+        Self {
+            runbooks_dir: "runbooks".into(),
+            project_url_template: javari_core::runbooks::DEFAULT_PROJECT_URL.to_owned(),
+            webhook: None,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -74,6 +99,7 @@ impl Default for Settings {
             max_concurrent_crawls: 2,
             status_cache_ttl: Duration::from_secs(15),
             sql_console: Default::default(),
+            incidents: IncidentSettings::default(),
         }
     }
 }

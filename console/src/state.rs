@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use javari_core::chat::{ChatService, ChatSettings, Gateway, ProviderDirectory};
+use javari_core::runbooks::{Catalogue, Playbooks};
 use javari_core::vault::Vault;
 use sqlx::PgPool;
 
@@ -31,6 +32,8 @@ pub struct AppState {
     /// The status page's public components and its figures, cached for a few seconds.
     pub(crate) public: Arc<crate::platform::PublicComponents>,
     pub(crate) status: Arc<crate::status_page::StatusCache>,
+    /// Runbooks, their step executor and incident notifications.
+    pub playbooks: Arc<Playbooks>,
 }
 
 impl AppState {
@@ -69,7 +72,18 @@ impl AppState {
             settings.embed_concurrency.max(1),
         ));
         let status_ttl = settings.status_cache_ttl;
+        let runbooks = Catalogue::load_dir(&settings.incidents.runbooks_dir).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "runbooks not loaded");
+            Catalogue::default()
+        });
+        let playbooks = Arc::new(Playbooks::new(
+            runbooks,
+            None,
+            &settings.incidents.project_url_template,
+            settings.incidents.webhook.clone(),
+        ));
         Self {
+            playbooks,
             gateway,
             directory,
             settings: Arc::new(settings),
@@ -88,6 +102,7 @@ impl AppState {
 
     /// The same state, acting on the cluster through `client`.
     pub fn with_kube(mut self, client: kube::Client) -> Self {
+        self.playbooks = Arc::new(self.playbooks.with_client(client.clone()));
         self.kube = Some(client);
         self
     }

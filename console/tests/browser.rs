@@ -574,3 +574,208 @@ async fn overview_resources_and_actions_in_a_browser(pool: PgPool) {
     )
     .await;
 }
+
+const PROBE_RUNBOOK: &str = r#"---
+id: probe
+title: Probe the web target
+severities: [P1, P2]
+triggers:
+  monitors: ["web-*"]
+parameters:
+  target: {description: "What to probe", default: "http://127.0.0.1:9/unused"}
+  webhook: {description: "The channel"}
+---
+
+# Probe the web target
+
+## 1. Count open incidents
+
+```javari
+kind: sql
+query: SELECT count(*) AS open FROM javari_incidents WHERE status <> 'resolved'
+```
+
+## 2. Tell the channel
+
+```javari
+kind: notify
+webhook: "{{ webhook }}"
+text: "probing for {{ incident.id }}"
+```
+
+## 3. Look at the dashboards
+
+```javari
+kind: manual
+checklist:
+  - The error rate is back to normal
+```
+"#;
+
+/// The page's state once it is a loaded run page that this test has not acted on yet.
+const RUN_PAGE_STATE: &str = "if (document.readyState !== 'complete' || document.body.dataset.seen \
+     || !document.querySelector('#run-status')) return '';\
+     const next = document.querySelector('#steps li[data-state=next], #steps li[data-state=failed]');\
+     return [document.querySelector('#run-status').textContent, next ? next.dataset.step : '-',\
+             document.querySelector('[role=alert]') ? 'alert' : ''].join(' ');";
+
+#[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
+async fn run_a_runbook_from_the_incident_page_in_a_browser(pool: PgPool) {
+    use std::sync::{Arc, Mutex};
+    let hooks: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let seen = hooks.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(body): axum::Json<serde_json::Value>| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap_or_else(|e| e.into_inner()).push(body);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let hook = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+
+    let dir = tempdir::Dir::new();
+    std::fs::write(dir.path.join("probe.md"), PROBE_RUNBOOK).expect("runbook");
+    let mut settings = support::test_settings();
+    settings.incidents.runbooks_dir = dir.path.clone();
+    let h = Harness::with_settings(pool, settings).await;
+    let declared: serde_json::Value = h
+        .http
+        .post(h.url("/api/javari/incidents"))
+        .bearer_auth(&h.operator_token)
+        .json(&json!({"title": "web is down", "severity": "P1",
+            "source": {"kind": "monitor", "namespace": "prod", "name": "web-health"}}))
+        .send()
+        .await
+        .expect("declare")
+        .json()
+        .await
+        .expect("json");
+    let id = declared["incident"]["id"].as_str().expect("id").to_owned();
+
+    let (driver, c, _profile) = browser().await;
+    c.goto(&h.url(&format!("/incidents/{id}")))
+        .await
+        .expect("open the incident");
+    for (field, value) in [("#email", "operator@example.test"), ("#password", PASSWORD)] {
+        c.find(Locator::Css(field))
+            .await
+            .expect("field")
+            .send_keys(value)
+            .await
+            .expect("type");
+    }
+    c.find(Locator::Css("form button[type=submit]"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("sign in");
+    // The incident page, with its countdown and the suggested runbook.
+    let countdown = wait_until("the incident page", Duration::from_secs(10), async || {
+        script_text(
+            &c,
+            "if (document.readyState !== 'complete' || !document.querySelector('#suggested a[data-runbook=probe]')) return '';\
+             return document.querySelector('.countdown').textContent.trim();",
+        )
+        .await
+        .filter(|s| !s.is_empty())
+    })
+    .await;
+    assert!(countdown.ends_with("left"), "{countdown}");
+    c.find(Locator::Css("#suggested a[data-runbook=probe]"))
+        .await
+        .expect("suggested runbook")
+        .click()
+        .await
+        .expect("open the runbook");
+    wait_until("the runbook page", Duration::from_secs(10), async || {
+        script_text(
+            &c,
+            "return document.readyState === 'complete' && document.querySelector('#start-run') ? 'ok' : '';",
+        )
+        .await
+        .filter(|s| s == "ok")
+    })
+    .await;
+    c.execute(
+        "document.querySelector('input[name=\"param.webhook\"]').value = arguments[0];\
+         document.body.dataset.seen = '1'; document.querySelector('#start-run').submit();",
+        vec![json!(hook)],
+    )
+    .await
+    .expect("start the run");
+
+    let mut states = Vec::new();
+    let mut confirmed_once = false;
+    for _ in 0..6 {
+        let state = wait_until(
+            "the run page after a step",
+            Duration::from_secs(15),
+            async || {
+                script_text(&c, RUN_PAGE_STATE)
+                    .await
+                    .filter(|s| !s.is_empty())
+            },
+        )
+        .await;
+        states.push(state.clone());
+        if state.starts_with("succeeded") {
+            break;
+        }
+        // Step 2 changes something: sent once without the box, refused; then confirmed.
+        let confirm = state.starts_with("running 2") && confirmed_once;
+        confirmed_once |= state.starts_with("running 2");
+        c.execute(
+            "const box = document.querySelector('#confirm'); if (box && arguments[0]) box.checked = true;\
+             document.body.dataset.seen = '1'; document.querySelector('#run-step').submit();",
+            vec![json!(confirm)],
+        )
+        .await
+        .expect("run the step");
+    }
+    assert_eq!(
+        states,
+        [
+            "running 1 ",
+            "running 2 ",
+            "running 2 alert",
+            "running 3 ",
+            "succeeded - "
+        ],
+        "one step at a time, the change confirmed before it ran"
+    );
+    let hooks = hooks.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert_eq!(hooks, [json!({"text": format!("probing for {id}")})]);
+
+    // The incident's timeline shows the run, step by step, with the operator.
+    c.goto(&h.url(&format!("/incidents/{id}")))
+        .await
+        .expect("back to the incident");
+    let timeline = wait_until("the timeline", Duration::from_secs(10), async || {
+        script_text(
+            &c,
+            "if (document.readyState !== 'complete' || !document.querySelector('#timeline')) return '';\
+             return [...document.querySelectorAll('#timeline tbody tr')].map(r => [...r.cells].map(c => c.textContent.trim()).join(' | ')).join('\\n');",
+        )
+        .await
+        .filter(|s| !s.is_empty())
+    })
+    .await;
+    for needle in [
+        "runbook_started | operator@example.test | runbook probe started",
+        "runbook_step | operator@example.test | probe step 1 Count open incidents: succeeded",
+        "runbook_step | operator@example.test | probe step 2 Tell the channel: succeeded",
+        "runbook_step | operator@example.test | probe step 3 Look at the dashboards: succeeded",
+    ] {
+        assert!(timeline.contains(needle), "{needle} in\n{timeline}");
+    }
+    drop(c);
+    drop(driver);
+}

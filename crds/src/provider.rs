@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 use crate::common::CredentialKeyRef;
 use crate::duration::DURATION_PATTERN;
 
+/// Annotation that marks a Provider down so chat routes around it; its value says who failed
+/// it over (`monitor/NAME`, `runbook/ACTOR`). Removing it restores the Provider.
+pub const FAILOVER_ANNOTATION: &str = "javari.ai/failed-over-by";
+
 /// Desired state of a Provider.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(

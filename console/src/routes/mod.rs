@@ -6,11 +6,13 @@ mod chat;
 mod conversations;
 mod crawls;
 mod health;
+mod incidents;
 mod json;
 mod knowledge;
 mod openapi;
 mod overview;
 mod resources;
+mod runbooks;
 pub(crate) mod schema;
 mod status;
 
@@ -130,6 +132,32 @@ pub fn app(state: AppState) -> Router {
             get(schema::module_mermaid),
         )
         .route("/schema/findings", get(schema::findings_page))
+        .route("/api/javari/incidents", get(incidents::api_list))
+        .route("/api/javari/incidents/{id}", get(incidents::api_get))
+        .route(
+            "/api/javari/incidents/{id}/postmortem",
+            get(incidents::api_postmortem),
+        )
+        .route(
+            "/incidents/{id}/postmortem.md",
+            get(incidents::export_postmortem),
+        )
+        .route("/api/javari/runbooks", get(runbooks::api_list))
+        .route("/api/javari/runbooks/{id}", get(runbooks::api_get))
+        .route(
+            "/api/javari/runbooks/{id}/preview",
+            post(runbooks::api_preview),
+        )
+        .route("/api/javari/runbook-runs/{id}", get(runbooks::api_run))
+        .route("/incidents", get(incidents::page_list))
+        .route("/incidents/{id}", get(incidents::page_detail))
+        .route(
+            "/incidents/{id}/postmortem",
+            get(incidents::page_postmortem),
+        )
+        .route("/runbooks", get(runbooks::page_list))
+        .route("/runbooks/{id}", get(runbooks::page_detail))
+        .route("/runbook-runs/{id}", get(runbooks::page_run))
         .route_layer(from_fn_with_state(state.clone(), require_viewer));
 
     let operator_uploads = Router::new()
@@ -173,6 +201,54 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/conversations/{id}/continue",
             post(conversations::continue_page),
+        )
+        .route("/api/javari/incidents", post(incidents::api_declare))
+        .route("/api/javari/incidents/{id}", patch(incidents::api_update))
+        .route(
+            "/api/javari/incidents/{id}/acknowledge",
+            post(incidents::api_acknowledge),
+        )
+        .route(
+            "/api/javari/incidents/{id}/notes",
+            post(incidents::api_note),
+        )
+        .route(
+            "/api/javari/incidents/{id}/resolve",
+            post(incidents::api_resolve),
+        )
+        .route(
+            "/api/javari/incidents/{id}/merge",
+            post(incidents::api_merge),
+        )
+        .route(
+            "/api/javari/incidents/{id}/postmortem",
+            axum::routing::put(incidents::api_save_postmortem),
+        )
+        .route(
+            "/api/javari/incidents/{id}/action-items",
+            post(incidents::api_add_action_item),
+        )
+        .route("/api/javari/runbooks/{id}/runs", post(runbooks::api_start))
+        .route("/incidents", post(incidents::page_declare))
+        .route("/incidents/{id}/act", post(incidents::page_act))
+        .route(
+            "/incidents/{id}/postmortem",
+            post(incidents::page_save_postmortem),
+        )
+        .route("/runbooks/{id}/runs", post(runbooks::page_start))
+        .route("/runbook-runs/{id}/step", post(runbooks::page_step))
+        .route("/runbook-runs/{id}/approve", post(runbooks::page_approve))
+        .route(
+            "/api/javari/runbook-runs/{id}/step",
+            post(runbooks::api_step),
+        )
+        .route(
+            "/api/javari/runbook-runs/{id}/approve",
+            post(runbooks::api_approve),
+        )
+        .route(
+            "/api/javari/runbook-runs/{id}/cancel",
+            post(runbooks::api_cancel),
         )
         .route_layer(from_fn_with_state(state.clone(), require_operator));
 

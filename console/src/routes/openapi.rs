@@ -20,7 +20,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, chat, conversations, crawls, health, knowledge, resources, status};
+use super::{
+    auth, chat, conversations, crawls, health, incidents, knowledge, resources, runbooks, status,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -60,6 +62,25 @@ use super::{auth, chat, conversations, crawls, health, knowledge, resources, sta
         status::shields,
         status::metrics_summary,
         resources::action_api,
+        incidents::api_list,
+        incidents::api_get,
+        incidents::api_declare,
+        incidents::api_update,
+        incidents::api_acknowledge,
+        incidents::api_note,
+        incidents::api_resolve,
+        incidents::api_merge,
+        incidents::api_postmortem,
+        incidents::api_save_postmortem,
+        incidents::api_add_action_item,
+        runbooks::api_list,
+        runbooks::api_get,
+        runbooks::api_preview,
+        runbooks::api_start,
+        runbooks::api_run,
+        runbooks::api_step,
+        runbooks::api_approve,
+        runbooks::api_cancel,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&BearerAuth, &ErrorResponses),

@@ -144,6 +144,19 @@ impl Harness {
         settings: Settings,
         kube: Option<kube::Client>,
     ) -> Harness {
+        Self::start_with(pool, settings, |state| match kube {
+            Some(client) => state.with_kube(client),
+            None => state,
+        })
+        .await
+    }
+
+    /// With the state changed by `configure` before it is served (a Kubernetes client, …).
+    pub async fn start_with(
+        pool: PgPool,
+        settings: Settings,
+        configure: impl FnOnce(AppState) -> AppState,
+    ) -> Harness {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let app_pool = javari_testenv::runtime_pool(&pool)
             .await
@@ -210,10 +223,11 @@ impl Harness {
             .await
             .expect("sync provider");
         }
-        let mut state = AppState::with_settings(app_pool.clone(), settings, Some(vault.clone()));
-        if let Some(client) = kube {
-            state = state.with_kube(client);
-        }
+        let state = configure(AppState::with_settings(
+            app_pool.clone(),
+            settings,
+            Some(vault.clone()),
+        ));
         let base = serve(state.clone()).await;
         let admin = create_user(&app_pool, "admin@example.test", PASSWORD, Role::Admin)
             .await

@@ -3,6 +3,7 @@
 //! declare and work them through here.
 
 mod lifecycle;
+mod notify;
 mod postmortem;
 mod review;
 mod store;
@@ -11,6 +12,7 @@ pub use lifecycle::{
     IncidentStatus, Mover, OPEN_STATUSES_SQL, TransitionError, open_statuses, respond_by,
     response_target,
 };
+pub use notify::{Notice, Webhook, notify};
 pub use postmortem::{ActionItem, Durations, Impact, draft, durations, human};
 pub use review::{
     MAX_POSTMORTEM_BYTES, action_items, add_action_item, impact, last_change_before, postmortem,
@@ -18,5 +20,5 @@ pub use review::{
 };
 pub use store::{
     Declaration, EventKind, Incident, IncidentError, Role, TimelineEvent, acknowledge, assign,
-    declare, get, merge, note, timeline, transition,
+    declare, get, list, merge, note, record, set_severity, timeline, transition,
 };

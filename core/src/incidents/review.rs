@@ -55,7 +55,7 @@ pub async fn impact(pool: &PgPool, incident: &Incident) -> Result<Impact, Incide
 }
 
 /// The most recent change in the incident's namespace before it opened: a Credential
-/// rotation or update, or a Project rollback; the lead most investigations start from.
+/// rotation or update, a Project rollout or rollback, a Provider health change; the lead most investigations start from.
 pub async fn last_change_before(
     pool: &PgPool,
     incident: &Incident,
@@ -76,6 +76,9 @@ pub async fn last_change_before(
                   NULL, h.created_at \
            FROM javari_auto_healing_incidents h JOIN javari_projects p ON p.id = h.project_id \
            WHERE p.namespace = $1 AND h.created_at <= $2 \
+           UNION ALL \
+           SELECT kind, message, NULL, created_at FROM javari_change_log \
+           WHERE namespace = $1 AND created_at <= $2 \
          ) changes ORDER BY at DESC LIMIT 1",
     )
     .bind(ns)

@@ -41,6 +41,9 @@ pub enum EventKind {
     StatusUpdate,
     MergedInto,
     MergedFrom,
+    SeverityChanged,
+    /// A notification webhook's result.
+    Webhook,
 }
 
 impl EventKind {
@@ -54,6 +57,8 @@ impl EventKind {
             Self::StatusUpdate => "status_update",
             Self::MergedInto => "merged_into",
             Self::MergedFrom => "merged_from",
+            Self::SeverityChanged => "severity_changed",
+            Self::Webhook => "webhook",
         }
     }
 }
@@ -266,6 +271,88 @@ pub async fn transition(
     event(&mut tx, id, EventKind::StatusChanged, message, actor, data).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// `data` of a severity change on the timeline.
+#[derive(serde::Serialize)]
+struct SeverityChange<'a> {
+    from: &'a str,
+    to: &'a str,
+}
+
+/// Changes the severity (and so the response target); `false` when it already had it.
+pub async fn set_severity(
+    pool: &PgPool,
+    id: Uuid,
+    severity: Severity,
+    actor: &str,
+) -> Result<bool, IncidentError> {
+    let mut tx = pool.begin().await?;
+    let incident = locked(&mut tx, id).await?;
+    let to = severity_str(severity);
+    if incident.severity == to {
+        return Ok(false);
+    }
+    if !incident.status()?.is_open() {
+        return Err(IncidentError::Invalid(
+            "only an open incident can change severity",
+        ));
+    }
+    sqlx::query("UPDATE javari_incidents SET severity = $2 WHERE id = $1")
+        .bind(id)
+        .bind(to)
+        .execute(&mut *tx)
+        .await?;
+    let message = format!("severity {} → {to}", incident.severity);
+    let data = serde_json::to_value(SeverityChange {
+        from: &incident.severity,
+        to,
+    })
+    .ok();
+    event(
+        &mut tx,
+        id,
+        EventKind::SeverityChanged,
+        &message,
+        actor,
+        data,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Records what happened outside the incident's own changes (a webhook's result).
+pub async fn record(
+    pool: &PgPool,
+    id: Uuid,
+    kind: EventKind,
+    message: &str,
+    actor: &str,
+) -> Result<(), IncidentError> {
+    let mut conn = pool.acquire().await?;
+    event(&mut conn, id, kind, message, actor, None).await?;
+    Ok(())
+}
+
+/// Incidents, newest first: the open ones, or all; at most `limit`.
+pub async fn list(
+    pool: &PgPool,
+    open_only: bool,
+    limit: i64,
+) -> Result<Vec<Incident>, IncidentError> {
+    let filter = if open_only {
+        format!("WHERE status IN {}", super::lifecycle::OPEN_STATUSES_SQL)
+    } else {
+        String::new()
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM javari_incidents {filter} ORDER BY opened_at DESC, id LIMIT $1"
+    );
+    Ok(sqlx::query_as::<_, Incident>(sqlx::AssertSqlSafe(sql))
+        .bind(limit)
+        .fetch_all(pool)
+        .await?)
 }
 
 /// Acknowledges once (MTTA is measured from here); moves a triaged incident to investigating.

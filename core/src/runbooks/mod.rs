@@ -2,20 +2,24 @@
 //! verify, approval, notify), validated when loaded, and matched to incidents by trigger.
 
 mod catalogue;
+mod kube;
 mod model;
 mod parse;
 mod run;
+mod service;
 mod sql;
 mod steps;
 mod validate;
 
 pub use catalogue::{Catalogue, CatalogueError, Source};
+pub use kube::{DEFAULT_PROJECT_URL, KubeExecutor, MAX_REPLICAS};
 pub use model::{
     Action, CONTEXT_VARIABLES, FrontMatter, HttpMethod, KubeAction, OnFailure, Parameter, Runbook,
     Step, StepKind, Triggers,
 };
 pub use parse::{RunbookError, STEP_FENCE, parse};
-pub use run::{Planned, RunError, RunRow, Runner, StepRunRow, preview};
+pub use run::{Planned, RunError, RunRow, Runner, StepRunRow, preview, runs_of};
+pub use service::{MAX_NOTIFICATIONS_IN_FLIGHT, Playbooks};
 pub use sql::{SqlStepError, Table, run_read_only};
 pub use steps::{OUTPUT_LIMIT, StepExecutor, Values, redact, render, rendered};
 pub use validate::{

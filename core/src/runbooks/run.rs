@@ -50,7 +50,8 @@ pub enum RunError {
 }
 
 /// A run's state as stored.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RunRow {
     pub id: Uuid,
     pub runbook_id: String,
@@ -74,7 +75,8 @@ macro_rules! select_run {
     };
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StepRunRow {
     pub step_number: i32,
     pub attempt: i32,
@@ -86,6 +88,7 @@ pub struct StepRunRow {
 
 /// One step of the dry-run preview.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Planned {
     pub number: usize,
     pub title: String,
@@ -228,7 +231,19 @@ impl<E: StepExecutor> Runner<'_, E> {
                 .fetch_one(self.pool)
                 .await?;
         let parameters: Values = serde_json::from_value(json).unwrap_or_default();
-        Ok(values_of(&parameters, &run.namespace, run.incident_id))
+        let mut values = values_of(&parameters, &run.namespace, run.incident_id);
+        if let Some(incident) = run.incident_id {
+            let found: Option<(String, String)> =
+                sqlx::query_as("SELECT title, severity FROM javari_incidents WHERE id = $1")
+                    .bind(incident)
+                    .fetch_optional(self.pool)
+                    .await?;
+            if let Some((title, severity)) = found {
+                values.insert("incident.title".into(), title);
+                values.insert("incident.severity".into(), severity);
+            }
+        }
+        Ok(values)
     }
 
     /// Runs the current step (a failed run retries its failed step). `confirmed` must be true
@@ -509,6 +524,17 @@ impl<E: StepExecutor> Runner<'_, E> {
         }
         Ok(())
     }
+}
+
+/// The runs of an incident, oldest first.
+pub async fn runs_of(pool: &PgPool, incident: Uuid) -> Result<Vec<RunRow>, RunError> {
+    Ok(sqlx::query_as::<_, RunRow>(
+        "SELECT id, runbook_id, incident_id, namespace, started_by, status, current_step, \
+         updated_at FROM javari_runbook_runs WHERE incident_id = $1 ORDER BY created_at, id LIMIT 100",
+    )
+    .bind(incident)
+    .fetch_all(pool)
+    .await?)
 }
 
 fn step_at(runbook: &Runbook, current: i32) -> Result<&Step, RunError> {

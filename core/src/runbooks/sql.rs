@@ -30,7 +30,7 @@ pub enum SqlStepError {
 pub async fn run_read_only(
     pool: &PgPool,
     query: &str,
-    values: &dyn Fn(&str) -> Option<String>,
+    values: &(dyn Fn(&str) -> Option<String> + Sync),
     timeout: Duration,
     row_limit: u32,
 ) -> Result<Table, SqlStepError> {
