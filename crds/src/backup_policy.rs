@@ -113,7 +113,10 @@ pub struct Destination {
     /// `file:///absolute/dir` or `s3://bucket[/prefix]`; the operator's local backup directory
     /// when not set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^(file:///[^\s]*|s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?)$"), length(max = 1024))]
+    #[schemars(
+        regex(pattern = r"^(file:///[^\s]*|s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?)$"),
+        length(max = 1024)
+    )]
     pub url: Option<String>,
     /// S3 endpoint of a compatible store (e.g. `http://minio:9000`); AWS when not set.
     #[serde(default, skip_serializing_if = "Option::is_none")]

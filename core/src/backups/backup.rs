@@ -317,27 +317,30 @@ async fn write_backup(
         .collect();
     files.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
 
-    let key = Arc::new(DataKey::from_bytes(key.expose()).ok_or_else(|| BackupError::Key {
-        backup: id.to_string(),
-        reason: "data key".to_owned(),
-    })?);
+    let key = Arc::new(
+        DataKey::from_bytes(key.expose()).ok_or_else(|| BackupError::Key {
+            backup: id.to_string(),
+            reason: "data key".to_owned(),
+        })?,
+    );
     let files_prefix = prefix.clone().join(FILES);
     let jobs = opts.jobs.max(1) as usize;
     let rate = opts.rate_limit.map(|r| r.max(1) / jobs as u64);
-    let mut uploaded: Vec<ManifestFile> = futures::stream::iter(files.into_iter().map(|(name, _)| {
-        let key = key.clone();
-        let local = staging.join(&name);
-        let path = files_prefix.clone().join(name.as_str());
-        let store = dest.store.clone();
-        let backup_id = id.to_string();
-        let level = opts.level;
-        async move { upload_file(store, path, local, key, backup_id, name, level, rate).await }
-    }))
-    .buffer_unordered(jobs)
-    .collect::<Vec<_>>()
-    .await
-    .into_iter()
-    .collect::<Result<_, _>>()?;
+    let mut uploaded: Vec<ManifestFile> =
+        futures::stream::iter(files.into_iter().map(|(name, _)| {
+            let key = key.clone();
+            let local = staging.join(&name);
+            let path = files_prefix.clone().join(name.as_str());
+            let store = dest.store.clone();
+            let backup_id = id.to_string();
+            let level = opts.level;
+            async move { upload_file(store, path, local, key, backup_id, name, level, rate).await }
+        }))
+        .buffer_unordered(jobs)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
     uploaded.sort_by(|a, b| a.name.cmp(&b.name));
 
     let manifest = Manifest {
@@ -408,7 +411,8 @@ async fn upload_file(
             )
         })
     };
-    let mut writer = WriteMultipart::new_with_chunk_size(store.put_multipart(&path).await?, PART_SIZE);
+    let mut writer =
+        WriteMultipart::new_with_chunk_size(store.put_multipart(&path).await?, PART_SIZE);
     let mut hasher = Sha256::new();
     let mut stored: u64 = 0;
     let started = Instant::now();

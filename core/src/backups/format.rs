@@ -267,11 +267,12 @@ impl<'k, W: Write> Opener<'k, W> {
                     file: self.file.clone(),
                 });
             }
-            let len_bytes: [u8; 4] = self.pending[at..at + 4]
-                .try_into()
-                .map_err(|_| FormatError::Truncated {
-                    file: self.file.clone(),
-                })?;
+            let len_bytes: [u8; 4] =
+                self.pending[at..at + 4]
+                    .try_into()
+                    .map_err(|_| FormatError::Truncated {
+                        file: self.file.clone(),
+                    })?;
             let len = u32::from_be_bytes(len_bytes) as usize;
             if len > SEGMENT + TAG + 1024 {
                 return Err(FormatError::FrameTooLarge {

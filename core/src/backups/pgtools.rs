@@ -34,9 +34,7 @@ impl ConnInfo {
         let mut u = url::Url::parse(url).map_err(|e| BackupError::Source {
             reason: format!("invalid database URL: {e}"),
         })?;
-        let password = u.password().map(|p| {
-            percent_decode(p)
-        });
+        let password = u.password().map(|p| percent_decode(p));
         let _ = u.set_password(None);
         let database = u.path().trim_start_matches('/').to_owned();
         Ok(Self {
@@ -48,9 +46,10 @@ impl ConnInfo {
 
     /// The same server, another database.
     pub fn with_database(&self, database: &str) -> Result<Self, BackupError> {
-        let mut u = url::Url::parse(&self.url_without_password).map_err(|e| BackupError::Source {
-            reason: e.to_string(),
-        })?;
+        let mut u =
+            url::Url::parse(&self.url_without_password).map_err(|e| BackupError::Source {
+                reason: e.to_string(),
+            })?;
         u.set_path(&format!("/{database}"));
         Ok(Self {
             url_without_password: u.to_string(),
@@ -125,11 +124,7 @@ pub fn tool(name: &str, server_major: u32) -> Result<PathBuf, BackupError> {
 }
 
 /// Runs a tool to completion; a failure carries the end of its stderr.
-pub async fn run(
-    program: &Path,
-    args: &[String],
-    conn: &ConnInfo,
-) -> Result<String, BackupError> {
+pub async fn run(program: &Path, args: &[String], conn: &ConnInfo) -> Result<String, BackupError> {
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args)
         .stdin(Stdio::null())
@@ -195,15 +190,17 @@ pub async fn version(program: &Path) -> Result<String, BackupError> {
 
 /// The server's version string and major number.
 pub async fn server_version(conn: &mut PgConnection) -> Result<(String, u32), sqlx::Error> {
-    let (text, num): (String, String) =
-        sqlx::query_as("SELECT current_setting('server_version'), current_setting('server_version_num')")
-            .fetch_one(conn)
-            .await?;
+    let (text, num): (String, String) = sqlx::query_as(
+        "SELECT current_setting('server_version'), current_setting('server_version_num')",
+    )
+    .fetch_one(conn)
+    .await?;
     let major = num.parse::<u32>().unwrap_or(0) / 10000;
     Ok((text, major))
 }
 
-const USER_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'";
+const USER_SCHEMAS: &str =
+    "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'";
 
 /// A SHA-256 over the user schemas' columns, constraints and indexes (names, types, defaults,
 /// definitions), independent of ownership, privileges and physical column order.
@@ -226,7 +223,9 @@ pub async fn schema_hash(conn: &mut PgConnection) -> Result<String, sqlx::Error>
     );
     let mut h = Sha256::new();
     for q in [columns, constraints, indexes] {
-        let mut lines: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(q)).fetch_all(&mut *conn).await?;
+        let mut lines: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(q))
+            .fetch_all(&mut *conn)
+            .await?;
         lines.sort();
         for l in lines {
             h.update(l.as_bytes());
@@ -254,7 +253,9 @@ pub async fn row_counts(conn: &mut PgConnection) -> Result<BTreeMap<String, i64>
             quote_ident(&schema),
             quote_ident(&table)
         );
-        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(q)).fetch_one(&mut *conn).await?;
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(q))
+            .fetch_one(&mut *conn)
+            .await?;
         counts.insert(format!("{schema}.{table}"), n);
     }
     Ok(counts)

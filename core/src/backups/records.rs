@@ -85,9 +85,9 @@ pub async fn get_backup(pool: &PgPool, id: Uuid) -> Result<Option<BackupRow>, sq
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM javari_backups WHERE id = $1"
     )))
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    .bind(id)
+    .fetch_optional(pool)
+    .await
 }
 
 /// The newest backup of `policy` whose last verification passed.

@@ -147,8 +147,8 @@ pub(crate) async fn create_database(server: &ConnInfo, database: &str) -> Result
         "CREATE DATABASE {}",
         pgtools::quote_ident(database)
     )))
-        .execute(&mut conn)
-        .await?;
+    .execute(&mut conn)
+    .await?;
     let _ = conn.close().await;
     Ok(())
 }
@@ -192,9 +192,11 @@ pub(crate) async fn restore_to(
         })?;
         let base = backup_path(dest, policy, m.backup_id);
         let names: Vec<&str> = m.files.iter().map(|f| f.name.as_str()).collect();
-        let fetched: Vec<Result<(), BackupError>> = futures::stream::iter(names.iter().map(|n| {
-            fetch_file(dest, &base, m, Some(&key), n, Some(&dir))
-        }))
+        let fetched: Vec<Result<(), BackupError>> = futures::stream::iter(
+            names
+                .iter()
+                .map(|n| fetch_file(dest, &base, m, Some(&key), n, Some(&dir))),
+        )
         .buffer_unordered(jobs.max(1) as usize)
         .collect()
         .await;
@@ -274,11 +276,12 @@ pub async fn restore_into_new_database(
     staging_dir: &Path,
     requested_by: &str,
 ) -> Result<RestoreReport, BackupError> {
-    let row = records::get_backup(pool, backup_id)
-        .await?
-        .ok_or_else(|| BackupError::Incomplete {
-            backup: backup_id.to_string(),
-        })?;
+    let row =
+        records::get_backup(pool, backup_id)
+            .await?
+            .ok_or_else(|| BackupError::Incomplete {
+                backup: backup_id.to_string(),
+            })?;
     let policy = row.policy.clone().unwrap_or_default();
     let (m, _) = read_manifest(dest, &policy, backup_id).await?;
     let restore_id: Uuid = sqlx::query_scalar(
@@ -291,7 +294,17 @@ pub async fn restore_into_new_database(
     .fetch_one(pool)
     .await?;
     let server = ConnInfo::parse(server_url)?;
-    let result = restore_to(dest, keys, &policy, &m, &server, database, jobs, staging_dir).await;
+    let result = restore_to(
+        dest,
+        keys,
+        &policy,
+        &m,
+        &server,
+        database,
+        jobs,
+        staging_dir,
+    )
+    .await;
     let (status, ms, error) = match &result {
         Ok(r) => (
             "completed",

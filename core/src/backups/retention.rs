@@ -75,27 +75,33 @@ pub fn plan(rule: RetentionRule, candidates: &[Candidate]) -> RetentionPlan {
     for c in sorted.iter().take(rule.keep_last as usize) {
         reasons.entry(c.id).or_default().push(KeepReason::Last);
     }
-    let mut bucket = |limit: u32, reason: KeepReason, key: &dyn Fn(&DateTime<Utc>) -> (i32, u32)| {
-        let mut seen: Vec<(i32, u32)> = Vec::new();
-        for c in &sorted {
-            if seen.len() >= limit as usize {
-                break;
+    let mut bucket =
+        |limit: u32, reason: KeepReason, key: &dyn Fn(&DateTime<Utc>) -> (i32, u32)| {
+            let mut seen: Vec<(i32, u32)> = Vec::new();
+            for c in &sorted {
+                if seen.len() >= limit as usize {
+                    break;
+                }
+                let k = key(&c.snapshot_at);
+                if !seen.contains(&k) {
+                    seen.push(k);
+                    reasons.entry(c.id).or_default().push(reason);
+                }
             }
-            let k = key(&c.snapshot_at);
-            if !seen.contains(&k) {
-                seen.push(k);
-                reasons.entry(c.id).or_default().push(reason);
-            }
-        }
-    };
+        };
     bucket(rule.daily, KeepReason::Daily, &|t| (t.year(), t.ordinal()));
     bucket(rule.weekly, KeepReason::Weekly, &|t| {
         let w = t.iso_week();
         (w.year(), w.week())
     });
-    bucket(rule.monthly, KeepReason::Monthly, &|t| (t.year(), t.month()));
+    bucket(rule.monthly, KeepReason::Monthly, &|t| {
+        (t.year(), t.month())
+    });
     if let Some(v) = sorted.iter().find(|c| c.verified) {
-        reasons.entry(v.id).or_default().push(KeepReason::NewestVerified);
+        reasons
+            .entry(v.id)
+            .or_default()
+            .push(KeepReason::NewestVerified);
     }
 
     let mut out = RetentionPlan::default();
@@ -169,8 +175,11 @@ mod tests {
             backup(at(3, 3), false),
         ];
         let p = plan(rule(1, 0, 0, 0), &all);
-        assert!(p.keep.iter().any(|k| k.0 == all[0].id
-            && k.1 == vec![KeepReason::NewestVerified]));
+        assert!(
+            p.keep
+                .iter()
+                .any(|k| k.0 == all[0].id && k.1 == vec![KeepReason::NewestVerified])
+        );
         assert_eq!(p.prune, vec![all[1].id]);
     }
 
@@ -178,7 +187,10 @@ mod tests {
     /// seeds' policy (7 daily, 4 weekly, 3 monthly, keep last 7): exactly the expected set.
     #[test]
     fn a_month_of_backups_keeps_exactly_what_the_policy_says() {
-        let start = Utc.with_ymd_and_hms(2026, 10, 1, 3, 0, 0).single().expect("time");
+        let start = Utc
+            .with_ymd_and_hms(2026, 10, 1, 3, 0, 0)
+            .single()
+            .expect("time");
         let mut all = Vec::new();
         for day in 0..31 {
             let t = start + Duration::days(day);
@@ -205,8 +217,8 @@ mod tests {
         assert_eq!(
             kept_times,
             vec![
-                "10-31 15", "10-31 03", "10-30 03", "10-29 03", "10-28 03", "10-27 03",
-                "10-26 15", "10-25 03", "10-18 03", "10-11 15",
+                "10-31 15", "10-31 03", "10-30 03", "10-29 03", "10-28 03", "10-27 03", "10-26 15",
+                "10-25 03", "10-18 03", "10-11 15",
             ]
         );
         assert_eq!(p.keep.len() + p.prune.len(), all.len());
@@ -219,7 +231,10 @@ mod tests {
                 KeepReason::Monthly
             ]
         );
-        assert_eq!(p.keep[1].1, vec![KeepReason::Last, KeepReason::NewestVerified]);
+        assert_eq!(
+            p.keep[1].1,
+            vec![KeepReason::Last, KeepReason::NewestVerified]
+        );
     }
 
     #[test]

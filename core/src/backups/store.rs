@@ -67,6 +67,7 @@ impl Destination {
             .keys
             .as_ref()
             .ok_or_else(|| bad("an s3:// destination needs access keys".to_owned()))?;
+        crate::http::install_crypto_provider();
         let mut b = AmazonS3Builder::new()
             .with_bucket_name(bucket)
             .with_region(cfg.region.clone().unwrap_or_else(|| "us-east-1".to_owned()))

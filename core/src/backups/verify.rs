@@ -9,12 +9,12 @@ use chrono::Utc;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::BackupError;
 use super::backup::{backup_path, open_data_key, read_manifest};
 use super::pgtools::{self, ConnInfo};
 use super::records::{self, NewVerification};
 use super::restore::{drop_database, fetch_file, restore_to};
 use super::store::Destination;
-use super::BackupError;
 use crate::vault::Keyring;
 
 /// How far to verify; each level includes the ones before it.
@@ -163,7 +163,17 @@ pub async fn verify(
     };
     let scratch = format!("javari_drill_{}", &id.simple().to_string()[..12]);
     let _ = drop_database(&server, &scratch).await;
-    let restored = restore_to(dest, keys, &policy, &m, &server, &scratch, jobs, staging_dir).await;
+    let restored = restore_to(
+        dest,
+        keys,
+        &policy,
+        &m,
+        &server,
+        &scratch,
+        jobs,
+        staging_dir,
+    )
+    .await;
     let _ = drop_database(&server, &scratch).await;
     let (outcome, report) = match restored {
         Ok(r) if r.matches() => (Ok(()), Some(r)),
