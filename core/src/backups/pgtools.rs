@@ -34,7 +34,7 @@ impl ConnInfo {
         let mut u = url::Url::parse(url).map_err(|e| BackupError::Source {
             reason: format!("invalid database URL: {e}"),
         })?;
-        let password = u.password().map(|p| percent_decode(p));
+        let password = u.password().map(percent_decode);
         let _ = u.set_password(None);
         let database = u.path().trim_start_matches('/').to_owned();
         Ok(Self {

@@ -171,6 +171,7 @@ pub(crate) async fn drop_database(server: &ConnInfo, database: &str) -> Result<(
 
 /// Restores backup `m` into the new database `database` on `server`'s server and compares it
 /// with the manifest.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn restore_to(
     dest: &Destination,
     keys: &Keyring,
