@@ -125,7 +125,7 @@ pub struct Destination {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64))]
     pub region: Option<String>,
-    /// A Credential whose Secret holds `accessKeyId` and `secretAccessKey`.
+    /// A Credential whose value is `ACCESS_KEY_ID:SECRET_ACCESS_KEY`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential_ref: Option<LocalRef>,
     /// A Secret holding `accessKeyId` and `secretAccessKey`.
@@ -236,6 +236,12 @@ pub struct BackupPolicyStatus {
     /// Restore time of the last successful drill (the RTO achieved), in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_drill_rto_seconds: Option<f64>,
+    /// When the last backup (scheduled, immediate or requested) started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt_at: Option<Time>,
+    /// When the last drill started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_drill_attempt_at: Option<Time>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_backup_at: Option<Time>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use futures::StreamExt;
 use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
 use sha2::{Digest, Sha256};
 use sqlx::{Connection, PgConnection, PgPool};
@@ -326,21 +325,29 @@ async fn write_backup(
     let files_prefix = prefix.clone().join(FILES);
     let jobs = opts.jobs.max(1) as usize;
     let rate = opts.rate_limit.map(|r| r.max(1) / jobs as u64);
-    let mut uploaded: Vec<ManifestFile> =
-        futures::stream::iter(files.into_iter().map(|(name, _)| {
-            let key = key.clone();
-            let local = staging.join(&name);
-            let path = files_prefix.clone().join(name.as_str());
-            let store = dest.store.clone();
-            let backup_id = id.to_string();
-            let level = opts.level;
-            async move { upload_file(store, path, local, key, backup_id, name, level, rate).await }
-        }))
-        .buffer_unordered(jobs)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<Result<_, _>>()?;
+    let slots = Arc::new(tokio::sync::Semaphore::new(jobs));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (name, _) in files {
+        let key = key.clone();
+        let local = staging.join(&name);
+        let path = files_prefix.clone().join(name.as_str());
+        let store = dest.store.clone();
+        let backup_id = id.to_string();
+        let level = opts.level;
+        let slots = slots.clone();
+        tasks.spawn(async move {
+            let _slot = slots.acquire_owned().await;
+            upload_file(store, path, local, key, backup_id, name, level, rate).await
+        });
+    }
+    let mut uploaded: Vec<ManifestFile> = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        let file = done.map_err(|e| BackupError::Io {
+            path: staging.display().to_string(),
+            reason: e.to_string(),
+        })??;
+        uploaded.push(file);
+    }
     uploaded.sort_by(|a, b| a.name.cmp(&b.name));
 
     let manifest = Manifest {

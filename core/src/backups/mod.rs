@@ -83,3 +83,17 @@ pub fn valid_database_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         && !name.as_bytes()[0].is_ascii_digit()
 }
+
+/// The first time `schedule` (cron, 5 fields or 6 with seconds, UTC) fires after `after`.
+pub fn next_run(
+    schedule: &str,
+    after: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Optional)
+        .build()
+        .parse(schedule.trim())
+        .map_err(|e| format!("invalid schedule {schedule:?}: {e}"))?
+        .find_next_occurrence(&after, false)
+        .map_err(|_| format!("schedule {schedule:?} never fires"))
+}

@@ -2,6 +2,7 @@
 //! directory, then `pg_restore -j N` into a database created for it (never an existing one).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -182,7 +183,7 @@ pub(crate) async fn restore_to(
     jobs: u32,
     staging_dir: &Path,
 ) -> Result<RestoreReport, BackupError> {
-    let key = open_data_key(keys, m)?;
+    let key = Arc::new(open_data_key(keys, m)?);
     create_database(server, database).await?;
     let started = Instant::now();
     let dir: PathBuf = staging_dir.join(format!("javari-restore-{}", Uuid::new_v4()));
@@ -192,16 +193,24 @@ pub(crate) async fn restore_to(
             reason: e.to_string(),
         })?;
         let base = backup_path(dest, policy, m.backup_id);
-        let names: Vec<&str> = m.files.iter().map(|f| f.name.as_str()).collect();
-        let fetched: Vec<Result<(), BackupError>> = futures::stream::iter(
-            names
-                .iter()
-                .map(|n| fetch_file(dest, &base, m, Some(&key), n, Some(&dir))),
-        )
-        .buffer_unordered(jobs.max(1) as usize)
-        .collect()
-        .await;
-        fetched.into_iter().collect::<Result<Vec<()>, _>>()?;
+        // Files download and decrypt in parallel tasks (decryption is CPU work).
+        let slots = Arc::new(tokio::sync::Semaphore::new(jobs.max(1) as usize));
+        let shared = Arc::new((dest.clone(), base, m.clone(), key.clone(), dir.clone()));
+        let mut tasks = tokio::task::JoinSet::new();
+        for f in &m.files {
+            let (slots, shared, name) = (slots.clone(), shared.clone(), f.name.clone());
+            tasks.spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                let (dest, base, m, key, dir) = &*shared;
+                fetch_file(dest, base, m, Some(key), &name, Some(dir)).await
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.map_err(|e| BackupError::Io {
+                path: dir.display().to_string(),
+                reason: e.to_string(),
+            })??;
+        }
         let target = server.with_database(database)?;
         let (_, major) = {
             let mut c = PgConnection::connect(&target.full_url())

@@ -64,26 +64,6 @@ pub async fn verify(
             backup: id.to_string(),
         })?;
     let policy = row.policy.clone().unwrap_or_default();
-    let record = |lvl: VerificationLevel, outcome: &Result<(), BackupError>, started| {
-        let detail = outcome.as_ref().err().map(ToString::to_string);
-        async move {
-            records::record_verification(
-                pool,
-                &NewVerification {
-                    backup_id: id,
-                    level: lvl.as_str(),
-                    ok: detail.is_none(),
-                    detail: detail.as_deref(),
-                    scratch_database: None,
-                    restore_ms: None,
-                    bytes_per_second: None,
-                    started_at: started,
-                },
-            )
-            .await
-        }
-    };
-
     // 1. Checksums: every object re-read and hashed.
     let started = Utc::now();
     let manifest = read_manifest(dest, &policy, id).await;
@@ -103,7 +83,7 @@ pub async fn verify(
             backup: id.to_string(),
         }),
     };
-    record(VerificationLevel::Checksums, &checked, started).await?;
+    record(pool, id, VerificationLevel::Checksums, &checked, started).await?;
     checked?;
     let (m, _) = manifest?;
     if level == VerificationLevel::Checksums {
@@ -145,7 +125,7 @@ pub async fn verify(
     }
     .await;
     let _ = std::fs::remove_dir_all(&dir);
-    record(VerificationLevel::Catalog, &catalog, started).await?;
+    record(pool, id, VerificationLevel::Catalog, &catalog, started).await?;
     catalog?;
     if level == VerificationLevel::Catalog {
         return Ok(None);
@@ -216,4 +196,28 @@ pub async fn verify(
         restore_time: r.duration,
         bytes_per_second: r.bytes_per_second,
     }))
+}
+
+async fn record(
+    pool: &PgPool,
+    id: Uuid,
+    level: VerificationLevel,
+    outcome: &Result<(), BackupError>,
+    started: chrono::DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let detail = outcome.as_ref().err().map(ToString::to_string);
+    records::record_verification(
+        pool,
+        &NewVerification {
+            backup_id: id,
+            level: level.as_str(),
+            ok: detail.is_none(),
+            detail: detail.as_deref(),
+            scratch_database: None,
+            restore_ms: None,
+            bytes_per_second: None,
+            started_at: started,
+        },
+    )
+    .await
 }
