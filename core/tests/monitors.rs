@@ -3,7 +3,7 @@
 
 use chrono::{TimeDelta, Utc};
 use javari_core::monitors::{
-    CheckRow, insert_checks, latency_stats, open_incident, resolve_incident, uptime,
+    CheckRow, insert_checks, latency_stats, open_incident, resolve_incident, uptime, uptime_windows,
 };
 use sqlx::PgPool;
 
@@ -50,6 +50,40 @@ async fn checks_are_batched_and_summarised(pool: PgPool) {
             .expect("uptime"),
         None
     );
+}
+
+#[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
+async fn all_uptime_windows_in_one_query_agree_with_each_window(pool: PgPool) {
+    // Checks spread over 40 days: one an hour, failing on every fifth hour and throughout
+    // the most recent two hours.
+    let rows: Vec<CheckRow> = (0..(40 * 24))
+        .map(|h| CheckRow {
+            checked_at: Utc::now() - TimeDelta::hours(h) - TimeDelta::minutes(1),
+            ..row(10, h >= 2 && h % 5 != 0)
+        })
+        .collect();
+    insert_checks(&pool, &rows).await.expect("insert");
+    let windows = uptime_windows(&pool, "prod", "web").await.expect("windows");
+    for (got, hours) in [
+        (windows.last_1h, 1),
+        (windows.last_24h, 24),
+        (windows.last_7d, 24 * 7),
+        (windows.last_30d, 24 * 30),
+    ] {
+        let each = uptime(&pool, "prod", "web", TimeDelta::hours(hours))
+            .await
+            .expect("uptime");
+        assert_eq!(got, each, "window of {hours} h");
+    }
+    assert_eq!(windows.last_1h, Some(0.0), "the last hour failed");
+    assert!(
+        windows.last_30d.is_some_and(|u| u > 75.0 && u < 80.0),
+        "{windows:?}"
+    );
+    let none = uptime_windows(&pool, "prod", "other")
+        .await
+        .expect("windows");
+    assert_eq!(none, Default::default());
 }
 
 #[sqlx::test(migrator = "javari_core::db::MIGRATOR")]

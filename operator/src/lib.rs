@@ -5,6 +5,7 @@ pub mod backups;
 pub mod config;
 pub mod context;
 pub mod credentials;
+pub mod driver;
 pub mod faults;
 pub mod http;
 pub mod incident_gauge;

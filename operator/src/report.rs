@@ -33,10 +33,34 @@ where
     if had_status && prev == status {
         return Ok(());
     }
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    apply_status::<K, S>(
+        ctx,
+        &obj.namespace().unwrap_or_default(),
+        &obj.name_any(),
+        status,
+    )
+    .await
+}
+
+/// Applies `status` to the object `namespace`/`name` of kind `K` (server-side apply, the
+/// operator's field manager, forced: the operator owns status).
+pub async fn apply_status<K, S>(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    status: &S,
+) -> Result<(), kube::Error>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + Debug,
+    S: Serialize,
+{
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
     let patch = json!({"apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": status});
     api.patch_status(
-        &obj.name_any(),
+        name,
         &PatchParams::apply(MANAGER).force(),
         &Patch::Apply(&patch),
     )

@@ -79,9 +79,9 @@ pub async fn run(config: Config) -> Result<(), Error> {
         }
     };
     let result = tokio::select! {
-        _ = run_controllers(ctx, wake, shutdown_signal()) => {
+        result = run_controllers(ctx, wake, shutdown_signal()) => {
             info!("controllers stopped");
-            Ok(())
+            result
         }
         _ = lost => Err(Error::LostLeadership),
         result = server => match result {
@@ -99,19 +99,23 @@ pub async fn run(config: Config) -> Result<(), Error> {
     result
 }
 
-/// Runs every controller until `shutdown` resolves (tests pass their own trigger).
+/// Runs every controller until `shutdown` resolves (tests pass their own trigger). Fails
+/// when the Monitors' check scheduler cannot start: checks would silently never run.
 pub async fn run_controllers(
     ctx: Arc<Context>,
     credential_wake: UnboundedReceiver<ObjectRef<Credential>>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
-) {
+) -> Result<(), Error> {
     // One shutdown signal, shared by every controller.
     let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
+    let runner = monitors::Runner::start(ctx.clone())
+        .await
+        .map_err(|e| Error::Scheduler(e.to_string()))?;
     tokio::join!(
         credentials::run(ctx.clone(), credential_wake, shutdown.clone()),
         providers::run(ctx.clone(), shutdown.clone()),
         projects::run(ctx.clone(), shutdown.clone()),
-        monitors::run(ctx.clone(), shutdown.clone()),
+        monitors::run(ctx.clone(), runner, shutdown.clone()),
         backups::run(ctx.clone(), shutdown.clone()),
         async {
             tokio::select! {
@@ -120,6 +124,7 @@ pub async fn run_controllers(
             }
         },
     );
+    Ok(())
 }
 
 async fn shutdown_signal() {

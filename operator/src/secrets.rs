@@ -9,6 +9,17 @@ use kube::Api;
 use crate::Context;
 use crate::credentials::owns;
 
+/// Why a Credential's value cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    #[error("Credential {0} not found")]
+    CredentialNotFound(String),
+    #[error("Credential {0} has no value yet")]
+    NoValue(String),
+    #[error("Secret {secret} is not managed by Credential {credential}")]
+    NotOwned { secret: String, credential: String },
+}
+
 /// The value of `reference` in `namespace`; `Ok(Err(why))` when there is none yet, or when
 /// the Secret by that name is not the one the Credential controller keeps for it (a label
 /// and a controller owner reference to that Credential): a Credential's `secretName` must
@@ -17,12 +28,12 @@ pub async fn credential_value(
     ctx: &Context,
     namespace: &str,
     reference: &CredentialKeyRef,
-) -> Result<Result<SecretValue, String>, kube::Error> {
+) -> Result<Result<SecretValue, Unavailable>, kube::Error> {
     let Some(credential) = Api::<Credential>::namespaced(ctx.client.clone(), namespace)
         .get_opt(&reference.name)
         .await?
     else {
-        return Ok(Err(format!("Credential {} not found", reference.name)));
+        return Ok(Err(Unavailable::CredentialNotFound(reference.name.clone())));
     };
     let uid = credential.metadata.uid.clone().unwrap_or_default();
     let secret_name = credential
@@ -33,16 +44,13 @@ pub async fn credential_value(
     let secrets = Api::<Secret>::namespaced(ctx.client.clone(), namespace);
     match secrets.get_metadata_opt(&secret_name).await? {
         None => {
-            return Ok(Err(format!(
-                "Credential {} has no value yet",
-                reference.name
-            )));
+            return Ok(Err(Unavailable::NoValue(reference.name.clone())));
         }
         Some(meta) if !owns(&meta.metadata, &reference.name, &uid) => {
-            return Ok(Err(format!(
-                "Secret {secret_name} is not managed by Credential {}",
-                reference.name
-            )));
+            return Ok(Err(Unavailable::NotOwned {
+                secret: secret_name,
+                credential: reference.name.clone(),
+            }));
         }
         Some(_) => {}
     }
@@ -54,20 +62,23 @@ pub async fn credential_value(
         .and_then(|mut d| d.remove(&reference.key));
     Ok(value
         .map(|b| SecretValue::new(b.0))
-        .ok_or_else(|| format!("Credential {} has no value yet", reference.name)))
+        .ok_or_else(|| Unavailable::NoValue(reference.name.clone())))
 }
 
 /// The Secret each referenced Credential materializes (its name may differ from the
-/// Credential's through `spec.secretName`).
+/// Credential's through `spec.secretName`); `None` when there is no such Credential.
 pub async fn secret_name(
     ctx: &Context,
     namespace: &str,
     credential: &str,
-) -> Result<String, kube::Error> {
+) -> Result<Option<String>, kube::Error> {
     let found = Api::<Credential>::namespaced(ctx.client.clone(), namespace)
         .get_opt(credential)
         .await?;
-    Ok(found
-        .and_then(|c| c.status.and_then(|s| s.secret_name).or(c.spec.secret_name))
-        .unwrap_or_else(|| credential.to_owned()))
+    Ok(found.map(|c| {
+        c.status
+            .and_then(|s| s.secret_name)
+            .or(c.spec.secret_name)
+            .unwrap_or_else(|| credential.to_owned())
+    }))
 }

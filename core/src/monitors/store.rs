@@ -61,6 +61,44 @@ pub async fn uptime(
     .await
 }
 
+/// Uptime over the last hour, day, week and month: percentages of passing checks, `None`
+/// for a window without checks.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct UptimeWindows {
+    pub last_1h: Option<f64>,
+    pub last_24h: Option<f64>,
+    pub last_7d: Option<f64>,
+    pub last_30d: Option<f64>,
+}
+
+/// All four uptime windows of one Monitor in one query.
+pub async fn uptime_windows(
+    pool: &PgPool,
+    namespace: &str,
+    monitor: &str,
+) -> Result<UptimeWindows, sqlx::Error> {
+    let row: (Option<f64>, Option<f64>, Option<f64>, Option<f64>) = sqlx::query_as(
+        "SELECT 100.0 * avg(up) FILTER (WHERE checked_at >= now() - interval '1 hour'), \
+                100.0 * avg(up) FILTER (WHERE checked_at >= now() - interval '24 hours'), \
+                100.0 * avg(up) FILTER (WHERE checked_at >= now() - interval '7 days'), \
+                100.0 * avg(up) \
+         FROM (SELECT checked_at, CASE WHEN status = 'up' THEN 1.0 ELSE 0.0 END::float8 AS up \
+               FROM javari_health_checks \
+               WHERE monitor_namespace = $1 AND monitor_name = $2 \
+                 AND checked_at >= now() - interval '30 days') AS checks",
+    )
+    .bind(namespace)
+    .bind(monitor)
+    .fetch_one(pool)
+    .await?;
+    Ok(UptimeWindows {
+        last_1h: row.0,
+        last_24h: row.1,
+        last_7d: row.2,
+        last_30d: row.3,
+    })
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LatencyStats {
     pub p50_ms: i64,

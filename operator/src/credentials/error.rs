@@ -11,13 +11,13 @@ pub enum Error {
     Kube(#[from] kube::Error),
     #[error(transparent)]
     Vault(#[from] VaultError),
-    #[error("source Secret {secret} not found in the Credential's namespace")]
+    #[error("spec.source.secretRef: Secret {secret} not found in the Credential's namespace")]
     SourceSecretMissing { secret: String },
     #[error(
-        "source Secret {secret} has not opted in to be imported: annotate it with javari.ai/credential={credential}"
+        "spec.source.secretRef: Secret {secret} has not opted in to be imported: annotate it with javari.ai/credential={credential}"
     )]
     SourceNotOptedIn { secret: String, credential: String },
-    #[error("source Secret {secret} has no key {key:?}")]
+    #[error("spec.source.secretRef: Secret {secret} has no key {key:?}")]
     SourceKeyMissing { secret: String, key: String },
     #[error(
         "Secret {secret} already exists and is not managed by this Credential; choose another spec.secretName"
@@ -29,12 +29,10 @@ pub enum Error {
     Schedule(#[from] ScheduleError),
     #[error("stopped after step {0:?} (fault injected by a test)")]
     Injected(Step),
-    #[error("finalizer: {0}")]
-    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
 }
 
-impl Error {
-    pub fn reason(&self) -> &'static str {
+impl crate::driver::Failure for Error {
+    fn reason(&self) -> &'static str {
         match self {
             Error::Kube(_) => "KubeApiError",
             Error::Vault(VaultError::Decrypt { .. }) => "DecryptionFailed",
@@ -47,7 +45,6 @@ impl Error {
             Error::Generate(_) => "GenerateFailed",
             Error::Schedule(_) => "InvalidSchedule",
             Error::Injected(_) => "FaultInjected",
-            Error::Finalizer(_) => "FinalizerError",
         }
     }
 }

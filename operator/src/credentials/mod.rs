@@ -9,18 +9,16 @@ mod status;
 
 use std::sync::Arc;
 
-use futures::StreamExt;
 use futures::channel::mpsc::UnboundedReceiver;
 use javari_crds::Credential;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
-use tracing::{debug, warn};
 
 pub use consumers::annotation_key;
 pub use error::Error;
-pub use reconcile::{FINALIZER, reconcile};
+pub use reconcile::{Credentials, FINALIZER, reconcile};
 pub use secret::{
     CREDENTIAL_LABEL, IMPORT_ANNOTATION, MANAGED_BY, VERSION_ANNOTATION, opts_in, owns,
 };
@@ -35,20 +33,12 @@ pub async fn run(
 ) {
     let credentials: Api<Credential> = ctx.watched_api();
     let secrets: Api<Secret> = ctx.watched_api();
-    Controller::new(credentials, watcher::Config::default().any_semantic())
+    let controller = Controller::new(credentials, watcher::Config::default().any_semantic())
         .owns(
             secrets,
             watcher::Config::default()
                 .labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}")),
         )
-        .reconcile_on(wake)
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, reconcile::error_policy, ctx)
-        .for_each(|result| async move {
-            match result {
-                Ok((object, _)) => debug!(credential = %object, "reconciled"),
-                Err(e) => warn!(error = %e, "credential reconcile failed"),
-            }
-        })
-        .await;
+        .reconcile_on(wake);
+    crate::driver::run(controller, Arc::new(Credentials(ctx)), shutdown).await;
 }

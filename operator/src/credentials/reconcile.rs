@@ -24,13 +24,13 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::runtime::reflector::ObjectRef;
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{info, warn};
 
 use super::status::{self, DEFAULT_EXPIRY_WINDOW, Observed};
 use super::{Error, consumers, secret};
 use crate::context::{Context, MANAGER};
+use crate::driver::{Failure, Steps};
 use crate::faults::Step;
 
 pub const FINALIZER: &str = "javari.ai/credential";
@@ -39,34 +39,34 @@ const RESYNC: Duration = Duration::from_secs(3600);
 /// How often a Credential waiting for its external value looks for it in the vault.
 const WAITING_POLL: Duration = Duration::from_secs(15);
 
-pub async fn reconcile(cred: Arc<Credential>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let ns = cred.namespace().unwrap_or_default();
-    let span =
-        info_span!("reconcile", kind = "Credential", namespace = %ns, name = %cred.name_any());
-    async move {
-        let _timing = ctx.metrics.reconcile("Credential");
-        let api: Api<Credential> = Api::namespaced(ctx.client.clone(), &ns);
-        finalizer(&api, FINALIZER, cred, |event| async {
-            match event {
-                Finalizer::Apply(cred) => {
-                    // The watch cache can lag behind our own last status write; decide on
-                    // the stored object so no rotation, restart or rollback record is lost.
-                    let latest = api.get(&cred.name_any()).await?;
-                    apply(&latest, &ctx).await
-                }
-                Finalizer::Cleanup(cred) => cleanup(&cred, &ctx).await,
-            }
-        })
-        .await
-        .map_err(|e| Error::Finalizer(Box::new(e)))
+/// The Credential controller's steps for the driver.
+pub struct Credentials(pub Arc<Context>);
+
+impl Steps for Credentials {
+    type Kind = Credential;
+    type Error = Error;
+    const FINALIZER: &'static str = FINALIZER;
+    const READ_LATEST: bool = true;
+
+    fn context(&self) -> &Context {
+        &self.0
     }
-    .instrument(span)
-    .await
+
+    async fn apply(&self, cred: Arc<Credential>) -> Result<Action, Error> {
+        apply(&cred, &self.0).await
+    }
+
+    async fn cleanup(&self, cred: Arc<Credential>) -> Result<Action, Error> {
+        cleanup(&cred, &self.0).await
+    }
 }
 
-pub fn error_policy(_cred: Arc<Credential>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.metrics.failure("Credential", error.reason());
-    Action::requeue(backoff(1))
+/// One reconcile of `cred` outside a controller (tests drive rotations step by step).
+pub async fn reconcile(
+    cred: Arc<Credential>,
+    ctx: Arc<Context>,
+) -> Result<Action, crate::driver::Error<Error>> {
+    crate::driver::reconcile(cred, Arc::new(Credentials(ctx))).await
 }
 
 /// What the vault step ended with.

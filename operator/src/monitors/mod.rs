@@ -4,63 +4,67 @@
 //! resolves incidents, runs the actions and writes status.
 
 mod check;
+mod incidents;
 mod reconcile;
+mod schedule;
+mod status;
 mod worker;
 
 use std::sync::Arc;
 
-use futures::StreamExt;
 use javari_crds::Monitor;
 use kube::Api;
 use kube::runtime::{Controller, watcher};
-use tracing::{debug, warn};
 
 pub use check::{Clients, MAX_BODY, run_check};
-pub use reconcile::reconcile;
-pub use worker::{FAILOVER_ANNOTATION, Outcome, Runner};
+pub use incidents::FAILOVER_ANNOTATION;
+pub use reconcile::Monitors;
+pub use schedule::{Outcome, Runner};
+
+use javari_core::monitors::CadenceError;
 
 use crate::Context;
+use crate::driver::Failure;
 
+/// Why a Monitor cannot be checked; `reason()` names the Event and the conditions.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("kubernetes API: {0}")]
     Kube(#[from] kube::Error),
+    #[error("spec.conditions: {0}")]
+    ConditionInvalid(String),
+    #[error(transparent)]
+    Cadence(#[from] CadenceError),
+    #[error("spec.projectRef: Project {0} not found in the Monitor's namespace")]
+    ProjectNotFound(String),
+    #[error("set spec.url or spec.projectRef")]
+    NoTarget,
     #[error("scheduler: {0}")]
     Scheduler(String),
-    #[error("finalizer: {0}")]
-    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
 }
 
-impl Error {
-    pub fn reason(&self) -> &'static str {
+impl Failure for Error {
+    fn reason(&self) -> &'static str {
         match self {
             Error::Kube(_) => "KubeApiError",
+            Error::ConditionInvalid(_) => "ConditionInvalid",
+            Error::Cadence(CadenceError::Schedule { .. }) => "InvalidSchedule",
+            Error::Cadence(CadenceError::Interval { .. }) => "InvalidInterval",
+            Error::Cadence(CadenceError::Timeout { .. }) => "InvalidTimeout",
+            Error::ProjectNotFound(_) => "ProjectNotFound",
+            Error::NoTarget => "NoTarget",
             Error::Scheduler(_) => "SchedulerError",
-            Error::Finalizer(_) => "FinalizerError",
         }
     }
 }
 
+/// Runs the controller with checks on `runner` until `shutdown` resolves.
 pub async fn run(
     ctx: Arc<Context>,
+    runner: Arc<Runner>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let runner = match Runner::start(ctx.clone()).await {
-        Ok(runner) => runner,
-        Err(e) => {
-            warn!(error = %e, "monitor scheduler could not start");
-            return;
-        }
-    };
     let monitors: Api<Monitor> = ctx.watched_api();
-    Controller::new(monitors, watcher::Config::default().any_semantic())
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, reconcile::error_policy, Arc::new((ctx, runner)))
-        .for_each(|result| async move {
-            match result {
-                Ok((object, _)) => debug!(monitor = %object, "scheduled"),
-                Err(e) => warn!(error = %e, "monitor reconcile failed"),
-            }
-        })
-        .await;
+    let controller = Controller::new(monitors, watcher::Config::default().any_semantic());
+    crate::driver::run(controller, Arc::new(Monitors { ctx, runner }), shutdown).await;
 }

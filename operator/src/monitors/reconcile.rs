@@ -3,55 +3,61 @@ use std::time::Duration;
 
 use chrono::Utc;
 use javari_core::conditions::{Desired, set};
-use javari_core::monitors::{Counters, parse};
+use javari_core::monitors::{Counters, cadence, parse};
 use javari_crds::common::Severity;
 use javari_crds::common::condition::{DEGRADED, READY};
-use javari_crds::duration::parse_duration;
 use javari_crds::monitor::{MonitorState, MonitorStatus};
 use javari_crds::{Monitor, Project};
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::runtime::finalizer::{Event as Finalizer, finalizer};
-use tracing::{Instrument, info_span};
 
 use super::Error;
-use super::worker::{Every, Plan, Runner};
+use super::schedule::{Plan, Runner};
 use crate::context::Context;
+use crate::driver::Steps;
 
 pub const FINALIZER: &str = "javari.ai/monitor";
-/// Default time between checks when a Monitor sets neither interval nor schedule.
-const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 
-type Shared = (Arc<Context>, Arc<Runner>);
-
-pub fn error_policy(_m: Arc<Monitor>, error: &Error, shared: Arc<Shared>) -> Action {
-    shared.0.metrics.failure("Monitor", error.reason());
-    Action::requeue(Duration::from_secs(10))
+/// The Monitor controller's steps for the driver: parse and (re)schedule.
+pub struct Monitors {
+    pub ctx: Arc<Context>,
+    pub runner: Arc<Runner>,
 }
 
-pub async fn reconcile(monitor: Arc<Monitor>, shared: Arc<Shared>) -> Result<Action, Error> {
-    let (ctx, runner) = (&shared.0, &shared.1);
-    let ns = monitor.namespace().unwrap_or_default();
-    let span =
-        info_span!("reconcile", kind = "Monitor", namespace = %ns, name = %monitor.name_any());
-    async move {
-        let _timing = ctx.metrics.reconcile("Monitor");
-        let api: Api<Monitor> = Api::namespaced(ctx.client.clone(), &ns);
-        finalizer(&api, FINALIZER, monitor, |event| async {
-            match event {
-                Finalizer::Apply(m) => apply(&m, ctx, runner).await,
-                Finalizer::Cleanup(m) => {
-                    runner.unschedule(&ns, &m.name_any()).await;
-                    Ok(Action::await_change())
-                }
-            }
-        })
-        .await
-        .map_err(|e| Error::Finalizer(Box::new(e)))
+impl Steps for Monitors {
+    type Kind = Monitor;
+    type Error = Error;
+    const FINALIZER: &'static str = FINALIZER;
+    const RETRY: Duration = Duration::from_secs(30);
+
+    fn context(&self) -> &Context {
+        &self.ctx
     }
-    .instrument(span)
-    .await
+
+    async fn apply(&self, monitor: Arc<Monitor>) -> Result<Action, Error> {
+        let result = apply(&monitor, &self.ctx, &self.runner).await;
+        if result.is_err() {
+            // A Monitor that cannot be judged is not checked with stale settings.
+            self.runner
+                .unschedule(
+                    &monitor.namespace().unwrap_or_default(),
+                    &monitor.name_any(),
+                )
+                .await;
+        }
+        result
+    }
+
+    async fn cleanup(&self, monitor: Arc<Monitor>) -> Result<Action, Error> {
+        self.runner
+            .unschedule(
+                &monitor.namespace().unwrap_or_default(),
+                &monitor.name_any(),
+            )
+            .await;
+        Ok(Action::await_change())
+    }
 }
 
 async fn apply(monitor: &Monitor, ctx: &Context, runner: &Runner) -> Result<Action, Error> {
@@ -86,41 +92,24 @@ async fn apply(monitor: &Monitor, ctx: &Context, runner: &Runner) -> Result<Acti
         write_status(ctx, monitor, &prev, s).await?;
         return Ok(Action::await_change());
     }
-    let conditions: Result<Vec<_>, _> = spec.conditions.iter().map(|c| parse(c)).collect();
-    let conditions = match conditions {
-        Ok(c) => c,
-        Err(e) => {
-            runner.unschedule(&ns, &name).await;
-            write_status(
-                ctx,
-                monitor,
-                &prev,
-                problem("ConditionInvalid", e.to_string()),
-            )
-            .await?;
-            return Ok(Action::await_change());
-        }
-    };
+    let conditions = spec
+        .conditions
+        .iter()
+        .map(|c| parse(c))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Error::ConditionInvalid(e.to_string()))?;
+    let cadence = cadence(
+        spec.interval.as_deref(),
+        spec.schedule.as_deref(),
+        &spec.request.timeout,
+    )?;
     let (target, project) = match (&spec.url, &spec.project_ref) {
         (Some(url), _) => (url.clone(), None),
         (None, Some(project)) => {
             let found = Api::<Project>::namespaced(ctx.client.clone(), &ns)
                 .get_opt(&project.name)
                 .await?;
-            let Some(p) = found else {
-                runner.unschedule(&ns, &name).await;
-                write_status(
-                    ctx,
-                    monitor,
-                    &prev,
-                    problem(
-                        "ProjectNotFound",
-                        format!("Project {} not found", project.name),
-                    ),
-                )
-                .await?;
-                return Ok(Action::requeue(Duration::from_secs(30)));
-            };
+            let p = found.ok_or_else(|| Error::ProjectNotFound(project.name.clone()))?;
             let url = ctx
                 .project_url
                 .replace("{name}", &project.name)
@@ -128,34 +117,15 @@ async fn apply(monitor: &Monitor, ctx: &Context, runner: &Runner) -> Result<Acti
                 .replace("{path}", &p.spec.health_path);
             (url, Some(project.name.clone()))
         }
-        (None, None) => {
-            // The CRD's CEL rule requires one of them; say so rather than guess.
-            write_status(
-                ctx,
-                monitor,
-                &prev,
-                problem("NoTarget", "set url or projectRef".to_owned()),
-            )
-            .await?;
-            return Ok(Action::await_change());
-        }
-    };
-    let every = match (&spec.interval, &spec.schedule) {
-        (_, Some(cron)) if cron.split_whitespace().count() == 5 => Every::Cron(format!("0 {cron}")),
-        (_, Some(cron)) => Every::Cron(cron.clone()),
-        (Some(interval), None) => Every::Interval(
-            parse_duration(interval)
-                .unwrap_or(DEFAULT_INTERVAL)
-                .max(Duration::from_secs(1)),
-        ),
-        (None, None) => Every::Interval(DEFAULT_INTERVAL),
+        // The CRD's CEL rule requires one of them; say so rather than guess.
+        (None, None) => return Err(Error::NoTarget),
     };
     let plan = Plan {
         namespace: ns.clone(),
         name: name.clone(),
         target,
         request: spec.request.clone(),
-        timeout: parse_duration(&spec.request.timeout).unwrap_or(Duration::from_secs(10)),
+        timeout: cadence.timeout,
         conditions,
         failure_threshold: spec.failure_threshold,
         success_threshold: spec.success_threshold,
@@ -177,7 +147,7 @@ async fn apply(monitor: &Monitor, ctx: &Context, runner: &Runner) -> Result<Acti
         generation,
     };
     runner
-        .schedule(plan, every)
+        .schedule(plan, cadence.every)
         .await
         .map_err(|e| Error::Scheduler(e.to_string()))?;
     if prev.observed_generation != generation {

@@ -6,34 +6,41 @@ mod reconcile;
 
 use std::sync::Arc;
 
-use futures::StreamExt;
 use javari_crds::Project;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use kube::Api;
 use kube::runtime::{Controller, watcher};
-use tracing::{debug, warn};
 
-pub use reconcile::{FINALIZER, reconcile};
+pub use reconcile::{FINALIZER, Projects};
 
 use crate::Context;
+use crate::driver::Failure;
 
+/// Why a Project could not be reconciled; `reason()` names the Event and the conditions.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("kubernetes API: {0}")]
     Kube(#[from] kube::Error),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
-    #[error("finalizer: {0}")]
-    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    #[error("spec.github: cannot resolve the head of {repo}@{branch}: {message}")]
+    GitHub {
+        repo: String,
+        branch: String,
+        message: String,
+    },
+    #[error("spec.credentials: Credential {name} not found in the Project's namespace")]
+    CredentialNotFound { name: String },
 }
 
-impl Error {
-    pub fn reason(&self) -> &'static str {
+impl Failure for Error {
+    fn reason(&self) -> &'static str {
         match self {
             Error::Kube(_) => "KubeApiError",
             Error::Db(_) => "DatabaseError",
-            Error::Finalizer(_) => "FinalizerError",
+            Error::GitHub { .. } => "GitHubUnreachable",
+            Error::CredentialNotFound { .. } => "CredentialNotFound",
         }
     }
 }
@@ -44,16 +51,8 @@ pub async fn run(
 ) {
     let projects: Api<Project> = ctx.watched_api();
     let managed = watcher::Config::default().labels("app.kubernetes.io/managed-by=javari");
-    Controller::new(projects, watcher::Config::default().any_semantic())
+    let controller = Controller::new(projects, watcher::Config::default().any_semantic())
         .owns(ctx.watched_api::<Deployment>(), managed.clone())
-        .owns(ctx.watched_api::<Service>(), managed)
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, reconcile::error_policy, ctx)
-        .for_each(|result| async move {
-            match result {
-                Ok((object, _)) => debug!(project = %object, "reconciled"),
-                Err(e) => warn!(error = %e, "project reconcile failed"),
-            }
-        })
-        .await;
+        .owns(ctx.watched_api::<Service>(), managed);
+    crate::driver::run(controller, Arc::new(Projects(ctx)), shutdown).await;
 }

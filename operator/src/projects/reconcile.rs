@@ -21,44 +21,36 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::{Resource, ResourceExt};
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{info, warn};
 
 use super::Error;
 use crate::context::{Context, MANAGER};
+use crate::driver::{Failure, Steps};
 use crate::secrets;
 
 pub const FINALIZER: &str = "javari.ai/project";
 
-pub fn error_policy(_p: Arc<Project>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.metrics.failure("Project", error.reason());
-    Action::requeue(Duration::from_secs(10))
-}
+/// The Project controller's steps for the driver.
+pub struct Projects(pub Arc<Context>);
 
-pub async fn reconcile(project: Arc<Project>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let ns = project.namespace().unwrap_or_default();
-    let span =
-        info_span!("reconcile", kind = "Project", namespace = %ns, name = %project.name_any());
-    async move {
-        let _timing = ctx.metrics.reconcile("Project");
-        let api: Api<Project> = Api::namespaced(ctx.client.clone(), &ns);
-        finalizer(&api, FINALIZER, project, |event| async {
-            match event {
-                Finalizer::Apply(p) => {
-                    // The watch cache can lag behind our own last status write; decide on
-                    // the stored object so no rotation, restart or rollback record is lost.
-                    let latest = api.get(&p.name_any()).await?;
-                    apply(&latest, &ctx).await
-                }
-                Finalizer::Cleanup(p) => cleanup(&p, &ctx).await,
-            }
-        })
-        .await
-        .map_err(|e| Error::Finalizer(Box::new(e)))
+impl Steps for Projects {
+    type Kind = Project;
+    type Error = Error;
+    const FINALIZER: &'static str = FINALIZER;
+    const READ_LATEST: bool = true;
+
+    fn context(&self) -> &Context {
+        &self.0
     }
-    .instrument(span)
-    .await
+
+    async fn apply(&self, project: Arc<Project>) -> Result<Action, Error> {
+        apply(&project, &self.0).await
+    }
+
+    async fn cleanup(&self, project: Arc<Project>) -> Result<Action, Error> {
+        cleanup(&project, &self.0).await
+    }
 }
 
 async fn apply(project: &Project, ctx: &Context) -> Result<Action, Error> {
@@ -91,9 +83,28 @@ async fn apply(project: &Project, ctx: &Context) -> Result<Action, Error> {
             {
                 Ok(sha) => Some(sha),
                 Err(e) => {
-                    warn!(error = %e, "cannot resolve the branch head");
-                    // Keep the commit already deployed rather than fail the rollout.
-                    prev.deployed_commit.clone()
+                    let failure = Error::GitHub {
+                        repo: format!("{}/{}", gh.owner, gh.repo),
+                        branch: gh.branch.clone(),
+                        message: e.to_string(),
+                    };
+                    match prev.deployed_commit.clone() {
+                        // Keep the commit already deployed rather than fail the rollout,
+                        // and say so.
+                        Some(deployed) => {
+                            warn!(error = %failure, "keeping the deployed commit");
+                            crate::report::publish(
+                                ctx,
+                                project,
+                                EventType::Warning,
+                                failure.reason(),
+                                &format!("{failure}; keeping commit {deployed}"),
+                            )
+                            .await;
+                            Some(deployed)
+                        }
+                        None => return Err(failure),
+                    }
                 }
             }
         }
@@ -115,7 +126,11 @@ async fn apply(project: &Project, ctx: &Context) -> Result<Action, Error> {
     };
     let mut credential_secrets = BTreeMap::new();
     for c in &spec.credentials {
-        let secret = secrets::secret_name(ctx, &ns, &c.credential_ref.name).await?;
+        let secret = secrets::secret_name(ctx, &ns, &c.credential_ref.name)
+            .await?
+            .ok_or_else(|| Error::CredentialNotFound {
+                name: c.credential_ref.name.clone(),
+            })?;
         credential_secrets.insert(c.credential_ref.name.clone(), secret);
     }
 

@@ -6,15 +6,14 @@ mod reconcile;
 
 use std::sync::Arc;
 
-use futures::StreamExt;
 use javari_crds::Provider;
 use kube::Api;
 use kube::runtime::{Controller, watcher};
-use tracing::{debug, warn};
 
-pub use reconcile::{FINALIZER, reconcile};
+pub use reconcile::{FINALIZER, Providers};
 
 use crate::Context;
+use crate::driver::Failure;
 
 /// Why a Provider could not be reconciled (a failing probe is not an error: it is a status).
 #[derive(Debug, thiserror::Error)]
@@ -25,17 +24,17 @@ pub enum Error {
     Db(#[from] sqlx::Error),
     #[error("invalid probe settings: {0}")]
     Settings(#[from] javari_crds::duration::ParseDurationError),
-    #[error("finalizer: {0}")]
-    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    #[error("spec.credentialRef: Credential {name} not found in the Provider's namespace")]
+    CredentialNotFound { name: String },
 }
 
-impl Error {
-    pub fn reason(&self) -> &'static str {
+impl Failure for Error {
+    fn reason(&self) -> &'static str {
         match self {
             Error::Kube(_) => "KubeApiError",
             Error::Db(_) => "DatabaseError",
             Error::Settings(_) => "InvalidProbeSettings",
-            Error::Finalizer(_) => "FinalizerError",
+            Error::CredentialNotFound { .. } => "CredentialNotFound",
         }
     }
 }
@@ -45,14 +44,6 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let providers: Api<Provider> = ctx.watched_api();
-    Controller::new(providers, watcher::Config::default().any_semantic())
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, reconcile::error_policy, ctx)
-        .for_each(|result| async move {
-            match result {
-                Ok((object, _)) => debug!(provider = %object, "probed"),
-                Err(e) => warn!(error = %e, "provider reconcile failed"),
-            }
-        })
-        .await;
+    let controller = Controller::new(providers, watcher::Config::default().any_semantic());
+    crate::driver::run(controller, Arc::new(Providers(ctx)), shutdown).await;
 }

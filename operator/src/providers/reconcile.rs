@@ -12,43 +12,40 @@ use javari_crds::Provider;
 use javari_crds::common::condition::{DEGRADED, READY};
 use javari_crds::duration::parse_duration;
 use javari_crds::provider::{Capability, ProviderApi, ProviderHealth, ProviderStatus};
-use kube::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
-use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::{Resource, ResourceExt};
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{info, warn};
 
 use super::Error;
 use crate::context::Context;
-
-pub fn error_policy(_p: Arc<Provider>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.metrics.failure("Provider", error.reason());
-    Action::requeue(Duration::from_secs(15))
-}
+use crate::driver::Steps;
+use crate::secrets::Unavailable;
 
 /// Finalizer that removes the Provider's row from `javari_providers` before the object goes,
 /// so the console never routes to a deleted Provider.
 pub const FINALIZER: &str = "javari.ai/provider";
 
-pub async fn reconcile(provider: Arc<Provider>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let ns = provider.namespace().unwrap_or_default();
-    let span =
-        info_span!("reconcile", kind = "Provider", namespace = %ns, name = %provider.name_any());
-    async move {
-        let _timing = ctx.metrics.reconcile("Provider");
-        let api: Api<Provider> = Api::namespaced(ctx.client.clone(), &ns);
-        finalizer(&api, FINALIZER, provider, |event| async {
-            match event {
-                Finalizer::Apply(provider) => apply(provider, &ctx).await,
-                Finalizer::Cleanup(provider) => cleanup(&provider, &ctx).await,
-            }
-        })
-        .await
-        .map_err(|e| Error::Finalizer(Box::new(e)))
+/// The Provider controller's steps for the driver.
+pub struct Providers(pub Arc<Context>);
+
+impl Steps for Providers {
+    type Kind = Provider;
+    type Error = Error;
+    const FINALIZER: &'static str = FINALIZER;
+    const RETRY: Duration = Duration::from_secs(15);
+
+    fn context(&self) -> &Context {
+        &self.0
     }
-    .instrument(span)
-    .await
+
+    async fn apply(&self, provider: Arc<Provider>) -> Result<Action, Error> {
+        apply(provider, &self.0).await
+    }
+
+    async fn cleanup(&self, provider: Arc<Provider>) -> Result<Action, Error> {
+        cleanup(&provider, &self.0).await
+    }
 }
 
 async fn cleanup(provider: &Provider, ctx: &Context) -> Result<Action, Error> {
@@ -82,6 +79,7 @@ async fn apply(provider: Arc<Provider>, ctx: &Context) -> Result<Action, Error> 
             .annotations()
             .get(crate::monitors::FAILOVER_ANNOTATION)
             .cloned();
+        let mut missing_credential = None;
         let outcome = if let Some(by) = failed_over {
             ProbeOutcome {
                 health: ProviderHealth::Down,
@@ -91,11 +89,16 @@ async fn apply(provider: Arc<Provider>, ctx: &Context) -> Result<Action, Error> 
         } else {
             match credential_value(ctx, &provider).await? {
                 Ok(key) => probe(&ctx.http, spec.api, &spec.endpoint, key.as_ref(), timeout).await,
-                Err(why) => ProbeOutcome {
-                    health: ProviderHealth::Down,
-                    latency_ms: None,
-                    error: Some(why),
-                },
+                Err(why) => {
+                    if let Unavailable::CredentialNotFound(name) = &why {
+                        missing_credential = Some(name.clone());
+                    }
+                    ProbeOutcome {
+                        health: ProviderHealth::Down,
+                        latency_ms: None,
+                        error: Some(why.to_string()),
+                    }
+                }
             }
         };
         let failures = if outcome.health == ProviderHealth::Operational {
@@ -136,6 +139,9 @@ async fn apply(provider: Arc<Provider>, ctx: &Context) -> Result<Action, Error> 
         let status = status(&prev, generation, &outcome, failures, now);
         // Always written: every probe moves lastProbeAt.
         crate::report::write_status(ctx, provider.as_ref(), false, &prev, &status).await?;
+        if let Some(name) = missing_credential {
+            return Err(Error::CredentialNotFound { name });
+        }
         Ok(Action::requeue(interval))
     }
 }
@@ -189,7 +195,7 @@ fn status(
 async fn credential_value(
     ctx: &Context,
     provider: &Provider,
-) -> Result<Result<Option<SecretValue>, String>, Error> {
+) -> Result<Result<Option<SecretValue>, Unavailable>, Error> {
     let Some(reference) = &provider.spec.credential_ref else {
         return Ok(Ok(None));
     };

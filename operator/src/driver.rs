@@ -1,0 +1,290 @@
+//! The one reconcile pipeline every controller runs through: the watch loop, the finalizer,
+//! a tracing span, timing, and one report path for failures. A controller only supplies its
+//! [`Steps`]; whatever error a step returns is published as a Warning Event, set as
+//! `Ready=False` and `Degraded=True` with the same reason and message, and counted in
+//! `javari_reconcile_failures_total`, so `kubectl describe` always says what is wrong.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::StreamExt;
+use javari_core::conditions::{Desired, set};
+use javari_crds::common::condition::{DEGRADED, READY};
+use javari_crds::{Credential, Monitor, Project, Provider};
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::Controller;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{self, Event as Finalizer, finalizer};
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tracing::{Instrument, debug, info_span, warn};
+
+use crate::context::{Context, MANAGER};
+
+/// An error a step can return: its stable reason names the Event, the condition reason and
+/// the metric label; its message (never a secret) names the field or object at fault.
+pub trait Failure: std::error::Error + Send + Sync + 'static {
+    fn reason(&self) -> &'static str;
+}
+
+/// A kind the driver reconciles: namespaced, with standard conditions in its status.
+pub trait Reconciled:
+    Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+    + Clone
+    + Debug
+    + DeserializeOwned
+    + Serialize
+    + Send
+    + Sync
+    + 'static
+{
+    fn conditions(&self) -> &[Condition];
+}
+
+/// What one controller does with one object; everything around it is the driver's.
+pub trait Steps: Send + Sync + 'static {
+    type Kind: Reconciled;
+    type Error: Failure + From<kube::Error>;
+    /// Removed only after [`Steps::cleanup`] succeeded.
+    const FINALIZER: &'static str;
+    /// How long after a failure the object is tried again.
+    const RETRY: Duration = Duration::from_secs(10);
+    /// Apply to the stored object rather than the watch cache's copy, which can lag behind
+    /// the controller's own last status write (for steps that must not lose a record).
+    const READ_LATEST: bool = false;
+
+    fn context(&self) -> &Context;
+    fn apply(
+        &self,
+        obj: Arc<Self::Kind>,
+    ) -> impl Future<Output = Result<Action, Self::Error>> + Send;
+    fn cleanup(
+        &self,
+        obj: Arc<Self::Kind>,
+    ) -> impl Future<Output = Result<Action, Self::Error>> + Send;
+}
+
+/// A reconcile that failed: in a step, or adding or removing the finalizer.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct Error<E: Failure>(Box<finalizer::Error<E>>);
+
+impl<E: Failure> Error<E> {
+    pub fn reason(&self) -> &'static str {
+        match self.0.as_ref() {
+            finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e.reason(),
+            finalizer::Error::AddFinalizer(_) | finalizer::Error::RemoveFinalizer(_) => {
+                "FinalizerError"
+            }
+            finalizer::Error::UnnamedObject | finalizer::Error::InvalidFinalizer => "InvalidObject",
+        }
+    }
+
+    /// The step's own error, when a step failed.
+    pub fn step(&self) -> Option<&E> {
+        match self.0.as_ref() {
+            finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Runs `controller` with `steps` until `shutdown` resolves.
+pub async fn run<S: Steps>(
+    controller: Controller<S::Kind>,
+    steps: Arc<S>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let kind = S::Kind::kind(&());
+    controller
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile::<S>, error_policy::<S>, steps)
+        .for_each(|result| {
+            let kind = kind.clone();
+            async move {
+                match result {
+                    Ok((object, _)) => debug!(%kind, %object, "reconciled"),
+                    // Already reported (Event, conditions, metric) by `reconcile`.
+                    Err(e) => debug!(%kind, error = %e, "reconcile failed"),
+                }
+            }
+        })
+        .await;
+}
+
+/// One reconcile of `obj`: span, timing, finalizer, and the report of any failure.
+pub async fn reconcile<S: Steps>(
+    obj: Arc<S::Kind>,
+    steps: Arc<S>,
+) -> Result<Action, Error<S::Error>> {
+    let ctx = steps.context();
+    let kind = S::Kind::kind(&());
+    let ns = obj.namespace().unwrap_or_default();
+    let span = info_span!("reconcile", %kind, namespace = %ns, name = %obj.name_any());
+    async {
+        let _timing = ctx.metrics.reconcile(kind_label(&kind));
+        let api: Api<S::Kind> = Api::namespaced(ctx.client.clone(), &ns);
+        let result = finalizer(&api, S::FINALIZER, obj.clone(), |event| async {
+            match event {
+                Finalizer::Apply(o) if S::READ_LATEST => {
+                    let latest = api.get(&o.name_any()).await?;
+                    steps.apply(Arc::new(latest)).await
+                }
+                Finalizer::Apply(o) => steps.apply(o).await,
+                Finalizer::Cleanup(o) => steps.cleanup(o).await,
+            }
+        })
+        .await
+        .map_err(|e| Error(Box::new(e)));
+        if let Err(e) = &result {
+            report_failure(ctx, &api, obj.as_ref(), e.reason(), &e.to_string()).await;
+        }
+        result
+    }
+    .instrument(span)
+    .await
+}
+
+fn error_policy<S: Steps>(_obj: Arc<S::Kind>, _error: &Error<S::Error>, _steps: Arc<S>) -> Action {
+    Action::requeue(S::RETRY)
+}
+
+/// The metric label of a kind: the kinds are few and fixed, so labels stay `'static`.
+fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        "Project" => "Project",
+        "Provider" => "Provider",
+        "Monitor" => "Monitor",
+        "Credential" => "Credential",
+        "BackupPolicy" => "BackupPolicy",
+        _ => "Other",
+    }
+}
+
+/// Longest Event note the apiserver keeps (1 KiB); longer messages are cut on a char boundary.
+const MAX_NOTE: usize = 1024;
+
+/// The single report path: metric, Warning Event, and Ready/Degraded conditions with the same
+/// reason and message. Reporting never fails the reconcile; its own errors are logged.
+async fn report_failure<K: Reconciled>(
+    ctx: &Context,
+    api: &Api<K>,
+    obj: &K,
+    reason: &'static str,
+    message: &str,
+) {
+    let kind = K::kind(&());
+    ctx.metrics.failure(kind_label(&kind), reason);
+    warn!(%kind, reason, error = %message, "reconcile failed");
+    let mut note = message.to_owned();
+    if note.len() > MAX_NOTE {
+        let mut cut = MAX_NOTE;
+        while !note.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        note.truncate(cut);
+    }
+    crate::report::publish(ctx, obj, EventType::Warning, reason, &note).await;
+    if obj.meta().deletion_timestamp.is_some() {
+        return;
+    }
+    // Decide on the stored object: a step may have written status moments ago.
+    let latest = match api.get_opt(&obj.name_any()).await {
+        Ok(Some(latest)) => latest,
+        Ok(None) => return,
+        Err(e) => {
+            warn!(error = %e, "cannot read the object to report its failure");
+            return;
+        }
+    };
+    let Some(conditions) =
+        failed_conditions(latest.conditions(), latest.meta().generation, reason, &note)
+    else {
+        return;
+    };
+    let patch = serde_json::json!({ "status": { "conditions": conditions } });
+    if let Err(e) = api
+        .patch_status(
+            &obj.name_any(),
+            &PatchParams::apply(MANAGER),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
+        warn!(error = %e, "cannot write the failed conditions");
+    }
+}
+
+/// `current` with Ready=False and Degraded=True for `reason`; `None` when they already say so.
+pub fn failed_conditions(
+    current: &[Condition],
+    generation: Option<i64>,
+    reason: &str,
+    message: &str,
+) -> Option<Vec<Condition>> {
+    let says_so = |type_: &str, status: &str| {
+        current.iter().any(|c| {
+            c.type_ == type_ && c.status == status && c.reason == reason && c.message == message
+        })
+    };
+    if says_so(READY, "False") && says_so(DEGRADED, "True") {
+        return None;
+    }
+    let mut conditions = current.to_vec();
+    let now = Utc::now();
+    set(
+        &mut conditions,
+        Desired::new(DEGRADED, true, reason, message),
+        generation,
+        now,
+    );
+    set(
+        &mut conditions,
+        Desired::new(READY, false, reason, message),
+        generation,
+        now,
+    );
+    Some(conditions)
+}
+
+macro_rules! conditions_in_status {
+    ($($kind:ty),*) => {$(
+        impl Reconciled for $kind {
+            fn conditions(&self) -> &[Condition] {
+                self.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default()
+            }
+        }
+    )*};
+}
+conditions_in_status!(Project, Provider, Monitor, Credential);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_conditions_name_the_reason_once() {
+        let first = failed_conditions(&[], Some(3), "CredentialNotFound", "spec.x: y")
+            .expect("new conditions");
+        assert_eq!(first.len(), 2);
+        for c in &first {
+            assert_eq!(c.reason, "CredentialNotFound");
+            assert_eq!(c.message, "spec.x: y");
+            assert_eq!(c.observed_generation, Some(3));
+        }
+        assert!(
+            failed_conditions(&first, Some(3), "CredentialNotFound", "spec.x: y").is_none(),
+            "an unchanged failure writes nothing"
+        );
+        let other = failed_conditions(&first, Some(3), "InvalidSchedule", "spec.schedule")
+            .expect("a new reason is written");
+        assert!(other.iter().all(|c| c.reason == "InvalidSchedule"));
+    }
+}
