@@ -67,7 +67,7 @@ pub async fn destination(ctx: &Context, policy: &BackupPolicy) -> Resolved<Desti
         };
         let value = match crate::secrets::credential_value(ctx, &ns, &reference).await? {
             Ok(v) => v,
-            Err(m) => return Ok(Err(m)),
+            Err(m) => return Ok(Err(m.to_string())),
         };
         let text = String::from_utf8_lossy(value.expose()).trim().to_owned();
         match text.split_once(':') {
