@@ -54,7 +54,10 @@ async fn the_page_shows_rpo_rto_ratio_and_verification(pool: PgPool) {
         .expect("html");
     assert!(html.contains("prod/platform-db"), "{html}");
     assert!(html.contains(&id.to_string()));
-    assert!(html.contains("3h 0m") || html.contains("2h 59m"), "RPO now: {html}");
+    assert!(
+        html.contains("3h 0m") || html.contains("2h 59m"),
+        "RPO now: {html}"
+    );
     assert!(html.contains("12.3s"), "last drill RTO");
     assert!(html.contains("4.0×"), "compression ratio");
     assert!(html.contains("2.0 MiB") && html.contains("8.0 MiB"));
@@ -68,7 +71,11 @@ async fn the_page_shows_rpo_rto_ratio_and_verification(pool: PgPool) {
         .send()
         .await
         .expect("post");
-    assert_eq!(refused.status().as_u16(), 403, "viewers cannot ask for a backup");
+    assert_eq!(
+        refused.status().as_u16(),
+        403,
+        "viewers cannot ask for a backup"
+    );
     let unavailable = h
         .http
         .post(h.url("/backups/prod/platform-db/backup-now"))
@@ -78,7 +85,11 @@ async fn the_page_shows_rpo_rto_ratio_and_verification(pool: PgPool) {
         .expect("post");
     assert_eq!(unavailable.status().as_u16(), 503);
     assert!(
-        unavailable.text().await.expect("body").contains("Kubernetes API"),
+        unavailable
+            .text()
+            .await
+            .expect("body")
+            .contains("Kubernetes API"),
         "says why"
     );
 }
@@ -125,7 +136,11 @@ async fn admin_actions_annotate_the_backup_policy(pool: PgPool) {
         assert_eq!(r.status().as_u16(), 303, "{action}");
         let stored = api.get("platform-db").await.expect("policy");
         assert!(
-            stored.metadata.annotations.unwrap_or_default().contains_key(annotation),
+            stored
+                .metadata
+                .annotations
+                .unwrap_or_default()
+                .contains_key(annotation),
             "{annotation} set"
         );
     }
