@@ -17,10 +17,10 @@ use javari_crds::{Credential, Monitor, Project, Provider};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::Controller;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{self, Event as Finalizer, finalizer};
+use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -95,6 +95,25 @@ impl<E: Failure> Error<E> {
         }
     }
 }
+
+/// A controller for `K` whose cache keeps only what reconciles read: managed fields and
+/// kubectl's last-applied copy of the whole object are dropped as objects arrive.
+pub fn controller<K: Reconciled>(api: Api<K>) -> Controller<K> {
+    let writer = reflector::store::Writer::<K>::default();
+    let reader = writer.as_reader();
+    let trimmed = watcher(api, watcher::Config::default().any_semantic()).modify(trim::<K>);
+    Controller::for_stream(reflector(writer, trimmed).applied_objects(), reader)
+}
+
+/// What a cached object does not need.
+fn trim<K: Resource>(obj: &mut K) {
+    obj.meta_mut().managed_fields = None;
+    if let Some(annotations) = obj.meta_mut().annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+    }
+}
+
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Runs `controller` with `steps` until `shutdown` resolves.
 pub async fn run<S: Steps>(
@@ -268,6 +287,21 @@ conditions_in_status!(Project, Provider, Monitor, Credential);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cache_drops_managed_fields_and_the_last_applied_copy() {
+        let mut project: Project = serde_json::from_value(serde_json::json!({
+            "apiVersion": "javari.ai/v1alpha1", "kind": "Project",
+            "metadata": {"name": "web", "annotations": {LAST_APPLIED: "{...}", "keep": "me"},
+                         "managedFields": [{"manager": "kubectl", "operation": "Apply"}]},
+            "spec": {"image": "nginx"}}))
+        .expect("project");
+        trim(&mut project);
+        assert!(project.metadata.managed_fields.is_none());
+        let annotations = project.metadata.annotations.expect("annotations");
+        assert_eq!(annotations.len(), 1);
+        assert_eq!(annotations["keep"], "me");
+    }
 
     #[test]
     fn failed_conditions_name_the_reason_once() {

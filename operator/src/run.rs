@@ -79,9 +79,9 @@ pub async fn run(config: Config) -> Result<(), Error> {
         }
     };
     let result = tokio::select! {
-        result = run_controllers(ctx, wake, shutdown_signal()) => {
+        _ = run_controllers(ctx, wake, shutdown_signal()) => {
             info!("controllers stopped");
-            result
+            Ok(())
         }
         _ = lost => Err(Error::LostLeadership),
         result = server => match result {
@@ -99,18 +99,15 @@ pub async fn run(config: Config) -> Result<(), Error> {
     result
 }
 
-/// Runs every controller until `shutdown` resolves (tests pass their own trigger). Fails
-/// when the Monitors' check scheduler cannot start: checks would silently never run.
+/// Runs every controller until `shutdown` resolves (tests pass their own trigger).
 pub async fn run_controllers(
     ctx: Arc<Context>,
     credential_wake: UnboundedReceiver<ObjectRef<Credential>>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
-) -> Result<(), Error> {
+) {
     // One shutdown signal, shared by every controller.
     let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
-    let runner = monitors::Runner::start(ctx.clone())
-        .await
-        .map_err(|e| Error::Scheduler(e.to_string()))?;
+    let runner = monitors::Runner::start(ctx.clone());
     tokio::join!(
         credentials::run(ctx.clone(), credential_wake, shutdown.clone()),
         providers::run(ctx.clone(), shutdown.clone()),
@@ -124,7 +121,6 @@ pub async fn run_controllers(
             }
         },
     );
-    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -334,13 +334,13 @@ async fn a_rollback_returns_to_the_last_known_good_image_once_and_never_to_a_bad
         (env.image("api").await.as_deref() == Some("registry.local/api:1")).then_some(())
     })
     .await;
+    // The status is written after the Deployment: wait for it to record the rollback.
     let status = env
-        .projects()
-        .get("api")
-        .await
-        .expect("project")
-        .status
-        .expect("status");
+        .wait("the rollback recorded in status", async || {
+            let s = env.projects().get("api").await.ok()?.status?;
+            (!s.rollbacks.is_empty()).then_some(s)
+        })
+        .await;
     assert_eq!(status.known_bad_images, ["registry.local/api:2"]);
     assert_eq!(status.rollbacks.len(), 1);
     assert_eq!(status.rollbacks[0].to.image, "registry.local/api:1");

@@ -92,6 +92,21 @@ pub fn cadence(
     })
 }
 
+/// The first time the six-field `cron` fires strictly after `after`; `None` when it never
+/// does again (or does not parse: [`cadence`] refuses those first).
+pub fn next_occurrence(
+    cron: &str,
+    after: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    CronParser::builder()
+        .seconds(Seconds::Required)
+        .build()
+        .parse(cron)
+        .ok()?
+        .find_next_occurrence(&after, false)
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +126,18 @@ mod tests {
         assert_eq!(c.every, Every::Cron("0 */5 * * * *".to_owned()));
         let six = cadence(Some("1m"), Some("*/10 * * * * *"), "5s").expect("schedule wins");
         assert_eq!(six.every, Every::Cron("*/10 * * * * *".to_owned()));
+    }
+
+    #[test]
+    fn next_occurrence_follows_the_seconds_field() {
+        use chrono::TimeZone;
+        let at = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 28, 12, 0, 7)
+            .single()
+            .expect("time");
+        let next = next_occurrence("*/10 * * * * *", at).expect("fires");
+        assert_eq!(next, at + chrono::TimeDelta::seconds(3));
+        assert_eq!(next_occurrence("not cron", at), None);
     }
 
     #[test]

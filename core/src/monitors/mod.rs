@@ -6,7 +6,9 @@ mod condition;
 mod store;
 mod threshold;
 
-pub use cadence::{Cadence, CadenceError, DEFAULT_INTERVAL, Every, MIN_INTERVAL, cadence};
+pub use cadence::{
+    Cadence, CadenceError, DEFAULT_INTERVAL, Every, MIN_INTERVAL, cadence, next_occurrence,
+};
 pub use condition::{CheckResult, Condition, Op, ParseError, Subject, evaluate_all, parse};
 pub use store::{
     CheckRow, LatencyStats, UptimeWindows, add_timeline_event, count_open_incidents, insert_checks,

@@ -14,7 +14,7 @@ use javari_crds::Credential;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{Controller, watcher};
+use kube::runtime::watcher;
 
 pub use consumers::annotation_key;
 pub use error::Error;
@@ -33,7 +33,7 @@ pub async fn run(
 ) {
     let credentials: Api<Credential> = ctx.watched_api();
     let secrets: Api<Secret> = ctx.watched_api();
-    let controller = Controller::new(credentials, watcher::Config::default().any_semantic())
+    let controller = crate::driver::controller(credentials)
         .owns(
             secrets,
             watcher::Config::default()

@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 use javari_crds::Monitor;
 use kube::Api;
-use kube::runtime::{Controller, watcher};
 
 pub use check::{Clients, MAX_BODY, run_check};
 pub use incidents::FAILOVER_ANNOTATION;
@@ -39,8 +38,6 @@ pub enum Error {
     ProjectNotFound(String),
     #[error("set spec.url or spec.projectRef")]
     NoTarget,
-    #[error("scheduler: {0}")]
-    Scheduler(String),
 }
 
 impl Failure for Error {
@@ -53,7 +50,6 @@ impl Failure for Error {
             Error::Cadence(CadenceError::Timeout { .. }) => "InvalidTimeout",
             Error::ProjectNotFound(_) => "ProjectNotFound",
             Error::NoTarget => "NoTarget",
-            Error::Scheduler(_) => "SchedulerError",
         }
     }
 }
@@ -65,6 +61,6 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let monitors: Api<Monitor> = ctx.watched_api();
-    let controller = Controller::new(monitors, watcher::Config::default().any_semantic());
+    let controller = crate::driver::controller(monitors);
     crate::driver::run(controller, Arc::new(Monitors { ctx, runner }), shutdown).await;
 }

@@ -146,10 +146,7 @@ async fn apply(monitor: &Monitor, ctx: &Context, runner: &Runner) -> Result<Acti
         status: prev.clone(),
         generation,
     };
-    runner
-        .schedule(plan, cadence.every)
-        .await
-        .map_err(|e| Error::Scheduler(e.to_string()))?;
+    runner.schedule(plan, cadence.every).await;
     if prev.observed_generation != generation {
         let mut s = prev.clone();
         s.observed_generation = generation;

@@ -1,5 +1,9 @@
-//! Scheduling: each Monitor has one tokio-cron-scheduler job; a tick runs a check (never two
-//! of one Monitor at once) and sends the outcome to the results worker.
+//! Scheduling: each Monitor has one timer task; a tick runs a check (never two of one
+//! Monitor at once) and sends the outcome to the results worker.
+//!
+//! Checks use tokio's timer (millisecond resolution) rather than tokio-cron-scheduler, whose
+//! scheduler loop looks at its jobs every 500 ms: a check must run within a few milliseconds
+//! of its time. Cron schedules are read with croner, the parser tokio-cron-scheduler uses.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,11 +12,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::channel::mpsc;
-use javari_core::monitors::{CheckResult, Condition, Counters, evaluate_all};
+use javari_core::monitors::{CheckResult, Condition, Counters, evaluate_all, next_occurrence};
 use javari_crds::monitor::{CheckRequest, MonitorActions, MonitorStatus};
 use tokio::sync::Mutex;
-use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
-use uuid::Uuid;
 
 pub use javari_core::monitors::Every;
 
@@ -71,32 +73,41 @@ impl Drop for InFlight {
 }
 
 pub struct Runner {
-    scheduler: JobScheduler,
     metrics: Arc<crate::metrics::Metrics>,
-    jobs: Mutex<HashMap<String, (Option<i64>, Uuid)>>,
+    jobs: Mutex<HashMap<String, Ticking>>,
     plans: Arc<RwLock<HashMap<String, Arc<Plan>>>>,
     tx: mpsc::UnboundedSender<Outcome>,
     clients: Clients,
 }
 
+/// A Monitor's timer task, for the generation it was started for; stopped when dropped.
+struct Ticking {
+    generation: Option<i64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Ticking {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 impl Runner {
-    pub async fn start(ctx: Arc<Context>) -> Result<Arc<Runner>, JobSchedulerError> {
-        let scheduler = JobScheduler::new().await?;
-        scheduler.start().await?;
+    pub fn start(ctx: Arc<Context>) -> Arc<Runner> {
         let (tx, rx) = mpsc::unbounded();
         tokio::spawn(worker(ctx.clone(), rx));
-        Ok(Arc::new(Runner {
-            scheduler,
+        Arc::new(Runner {
             metrics: ctx.metrics.clone(),
             jobs: Mutex::default(),
             plans: Arc::default(),
             tx,
             clients: Clients::new(),
-        }))
+        })
     }
 
-    /// Checks `plan` on `every`; a new generation replaces the job, the same one only the plan.
-    pub async fn schedule(&self, plan: Plan, every: Every) -> Result<(), JobSchedulerError> {
+    /// Checks `plan` on `every`; a new generation replaces the timer, the same one only the
+    /// plan.
+    pub async fn schedule(&self, plan: Plan, every: Every) {
         let key = plan.key();
         let generation = plan.generation;
         self.plans
@@ -104,11 +115,8 @@ impl Runner {
             .unwrap_or_else(|e| e.into_inner())
             .insert(key.clone(), Arc::new(plan));
         let mut jobs = self.jobs.lock().await;
-        if jobs.get(&key).is_some_and(|(g, _)| *g == generation) {
-            return Ok(());
-        }
-        if let Some((_, old)) = jobs.remove(&key) {
-            let _ = self.scheduler.remove(&old).await;
+        if jobs.get(&key).is_some_and(|t| t.generation == generation) {
+            return;
         }
         let (plans, tx, clients, job_key, metrics) = (
             self.plans.clone(),
@@ -120,19 +128,19 @@ impl Runner {
         // At most one check of this Monitor at a time: a tick that finds the last check still
         // running is skipped and counted, so slow targets never pile checks up.
         let running = Arc::new(AtomicBool::new(false));
-        let tick = move |_: Uuid, _: JobScheduler| {
+        let tick = move || {
+            let Some(slot) = InFlight::take(&running) else {
+                metrics.checks_skipped.inc();
+                return;
+            };
             let plan = plans
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .get(&job_key)
                 .cloned();
             let (tx, clients) = (tx.clone(), clients.clone());
-            let slot = InFlight::take(&running);
-            if slot.is_none() {
-                metrics.checks_skipped.inc();
-            }
-            Box::pin(async move {
-                let Some(_slot) = slot else { return };
+            tokio::spawn(async move {
+                let _slot = slot;
                 let Some(plan) = plan else { return };
                 let at = Utc::now();
                 let result = run_check(&clients, &plan.target, &plan.request, plan.timeout).await;
@@ -143,15 +151,11 @@ impl Runner {
                     verdict,
                     at,
                 });
-            }) as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+            });
         };
-        let job = match every {
-            Every::Interval(d) => Job::new_repeated_async(d, tick)?,
-            Every::Cron(cron) => Job::new_async(cron.as_str(), tick)?,
-        };
-        let id = self.scheduler.add(job).await?;
-        jobs.insert(key, (generation, id));
-        Ok(())
+        let task = tokio::spawn(ticks(every, tick));
+        // Replacing the entry drops (and stops) the previous generation's timer.
+        jobs.insert(key, Ticking { generation, task });
     }
 
     pub async fn unschedule(&self, namespace: &str, name: &str) {
@@ -160,8 +164,29 @@ impl Runner {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&key);
-        if let Some((_, id)) = self.jobs.lock().await.remove(&key) {
-            let _ = self.scheduler.remove(&id).await;
+        self.jobs.lock().await.remove(&key);
+    }
+}
+
+/// Calls `tick` at each time of `every`, until aborted. A tick the task could not keep (the
+/// runtime was busy) is skipped, not made up in a burst.
+async fn ticks(every: Every, mut tick: impl FnMut()) {
+    match every {
+        Every::Interval(period) => {
+            let start = tokio::time::Instant::now() + period;
+            let mut timer = tokio::time::interval_at(start, period);
+            timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                timer.tick().await;
+                tick();
+            }
+        }
+        Every::Cron(cron) => {
+            while let Some(next) = next_occurrence(&cron, Utc::now()) {
+                let wait = (next - Utc::now()).to_std().unwrap_or_default();
+                tokio::time::sleep(wait).await;
+                tick();
+            }
         }
     }
 }

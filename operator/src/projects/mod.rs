@@ -10,7 +10,7 @@ use javari_crds::Project;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use kube::Api;
-use kube::runtime::{Controller, watcher};
+use kube::runtime::watcher;
 
 pub use reconcile::{FINALIZER, Projects};
 
@@ -51,7 +51,7 @@ pub async fn run(
 ) {
     let projects: Api<Project> = ctx.watched_api();
     let managed = watcher::Config::default().labels("app.kubernetes.io/managed-by=javari");
-    let controller = Controller::new(projects, watcher::Config::default().any_semantic())
+    let controller = crate::driver::controller(projects)
         .owns(ctx.watched_api::<Deployment>(), managed.clone())
         .owns(ctx.watched_api::<Service>(), managed);
     crate::driver::run(controller, Arc::new(Projects(ctx)), shutdown).await;

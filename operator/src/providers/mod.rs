@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use javari_crds::Provider;
 use kube::Api;
-use kube::runtime::{Controller, watcher};
 
 pub use reconcile::{FINALIZER, Providers};
 
@@ -44,6 +43,6 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let providers: Api<Provider> = ctx.watched_api();
-    let controller = Controller::new(providers, watcher::Config::default().any_semantic());
+    let controller = crate::driver::controller(providers);
     crate::driver::run(controller, Arc::new(Providers(ctx)), shutdown).await;
 }

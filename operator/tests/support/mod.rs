@@ -94,16 +94,14 @@ impl Harness {
 pub struct Running {
     pub ctx: Arc<Context>,
     stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<Result<(), javari_operator::Error>>>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
     pub async fn stop(mut self) {
         drop(self.stop.take());
         if let Some(task) = self.task.take() {
-            task.await
-                .expect("controllers stopped")
-                .expect("controllers ran");
+            task.await.expect("controllers stopped");
         }
     }
 }
