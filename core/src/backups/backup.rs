@@ -132,11 +132,13 @@ pub async fn recover(
                 "interrupted: the process taking it stopped before its manifest was written",
             )
             .await?;
+            // Also what the store does not list (multipart staging files of killed uploads).
+            out.cleaned_objects += records::delete_backup_objects(dest, policy, id).await?;
             out.failed.push(id);
         }
     }
-    for id in partial {
-        out.cleaned_objects += records::delete_backup_objects(dest, policy, id).await?;
+    for id in partial.difference(&out.failed.iter().copied().collect()) {
+        out.cleaned_objects += records::delete_backup_objects(dest, policy, *id).await?;
     }
     Ok(out)
 }
