@@ -59,3 +59,6 @@ build etcd "$mods/etcd" . "-X go.etcd.io/etcd/api/v3/version.GitSHA=${etcd_ver}"
 helm_ver=$(modver "$mods/helm" helm.sh/helm/v3)
 build helm "$mods/helm" helm.sh/helm/v3/cmd/helm \
   "-X helm.sh/helm/v3/internal/version.version=${helm_ver} -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+
+# gofakes3: an S3 protocol server for the backup tests (the object store speaks real S3 to it).
+build gofakes3 "$mods/gofakes3" github.com/johannesboyne/gofakes3/cmd/gofakes3 ""

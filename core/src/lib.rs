@@ -2,6 +2,7 @@
 //! Everything here is either a pure function or talks to PostgreSQL; the binaries are thin
 //! adapters that read input, call in here and write output.
 
+pub mod backups;
 pub mod chat;
 pub mod conditions;
 pub mod conversations;

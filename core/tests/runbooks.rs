@@ -106,6 +106,7 @@ fn sample(name: &str) -> Option<String> {
             "monitor" => "web-health",
             "provider" => "openai",
             "credential" => "db-password",
+            "policy" => "prod/platform-db",
             "incident.id" => "00000000-0000-0000-0000-000000000000",
             "incident.title" => "Outage",
             "incident.severity" => "P0",

@@ -1,4 +1,5 @@
-//! The Javari API: `javari.ai/v1alpha1` Project, Provider, Monitor and Credential.
+//! The Javari API: `javari.ai/v1alpha1` Project, Provider, Monitor, Credential and
+//! BackupPolicy.
 //!
 //! The types here are the single source of the CRD schemas (see `bin/crdgen.rs`); the
 //! validation that the API server enforces (OpenAPI patterns, ranges and CEL rules) is
@@ -8,6 +9,7 @@
 // attributes; they are separate columns.
 #![allow(clippy::duplicated_attributes)]
 
+pub mod backup_policy;
 pub mod common;
 pub mod credential;
 pub mod duration;
@@ -15,6 +17,7 @@ pub mod monitor;
 pub mod project;
 pub mod provider;
 
+pub use backup_policy::{BackupPolicy, BackupPolicySpec, BackupPolicyStatus};
 pub use credential::{Credential, CredentialSpec, CredentialStatus};
 pub use monitor::{Monitor, MonitorSpec, MonitorStatus};
 pub use project::{Project, ProjectSpec, ProjectStatus};
@@ -35,6 +38,7 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         Provider::crd(),
         Monitor::crd(),
         Credential::crd(),
+        BackupPolicy::crd(),
     ]
 }
 

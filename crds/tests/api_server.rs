@@ -67,7 +67,13 @@ async fn every_example_applies() {
             applied.push(format!("{kind}/{name}"));
         }
     }
-    for kind in ["Project/", "Provider/", "Monitor/", "Credential/"] {
+    for kind in [
+        "Project/",
+        "Provider/",
+        "Monitor/",
+        "Credential/",
+        "BackupPolicy/",
+    ] {
         assert!(
             applied.iter().any(|a| a.starts_with(kind)),
             "examples/ has no {kind}: {applied:?}"
@@ -303,6 +309,36 @@ const INVALID: &[(&str, &str, &[&str])] = &[
         "unknown credential type",
         "kind: Credential\nspec: {service: db, type: magic, source: {external: {}}}",
         &["spec.type", "Unsupported value: \"magic\""],
+    ),
+    (
+        "backup schedule not cron",
+        "kind: BackupPolicy\nspec: {schedule: 'every night'}",
+        &["spec.schedule"],
+    ),
+    (
+        "s3 destination without keys",
+        "kind: BackupPolicy\nspec: {destination: {url: 's3://bucket/prefix'}}",
+        &["spec.destination.url", "needs credentialRef or secretRef"],
+    ),
+    (
+        "endpoint on a local destination",
+        "kind: BackupPolicy\nspec: {destination: {url: 'file:///var/backups', endpoint: 'http://minio:9000'}}",
+        &["spec.destination.endpoint", "s3:// destinations only"],
+    ),
+    (
+        "staleAfter below an hour",
+        "kind: BackupPolicy\nspec: {staleAfter: 30m}",
+        &["spec.staleAfter", "at least 1h"],
+    ),
+    (
+        "retention keeps nothing",
+        "kind: BackupPolicy\nspec: {retention: {keepLast: 0}}",
+        &["spec.retention.keepLast", "greater than or equal to 1"],
+    ),
+    (
+        "too many dump jobs",
+        "kind: BackupPolicy\nspec: {jobs: 64}",
+        &["spec.jobs", "less than or equal to 8"],
     ),
 ];
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 fn committed_crds_match_the_types() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../charts/javari/crds");
     let crds = javari_crds::all_crds();
-    assert_eq!(crds.len(), 4);
+    assert_eq!(crds.len(), 5);
     for crd in crds {
         let path = dir.join(javari_crds::crd_file_name(&crd));
         let committed =

@@ -73,6 +73,12 @@ pub struct Config {
     /// `text` or `json`.
     #[arg(long, env = "JAVARI_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
+    /// Directory of backups whose BackupPolicy sets no destination (`file://` store).
+    #[arg(long, env = "JAVARI_BACKUP_DIR", default_value = ".javari/backups")]
+    pub backup_dir: std::path::PathBuf,
+    /// Backups and drills run at once (the rest wait their turn).
+    #[arg(long, env = "JAVARI_BACKUP_CONCURRENCY", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub backup_concurrency: u32,
     /// Database connections in the pool.
     #[arg(long, env = "JAVARI_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,

@@ -27,6 +27,8 @@ pub struct Context {
     /// Where a Monitor with a `projectRef` sends its checks: `{name}`, `{namespace}` and
     /// `{path}` (the Project's health path) are filled in.
     pub project_url: String,
+    /// Where BackupPolicies store and stage backups, and the platform's own database.
+    pub backups: crate::backups::Settings,
 }
 
 /// In-cluster address of a Project's Service.
@@ -57,6 +59,7 @@ impl Context {
             http: javari_core::http::client(),
             github_api: javari_core::github::DEFAULT_API_URL.to_owned(),
             project_url: DEFAULT_PROJECT_URL.to_owned(),
+            backups: crate::backups::Settings::default(),
         }
     }
 
@@ -69,6 +72,12 @@ impl Context {
     /// Talks to this GitHub API (GitHub Enterprise, or a test server).
     pub fn with_github_api(mut self, url: String) -> Self {
         self.github_api = url;
+        self
+    }
+
+    /// Backup settings (directory, platform database, concurrency).
+    pub fn with_backups(mut self, settings: crate::backups::Settings) -> Self {
+        self.backups = settings;
         self
     }
 

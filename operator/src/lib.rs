@@ -1,6 +1,7 @@
 //! Javari's operator as a library: the binary (`main.rs`) parses flags and calls [`run`];
 //! tests build a [`Context`] and drive the controllers or a single reconcile directly.
 
+pub mod backups;
 pub mod config;
 pub mod context;
 pub mod credentials;

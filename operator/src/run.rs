@@ -13,7 +13,7 @@ use crate::http::Probe;
 use crate::leader::Elector;
 use crate::metrics::Metrics;
 use crate::timer::Timer;
-use crate::{Context, credentials, monitors, preflight, projects, providers};
+use crate::{Context, backups, credentials, monitors, preflight, projects, providers};
 
 pub use crate::preflight::Error;
 
@@ -42,7 +42,8 @@ pub async fn run(config: Config) -> Result<(), Error> {
             timer,
         )
         .watching(config.watch_namespace.clone())
-        .with_github_api(config.github_api_url.clone()),
+        .with_github_api(config.github_api_url.clone())
+        .with_backups(crate::backups::Settings::from_config(&config)),
     );
     // A standby replica is ready too: it serves probes and waits for the Lease.
     probe.set_ready(true);
@@ -112,6 +113,7 @@ pub async fn run_controllers(
         providers::run(ctx.clone(), shutdown.clone()),
         projects::run(ctx.clone(), shutdown.clone()),
         monitors::run(ctx.clone(), runner, shutdown.clone()),
+        backups::run(ctx.clone(), shutdown.clone()),
         async {
             tokio::select! {
                 _ = crate::incident_gauge::run(ctx, crate::incident_gauge::REFRESH) => {}

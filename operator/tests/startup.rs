@@ -88,6 +88,7 @@ async fn operator_needs_the_crds_and_is_ready_with_them() {
         "providers.javari.ai",
         "monitors.javari.ai",
         "credentials.javari.ai",
+        "backuppolicies.javari.ai",
     ] {
         assert!(stderr.contains(crd), "message names {crd}: {stderr}");
     }

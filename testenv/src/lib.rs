@@ -5,6 +5,7 @@
 //! - [`PgCluster`]: a private PostgreSQL cluster from Debian's packages.
 //! - [`FakeProvider`]: OpenAI, Anthropic and Gemini wire protocols with scripted faults.
 //! - [`FakeGitHub`]: branch heads, deployments and deployment statuses.
+//! - [`FakeS3`]: gofakes3, a real S3 protocol server, for backups.
 //!
 //! Processes started here are watched: when the process that started them exits, they are
 //! stopped and their data directories removed, so a test binary never leaks servers.
@@ -13,6 +14,7 @@ mod control_plane;
 mod database;
 mod fake_github;
 mod fake_provider;
+mod fake_s3;
 mod paths;
 mod postgres;
 mod process;
@@ -22,6 +24,7 @@ pub use control_plane::{ControlPlane, install_crds};
 pub use database::{RUNTIME_LOGIN, ensure_runtime_role, fresh_database, runtime_pool, runtime_url};
 pub use fake_github::FakeGitHub;
 pub use fake_provider::{Behaviour, FakeProvider};
+pub use fake_s3::FakeS3;
 pub use paths::{bin_dir, workspace_root};
 pub use postgres::PgCluster;
 pub use wait::eventually;

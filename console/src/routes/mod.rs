@@ -2,6 +2,7 @@
 //! static assets and the sign-in page sits behind a role gate.
 
 mod auth;
+mod backups;
 mod chat;
 mod conversations;
 mod crawls;
@@ -98,6 +99,7 @@ pub fn app(state: AppState) -> Router {
             get(knowledge::api_documents),
         )
         .route("/web-crawls", get(crawls::page))
+        .route("/backups", get(backups::page))
         .route("/api/javari/web-crawls", get(crawls::api_list))
         .route("/api/javari/web-crawls/{id}", get(crawls::api_get))
         .route(
@@ -253,6 +255,14 @@ pub fn app(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), require_operator));
 
     let admin = Router::new()
+        .route(
+            "/backups/{namespace}/{name}/backup-now",
+            post(backups::backup_now),
+        )
+        .route(
+            "/backups/{namespace}/{name}/verify-now",
+            post(backups::verify_now),
+        )
         .route("/api/users", post(auth::create_user))
         .route("/audit", get(resources::audit_page))
         .route("/api/tokens", post(auth::create_token))

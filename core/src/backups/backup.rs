@@ -1,0 +1,465 @@
+//! Taking a backup: `pg_dump -Fd -j N` of an exported snapshot (row counts and schema hash
+//! read in the same snapshot), each file streamed through zstd and AES-256-GCM into the
+//! store, the manifest written last. Crash-safe: only the manifest makes a backup complete,
+//! and the next run of the policy completes or fails what a killed run left and deletes its
+//! partial objects.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
+use sha2::{Digest, Sha256};
+use sqlx::{Connection, PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::format::{DataKey, Sink, seal_stream};
+use super::manifest::{FILES, MANIFEST, Manifest, ManifestFile, SealedKey};
+use super::pgtools::{self, ConnInfo};
+use super::records::{self, NewBackup};
+use super::store::Destination;
+use super::{BackupError, policy_prefix};
+use crate::vault::{Keyring, Sealed, SecretValue, seal_for};
+
+/// Bytes per multipart part (S3 needs at least 5 MiB for all but the last).
+const PART_SIZE: usize = 8 << 20;
+
+/// How to take one backup.
+#[derive(Clone, Debug)]
+pub struct BackupOptions {
+    /// `namespace/name` of the policy.
+    pub policy: String,
+    /// Connection URL of the database to back up.
+    pub source_url: String,
+    /// zstd level.
+    pub level: i32,
+    /// pg_dump jobs and concurrent uploads.
+    pub jobs: u32,
+    /// Local directory for the dump while it is streamed out.
+    pub staging_dir: PathBuf,
+    /// Upload rate limit in bytes per second (None: unlimited).
+    pub rate_limit: Option<u64>,
+    /// Who asked (`schedule`, `backup-now`, an admin's email).
+    pub created_by: String,
+}
+
+/// What a finished backup reports.
+#[derive(Clone, Debug)]
+pub struct BackupSummary {
+    pub id: Uuid,
+    pub manifest: Manifest,
+    pub duration: Duration,
+    /// Objects of interrupted backups deleted before this one started.
+    pub cleaned_objects: u64,
+}
+
+/// The context a data key is sealed for in the vault.
+pub(crate) fn key_context(id: Uuid) -> String {
+    format!("javari.ai/backup/v1:{id}")
+}
+
+/// Opens a backup's data key with the configured master keys; refused by name otherwise.
+pub(crate) fn open_data_key(keys: &Keyring, m: &Manifest) -> Result<DataKey, BackupError> {
+    let err = |reason: String| BackupError::Key {
+        backup: m.backup_id.to_string(),
+        reason,
+    };
+    let sealed = Sealed {
+        ciphertext: hex::decode(&m.key.ciphertext).map_err(|e| err(e.to_string()))?,
+        nonce: hex::decode(&m.key.nonce)
+            .ok()
+            .and_then(|n| <[u8; 12]>::try_from(n).ok())
+            .ok_or_else(|| err("malformed nonce".to_owned()))?,
+        key_id: m.key.master_key_id.clone(),
+    };
+    let plain = crate::vault::open_for(keys, &key_context(m.backup_id), &sealed)
+        .map_err(|e| err(e.to_string()))?;
+    let key = DataKey::from_bytes(plain.expose()).ok_or_else(|| err("not 32 bytes".to_owned()))?;
+    if key.id_hex() != m.key.data_key_id {
+        return Err(err(format!(
+            "data key {} is not the manifest's {}",
+            key.id_hex(),
+            m.key.data_key_id
+        )));
+    }
+    Ok(key)
+}
+
+/// Holds the policy's advisory lock on a connection of its own: released when the process
+/// dies, so a killed backup never blocks the next one.
+async fn lock_policy(pool: &PgPool, policy: &str) -> Result<PgConnection, BackupError> {
+    let mut conn = pool.acquire().await?.detach();
+    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 14))")
+        .bind(format!("javari-backup:{policy}"))
+        .fetch_one(&mut conn)
+        .await?;
+    if !got {
+        return Err(BackupError::Busy {
+            policy: policy.to_owned(),
+        });
+    }
+    Ok(conn)
+}
+
+/// What [`recover`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recovery {
+    pub completed: Vec<Uuid>,
+    pub failed: Vec<Uuid>,
+    pub cleaned_objects: u64,
+}
+
+/// Settles what a killed run of `policy` left: a `running` row whose manifest reached the
+/// store is completed from it, any other is failed; objects of backups without a manifest are
+/// deleted. Call with the policy lock held.
+pub async fn recover(
+    pool: &PgPool,
+    dest: &Destination,
+    policy: &str,
+) -> Result<Recovery, BackupError> {
+    let mut out = Recovery::default();
+    let (with_manifest, partial) = records::store_backups(dest, policy).await?;
+    for id in records::running_of(pool, policy).await? {
+        if with_manifest.contains(&id) {
+            let (m, sha) = read_manifest(dest, policy, id).await?;
+            records::complete(pool, &m, &sha, 0).await?;
+            out.completed.push(id);
+        } else {
+            records::fail(
+                pool,
+                id,
+                "interrupted: the process taking it stopped before its manifest was written",
+            )
+            .await?;
+            // Also what the store does not list (multipart staging files of killed uploads).
+            out.cleaned_objects += records::delete_backup_objects(dest, policy, id).await?;
+            out.failed.push(id);
+        }
+    }
+    for id in partial.difference(&out.failed.iter().copied().collect()) {
+        out.cleaned_objects += records::delete_backup_objects(dest, policy, *id).await?;
+    }
+    Ok(out)
+}
+
+/// Reads a backup's manifest and its SHA-256.
+pub(crate) async fn read_manifest(
+    dest: &Destination,
+    policy: &str,
+    id: Uuid,
+) -> Result<(Manifest, String), BackupError> {
+    let path = backup_path(dest, policy, id).join(MANIFEST);
+    let bytes = match dest.store.get(&path).await {
+        Ok(r) => r.bytes().await?,
+        Err(object_store::Error::NotFound { .. }) => {
+            return Err(BackupError::Incomplete {
+                backup: id.to_string(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| BackupError::Corrupt {
+        backup: id.to_string(),
+        reason: format!("unreadable manifest: {e}"),
+    })?;
+    Ok((m, hex::encode(Sha256::digest(&bytes))))
+}
+
+pub(crate) fn backup_path(dest: &Destination, policy: &str, id: Uuid) -> object_store::path::Path {
+    let mut parts = policy_prefix(policy);
+    parts.push(id.to_string());
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    dest.path(&refs)
+}
+
+/// Takes one backup of `opts.source_url` into `dest`.
+pub async fn take_backup(
+    pool: &PgPool,
+    dest: &Destination,
+    keys: &Keyring,
+    opts: &BackupOptions,
+) -> Result<BackupSummary, BackupError> {
+    let lock = lock_policy(pool, &opts.policy).await?;
+    let recovery = recover(pool, dest, &opts.policy).await?;
+    if recovery.cleaned_objects > 0 || !recovery.failed.is_empty() {
+        tracing::warn!(policy = %opts.policy, failed = recovery.failed.len(), cleaned = recovery.cleaned_objects, "settled an interrupted backup");
+    }
+
+    let id = Uuid::new_v4();
+    let key = DataKey::generate().map_err(|e| BackupError::Io {
+        path: "OS random source".to_owned(),
+        reason: e.to_string(),
+    })?;
+    let sealed = seal_for(
+        keys.current(),
+        &key_context(id),
+        &SecretValue::new(key.expose().to_vec()),
+    )
+    .map_err(|e| BackupError::Key {
+        backup: id.to_string(),
+        reason: e.to_string(),
+    })?;
+    let prefix = backup_path(dest, &opts.policy, id);
+    let compression = format!("zstd:{}", opts.level);
+    records::insert_running(
+        pool,
+        &NewBackup {
+            id,
+            policy: &opts.policy,
+            store_url: &dest.url,
+            file_path: prefix.as_ref(),
+            compression: &compression,
+            key_id: &sealed.key_id,
+            sealed_key: &sealed.ciphertext,
+            key_nonce: &sealed.nonce,
+            created_by: &opts.created_by,
+        },
+    )
+    .await?;
+    let staging = opts.staging_dir.join(format!("javari-backup-{id}"));
+    let started = Instant::now();
+    let result = write_backup(dest, opts, id, &key, &sealed, &staging, &prefix).await;
+    let _ = tokio::fs::remove_dir_all(&staging).await;
+    let summary = match result {
+        Ok(manifest) => {
+            let duration = started.elapsed();
+            let (_, sha) = read_manifest(dest, &opts.policy, id).await?;
+            records::complete(
+                pool,
+                &manifest,
+                &sha,
+                i64::try_from(duration.as_millis()).unwrap_or(i64::MAX),
+            )
+            .await?;
+            Ok(BackupSummary {
+                id,
+                manifest,
+                duration,
+                cleaned_objects: recovery.cleaned_objects,
+            })
+        }
+        Err(e) => {
+            let _ = records::delete_backup_objects(dest, &opts.policy, id).await;
+            records::fail(pool, id, &e.to_string()).await?;
+            Err(e)
+        }
+    };
+    drop(lock);
+    summary
+}
+
+async fn write_backup(
+    dest: &Destination,
+    opts: &BackupOptions,
+    id: Uuid,
+    key: &DataKey,
+    sealed: &Sealed,
+    staging: &Path,
+    prefix: &object_store::path::Path,
+) -> Result<Manifest, BackupError> {
+    let conn_info = ConnInfo::parse(&opts.source_url)?;
+    let mut source = PgConnection::connect(&conn_info.full_url())
+        .await
+        .map_err(|e| BackupError::Source {
+            reason: e.to_string(),
+        })?;
+    let (server_version, major) = pgtools::server_version(&mut source).await?;
+    let pg_dump = pgtools::tool("pg_dump", major)?;
+    let pg_dump_version = pgtools::version(&pg_dump).await?;
+
+    // One snapshot for the dump, the row counts and the schema hash.
+    sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut source)
+        .await?;
+    let snapshot: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
+        .fetch_one(&mut source)
+        .await?;
+    let snapshot_at = Utc::now();
+    if let Some(parent) = staging.parent() {
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(|e| BackupError::Io {
+                path: parent.display().to_string(),
+                reason: e.to_string(),
+            })?;
+    }
+    let args = vec![
+        "--format=directory".to_owned(),
+        format!("--jobs={}", opts.jobs.max(1)),
+        "--compress=0".to_owned(),
+        format!("--snapshot={snapshot}"),
+        format!("--file={}", staging.display()),
+        format!("--dbname={}", conn_info.url_without_password),
+    ];
+    let dump = pgtools::run(&pg_dump, &args, &conn_info);
+    let facts = async {
+        let hash = pgtools::schema_hash(&mut source).await?;
+        let counts = pgtools::row_counts(&mut source).await?;
+        Ok::<_, sqlx::Error>((hash, counts))
+    };
+    let (dumped, facts) = tokio::join!(dump, facts);
+    dumped?;
+    let (schema_hash, row_counts) = facts?;
+    sqlx::query("COMMIT").execute(&mut source).await?;
+    let _ = source.close().await;
+
+    // Largest files first, so the parallel uploads finish together.
+    let mut files: Vec<(String, u64)> = std::fs::read_dir(staging)
+        .map_err(|e| BackupError::Io {
+            path: staging.display().to_string(),
+            reason: e.to_string(),
+        })?
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let len = e.metadata().ok()?.len();
+            Some((e.file_name().to_str()?.to_owned(), len))
+        })
+        .collect();
+    files.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+
+    let key = Arc::new(
+        DataKey::from_bytes(key.expose()).ok_or_else(|| BackupError::Key {
+            backup: id.to_string(),
+            reason: "data key".to_owned(),
+        })?,
+    );
+    let files_prefix = prefix.clone().join(FILES);
+    let jobs = opts.jobs.max(1) as usize;
+    let rate = opts.rate_limit.map(|r| r.max(1) / jobs as u64);
+    let slots = Arc::new(tokio::sync::Semaphore::new(jobs));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (name, _) in files {
+        let key = key.clone();
+        let local = staging.join(&name);
+        let path = files_prefix.clone().join(name.as_str());
+        let store = dest.store.clone();
+        let backup_id = id.to_string();
+        let level = opts.level;
+        let slots = slots.clone();
+        tasks.spawn(async move {
+            let _slot = slots.acquire_owned().await;
+            upload_file(store, path, local, key, backup_id, name, level, rate).await
+        });
+    }
+    let mut uploaded: Vec<ManifestFile> = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        let file = done.map_err(|e| BackupError::Io {
+            path: staging.display().to_string(),
+            reason: e.to_string(),
+        })??;
+        uploaded.push(file);
+    }
+    uploaded.sort_by(|a, b| a.name.cmp(&b.name));
+
+    let manifest = Manifest {
+        format: 1,
+        backup_id: id,
+        policy: opts.policy.clone(),
+        database: conn_info.database.clone(),
+        snapshot_at,
+        finished_at: Utc::now(),
+        server_version,
+        pg_dump_version,
+        javari_version: crate::VERSION.to_owned(),
+        compression: format!("zstd:{}+aes-256-gcm", opts.level),
+        schema_hash,
+        row_counts,
+        files: uploaded,
+        key: SealedKey {
+            master_key_id: sealed.key_id.clone(),
+            nonce: hex::encode(sealed.nonce),
+            ciphertext: hex::encode(&sealed.ciphertext),
+            data_key_id: key.id_hex(),
+        },
+    };
+    let body = serde_json::to_vec_pretty(&manifest).map_err(|e| BackupError::Corrupt {
+        backup: id.to_string(),
+        reason: e.to_string(),
+    })?;
+    // Written last: its presence is what makes the backup complete.
+    dest.store
+        .put(&prefix.clone().join(MANIFEST), PutPayload::from(body))
+        .await?;
+    Ok(manifest)
+}
+
+struct ChannelSink(tokio::sync::mpsc::Sender<Vec<u8>>);
+
+impl Sink for ChannelSink {
+    fn put(&mut self, bytes: Vec<u8>) -> std::io::Result<()> {
+        self.0
+            .blocking_send(bytes)
+            .map_err(|_| std::io::Error::other("upload stopped"))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn upload_file(
+    store: Arc<dyn object_store::ObjectStore>,
+    path: object_store::path::Path,
+    local: PathBuf,
+    key: Arc<DataKey>,
+    backup_id: String,
+    name: String,
+    level: i32,
+    rate: Option<u64>,
+) -> Result<ManifestFile, BackupError> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let sealing = {
+        let (local, name) = (local.clone(), name.clone());
+        tokio::task::spawn_blocking(move || {
+            let f = std::fs::File::open(&local)?;
+            seal_stream(
+                &key,
+                &backup_id,
+                &name,
+                level,
+                std::io::BufReader::with_capacity(1 << 20, f),
+                ChannelSink(tx),
+            )
+        })
+    };
+    let mut writer =
+        WriteMultipart::new_with_chunk_size(store.put_multipart(&path).await?, PART_SIZE);
+    let mut hasher = Sha256::new();
+    let mut stored: u64 = 0;
+    let started = Instant::now();
+    while let Some(bytes) = rx.recv().await {
+        hasher.update(&bytes);
+        stored += bytes.len() as u64;
+        if let Err(e) = writer.wait_for_capacity(2).await {
+            let _ = writer.abort().await;
+            return Err(e.into());
+        }
+        writer.write(&bytes);
+        if let Some(rate) = rate {
+            let due = Duration::from_secs_f64(stored as f64 / rate as f64);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+    let io_err = |reason: String| BackupError::Io {
+        path: local.display().to_string(),
+        reason,
+    };
+    let original = match sealing.await {
+        Ok(Ok(n)) => n,
+        Ok(Err(e)) => {
+            let _ = writer.abort().await;
+            return Err(io_err(e.to_string()));
+        }
+        Err(e) => {
+            let _ = writer.abort().await;
+            return Err(io_err(e.to_string()));
+        }
+    };
+    writer.finish().await?;
+    Ok(ManifestFile {
+        name,
+        original_bytes: original,
+        stored_bytes: stored,
+        sha256: hex::encode(hasher.finalize()),
+    })
+}

@@ -1,0 +1,336 @@
+//! Restores: download, check, decrypt and decompress every file of a backup into a local
+//! directory, then `pg_restore -j N` into a database created for it (never an existing one).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use object_store::ObjectStoreExt;
+use sha2::{Digest, Sha256};
+use sqlx::{Connection, PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::backup::{backup_path, open_data_key, read_manifest};
+use super::format::{DataKey, Opener};
+use super::manifest::{FILES, Manifest};
+use super::pgtools::{self, ConnInfo};
+use super::records;
+use super::store::Destination;
+use super::{BackupError, valid_database_name};
+use crate::vault::Keyring;
+
+/// What a restore did.
+#[derive(Clone, Debug)]
+pub struct RestoreReport {
+    pub backup_id: Uuid,
+    pub database: String,
+    /// Download, decrypt and `pg_restore` together: the RTO achieved.
+    pub duration: Duration,
+    /// Original (uncompressed) bytes restored per second.
+    pub bytes_per_second: f64,
+    pub schema_hash_matches: bool,
+    /// Tables whose row counts differ from the manifest (`table: manifest → restored`).
+    pub row_count_differences: Vec<String>,
+}
+
+impl RestoreReport {
+    pub fn matches(&self) -> bool {
+        self.schema_hash_matches && self.row_count_differences.is_empty()
+    }
+}
+
+/// Downloads one file, checking its SHA-256 against the manifest as it streams, and writes
+/// its plaintext to `out_dir/name`.
+pub(crate) async fn fetch_file(
+    dest: &Destination,
+    base: &object_store::path::Path,
+    m: &Manifest,
+    key: Option<&DataKey>,
+    name: &str,
+    out_dir: Option<&Path>,
+) -> Result<(), BackupError> {
+    let backup = m.backup_id.to_string();
+    let Some(entry) = m.files.iter().find(|f| f.name == name) else {
+        return Err(BackupError::Corrupt {
+            backup,
+            reason: format!("{name} is not in the manifest"),
+        });
+    };
+    let path = base.clone().join(FILES).join(name);
+    let mut stream = match dest.store.get(&path).await {
+        Ok(r) => r.into_stream(),
+        Err(object_store::Error::NotFound { .. }) => {
+            return Err(BackupError::Corrupt {
+                backup,
+                reason: format!("file {name} is missing from the store"),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut opener = match (key, out_dir) {
+        (Some(key), Some(dir)) => {
+            let out_path = dir.join(name);
+            let f = std::fs::File::create(&out_path).map_err(|e| BackupError::Io {
+                path: out_path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            Some(
+                Opener::new(key, &backup, name, std::io::BufWriter::new(f)).map_err(|source| {
+                    BackupError::Format {
+                        backup: backup.clone(),
+                        source,
+                    }
+                })?,
+            )
+        }
+        _ => None,
+    };
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        hasher.update(&chunk);
+        size += chunk.len() as u64;
+        if let Some(o) = opener.as_mut() {
+            // Decryption is CPU work; chunks are small (the store's read size).
+            o.feed(&chunk).map_err(|source| BackupError::Format {
+                backup: backup.clone(),
+                source,
+            })?;
+        }
+    }
+    let sha = hex::encode(hasher.finalize());
+    if sha != entry.sha256 || size != entry.stored_bytes {
+        return Err(BackupError::Corrupt {
+            backup,
+            reason: format!(
+                "file {name}: stored object differs from the manifest (SHA-256 {sha}, {size} bytes; manifest {}, {} bytes)",
+                entry.sha256, entry.stored_bytes
+            ),
+        });
+    }
+    if let Some(o) = opener {
+        use std::io::Write;
+        let mut w = o.finish().map_err(|source| BackupError::Format {
+            backup: backup.clone(),
+            source,
+        })?;
+        w.flush().map_err(|e| BackupError::Io {
+            path: name.to_owned(),
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
+/// Creates `database` on the server of `server` (fails if it exists).
+pub(crate) async fn create_database(server: &ConnInfo, database: &str) -> Result<(), BackupError> {
+    if !valid_database_name(database) {
+        return Err(BackupError::BadDatabaseName(database.to_owned()));
+    }
+    let mut conn = PgConnection::connect(&server.full_url())
+        .await
+        .map_err(|e| BackupError::Source {
+            reason: e.to_string(),
+        })?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(database)
+            .fetch_one(&mut conn)
+            .await?;
+    if exists {
+        return Err(BackupError::TargetExists {
+            database: database.to_owned(),
+        });
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE DATABASE {}",
+        pgtools::quote_ident(database)
+    )))
+    .execute(&mut conn)
+    .await?;
+    let _ = conn.close().await;
+    Ok(())
+}
+
+pub(crate) async fn drop_database(server: &ConnInfo, database: &str) -> Result<(), BackupError> {
+    let mut conn = PgConnection::connect(&server.full_url())
+        .await
+        .map_err(|e| BackupError::Source {
+            reason: e.to_string(),
+        })?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        pgtools::quote_ident(database)
+    )))
+    .execute(&mut conn)
+    .await?;
+    let _ = conn.close().await;
+    Ok(())
+}
+
+/// Restores backup `m` into the new database `database` on `server`'s server and compares it
+/// with the manifest.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn restore_to(
+    dest: &Destination,
+    keys: &Keyring,
+    policy: &str,
+    m: &Manifest,
+    server: &ConnInfo,
+    database: &str,
+    jobs: u32,
+    staging_dir: &Path,
+) -> Result<RestoreReport, BackupError> {
+    let key = Arc::new(open_data_key(keys, m)?);
+    create_database(server, database).await?;
+    let started = Instant::now();
+    let dir: PathBuf = staging_dir.join(format!("javari-restore-{}", Uuid::new_v4()));
+    let result = async {
+        std::fs::create_dir_all(&dir).map_err(|e| BackupError::Io {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let base = backup_path(dest, policy, m.backup_id);
+        // Files download and decrypt in parallel tasks (decryption is CPU work).
+        let slots = Arc::new(tokio::sync::Semaphore::new(jobs.max(1) as usize));
+        let shared = Arc::new((dest.clone(), base, m.clone(), key.clone(), dir.clone()));
+        let mut tasks = tokio::task::JoinSet::new();
+        for f in &m.files {
+            let (slots, shared, name) = (slots.clone(), shared.clone(), f.name.clone());
+            tasks.spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                let (dest, base, m, key, dir) = &*shared;
+                fetch_file(dest, base, m, Some(key), &name, Some(dir)).await
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.map_err(|e| BackupError::Io {
+                path: dir.display().to_string(),
+                reason: e.to_string(),
+            })??;
+        }
+        let target = server.with_database(database)?;
+        let (_, major) = {
+            let mut c = PgConnection::connect(&target.full_url())
+                .await
+                .map_err(|e| BackupError::Source {
+                    reason: e.to_string(),
+                })?;
+            let v = pgtools::server_version(&mut c).await?;
+            let _ = c.close().await;
+            v
+        };
+        let pg_restore = pgtools::tool("pg_restore", major)?;
+        pgtools::run(
+            &pg_restore,
+            &[
+                format!("--jobs={}", jobs.max(1)),
+                "--no-owner".to_owned(),
+                "--no-privileges".to_owned(),
+                "--exit-on-error".to_owned(),
+                format!("--dbname={}", target.url_without_password),
+                dir.display().to_string(),
+            ],
+            &target,
+        )
+        .await?;
+        let duration = started.elapsed();
+        let mut c = PgConnection::connect(&target.full_url())
+            .await
+            .map_err(|e| BackupError::Source {
+                reason: e.to_string(),
+            })?;
+        let hash = pgtools::schema_hash(&mut c).await?;
+        let counts = pgtools::row_counts(&mut c).await?;
+        let _ = c.close().await;
+        let mut diffs = Vec::new();
+        for (table, want) in &m.row_counts {
+            let got = counts.get(table).copied();
+            if got != Some(*want) {
+                diffs.push(format!(
+                    "{table}: {want} → {}",
+                    got.map_or("missing".to_owned(), |g| g.to_string())
+                ));
+            }
+        }
+        for table in counts.keys().filter(|t| !m.row_counts.contains_key(*t)) {
+            diffs.push(format!("{table}: not in the manifest"));
+        }
+        Ok(RestoreReport {
+            backup_id: m.backup_id,
+            database: database.to_owned(),
+            duration,
+            bytes_per_second: m.original_bytes() as f64 / duration.as_secs_f64().max(1e-3),
+            schema_hash_matches: hash == m.schema_hash,
+            row_count_differences: diffs,
+        })
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// Restores a backup into a new database `database` on the server of `server_url`, recorded in
+/// `javari_backup_restores`. Never touches an existing database.
+#[allow(clippy::too_many_arguments)]
+pub async fn restore_into_new_database(
+    pool: &PgPool,
+    dest: &Destination,
+    keys: &Keyring,
+    backup_id: Uuid,
+    server_url: &str,
+    database: &str,
+    jobs: u32,
+    staging_dir: &Path,
+    requested_by: &str,
+) -> Result<RestoreReport, BackupError> {
+    let row =
+        records::get_backup(pool, backup_id)
+            .await?
+            .ok_or_else(|| BackupError::Incomplete {
+                backup: backup_id.to_string(),
+            })?;
+    let policy = row.policy.clone().unwrap_or_default();
+    let (m, _) = read_manifest(dest, &policy, backup_id).await?;
+    let restore_id: Uuid = sqlx::query_scalar(
+        "INSERT INTO javari_backup_restores (backup_id, target_database, mode, status, requested_by) \
+         VALUES ($1, $2, 'new', 'running', $3) RETURNING id",
+    )
+    .bind(backup_id)
+    .bind(database)
+    .bind(requested_by)
+    .fetch_one(pool)
+    .await?;
+    let server = ConnInfo::parse(server_url)?;
+    let result = restore_to(
+        dest,
+        keys,
+        &policy,
+        &m,
+        &server,
+        database,
+        jobs,
+        staging_dir,
+    )
+    .await;
+    let (status, ms, error) = match &result {
+        Ok(r) => (
+            "completed",
+            Some(i64::try_from(r.duration.as_millis()).unwrap_or(i64::MAX)),
+            None,
+        ),
+        Err(e) => ("failed", None, Some(e.to_string())),
+    };
+    sqlx::query(
+        "UPDATE javari_backup_restores SET status = $2, restore_ms = $3, error = $4, finished_at = now() WHERE id = $1",
+    )
+    .bind(restore_id)
+    .bind(status)
+    .bind(ms)
+    .bind(error)
+    .execute(pool)
+    .await?;
+    result
+}
