@@ -343,6 +343,8 @@ async fn the_operator_reconciles_under_its_chart_service_account_and_can_do_no_m
         ("monitors.javari.ai", "[get list patch]"),
         ("projects.javari.ai", "[get list patch]"),
         ("providers.javari.ai", "[get list patch]"),
+        ("backuppolicies.javari.ai", "[patch]"),
+        ("deployments.apps", "[get patch]"),
         ("events", "[list]"),
         ("events.events.k8s.io", "[create patch]"),
     ];
