@@ -101,7 +101,11 @@ async fn sign_in_chat_stream_and_search_in_a_browser(pool: PgPool) {
             "const a = document.querySelector('.msg.assistant .content'); return a ? a.textContent : '';",
         )
         .await
-        .unwrap_or_default();
+        .unwrap_or_default()
+        // The finished answer is swapped for the server's Markdown rendering, whose text
+        // ends with the paragraph's newline.
+        .trim_end()
+        .to_owned();
         if !text.is_empty() && seen.last() != Some(&text) {
             seen.push(text);
         }
