@@ -163,7 +163,9 @@ pub async fn reconcile<S: Steps>(
         .await
         .map_err(|e| Error(Box::new(e)));
         if let Err(e) = &result {
-            report_failure(ctx, &api, obj.as_ref(), e.reason(), &e.to_string()).await;
+            // A step's own message, without the finalizer's "failed to apply object" wrapper.
+            let message = e.step().map_or_else(|| e.to_string(), ToString::to_string);
+            report_failure(ctx, &api, obj.as_ref(), e.reason(), &message).await;
         }
         result
     }

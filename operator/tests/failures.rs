@@ -172,7 +172,10 @@ async fn each_kind_reports_what_cannot_work_as_an_event_and_a_degraded_condition
         ),
     ];
     for (message, field) in cases {
-        assert!(message.contains(field), "{message:?} names {field}");
+        assert!(
+            message.starts_with(field),
+            "{message:?} starts with {field}"
+        );
     }
 
     // A fixed resource recovers: the Monitor's schedule is corrected and Degraded clears.
