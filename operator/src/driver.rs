@@ -45,6 +45,8 @@ pub trait Reconciled:
     + Sync
     + 'static
 {
+    /// The kind, as a `'static` label for metrics.
+    const KIND: &'static str;
     fn conditions(&self) -> &[Condition];
 }
 
@@ -121,18 +123,15 @@ pub async fn run<S: Steps>(
     steps: Arc<S>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let kind = S::Kind::kind(&());
+    let kind = S::Kind::KIND;
     controller
         .graceful_shutdown_on(shutdown)
         .run(reconcile::<S>, error_policy::<S>, steps)
-        .for_each(|result| {
-            let kind = kind.clone();
-            async move {
-                match result {
-                    Ok((object, _)) => debug!(%kind, %object, "reconciled"),
-                    // Already reported (Event, conditions, metric) by `reconcile`.
-                    Err(e) => debug!(%kind, error = %e, "reconcile failed"),
-                }
+        .for_each(|result| async move {
+            match result {
+                Ok((object, _)) => debug!(kind, %object, "reconciled"),
+                // Already reported (Event, conditions, metric) by `reconcile`.
+                Err(e) => debug!(kind, error = %e, "reconcile failed"),
             }
         })
         .await;
@@ -144,11 +143,11 @@ pub async fn reconcile<S: Steps>(
     steps: Arc<S>,
 ) -> Result<Action, Error<S::Error>> {
     let ctx = steps.context();
-    let kind = S::Kind::kind(&());
+    let kind = S::Kind::KIND;
     let ns = obj.namespace().unwrap_or_default();
-    let span = info_span!("reconcile", %kind, namespace = %ns, name = %obj.name_any());
+    let span = info_span!("reconcile", kind, namespace = %ns, name = %obj.name_any());
     async {
-        let _timing = ctx.metrics.reconcile(kind_label(&kind));
+        let _timing = ctx.metrics.reconcile(S::Kind::KIND);
         let api: Api<S::Kind> = Api::namespaced(ctx.client.clone(), &ns);
         let result = finalizer(&api, S::FINALIZER, obj.clone(), |event| async {
             match event {
@@ -177,18 +176,6 @@ fn error_policy<S: Steps>(_obj: Arc<S::Kind>, _error: &Error<S::Error>, _steps: 
     Action::requeue(S::RETRY)
 }
 
-/// The metric label of a kind: the kinds are few and fixed, so labels stay `'static`.
-fn kind_label(kind: &str) -> &'static str {
-    match kind {
-        "Project" => "Project",
-        "Provider" => "Provider",
-        "Monitor" => "Monitor",
-        "Credential" => "Credential",
-        "BackupPolicy" => "BackupPolicy",
-        _ => "Other",
-    }
-}
-
 /// Longest Event note the apiserver keeps (1 KiB); longer messages are cut on a char boundary.
 const MAX_NOTE: usize = 1024;
 
@@ -201,9 +188,9 @@ async fn report_failure<K: Reconciled>(
     reason: &'static str,
     message: &str,
 ) {
-    let kind = K::kind(&());
-    ctx.metrics.failure(kind_label(&kind), reason);
-    warn!(%kind, reason, error = %message, "reconcile failed");
+    let kind = K::KIND;
+    ctx.metrics.failure(kind, reason);
+    warn!(kind, reason, error = %message, "reconcile failed");
     let mut note = message.to_owned();
     if note.len() > MAX_NOTE {
         let mut cut = MAX_NOTE;
@@ -278,6 +265,7 @@ pub fn failed_conditions(
 macro_rules! conditions_in_status {
     ($($kind:ty),*) => {$(
         impl Reconciled for $kind {
+            const KIND: &'static str = stringify!($kind);
             fn conditions(&self) -> &[Condition] {
                 self.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default()
             }
