@@ -34,6 +34,8 @@ pub struct AppState {
     pub(crate) status: Arc<crate::status_page::StatusCache>,
     /// Runbooks, their step executor and incident notifications.
     pub playbooks: Arc<Playbooks>,
+    /// Pools on the other databases the schema pages look at (BackupPolicies, connections).
+    pub(crate) schema_pools: Arc<crate::schema_targets::TargetPools>,
 }
 
 impl AppState {
@@ -96,6 +98,7 @@ impl AppState {
             kube: None,
             public: Arc::new(crate::platform::PublicComponents::new(status_ttl)),
             status: Arc::new(crate::status_page::StatusCache::new(status_ttl)),
+            schema_pools: Arc::default(),
             db,
         }
     }
