@@ -433,6 +433,8 @@ async fn problem_database(owner: &PgPool) -> String {
 
 #[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
 async fn other_databases_show_their_own_findings_and_never_their_urls(pool: PgPool) {
+    let url = problem_database(&pool).await;
+    // Everything logged from here (the role's password was set above, by the test itself).
     let logs = Logs::default();
     let writer = logs.clone();
     let _logging = tracing::subscriber::set_default(
@@ -441,7 +443,6 @@ async fn other_databases_show_their_own_findings_and_never_their_urls(pool: PgPo
             .with_writer(move || writer.clone())
             .finish(),
     );
-    let url = problem_database(&pool).await;
     let (client, ns) = support::cluster::cluster().await;
     // A BackupPolicy whose database is the same problem database, through its Secret.
     let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(serde_json::json!({
