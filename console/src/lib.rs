@@ -13,6 +13,7 @@ mod metrics;
 pub mod platform;
 mod retrieval;
 mod routes;
+mod schema_cache;
 mod schema_targets;
 mod security;
 pub mod settings;

@@ -36,6 +36,8 @@ pub struct AppState {
     pub playbooks: Arc<Playbooks>,
     /// Pools on the other databases the schema pages look at (BackupPolicies, connections).
     pub(crate) schema_pools: Arc<crate::schema_targets::TargetPools>,
+    /// Introspected snapshots the schema pages read, by database.
+    pub(crate) schema_catalogs: Arc<crate::schema_cache::CatalogCache>,
 }
 
 impl AppState {
@@ -99,6 +101,7 @@ impl AppState {
             public: Arc::new(crate::platform::PublicComponents::new(status_ttl)),
             status: Arc::new(crate::status_page::StatusCache::new(status_ttl)),
             schema_pools: Arc::default(),
+            schema_catalogs: Arc::default(),
             db,
         }
     }

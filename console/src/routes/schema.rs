@@ -3,6 +3,7 @@
 //! health findings with suppressions, and the admins' read-only SQL console.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -13,12 +14,9 @@ use axum::{Extension, Form};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use javari_core::schema::connections::{self, ConnectionInfo};
 use javari_core::schema::health::{self, HealthError, Level, NewSuppression, Report, Thresholds};
-use javari_core::schema::introspect::{
-    Scope, TableSummary, introspect, list_table_names, list_tables,
-};
-use javari_core::schema::search::{Hit, MAX_QUERY_CHARS, search};
+use javari_core::schema::search::{Hit, MAX_QUERY_CHARS, search_catalog};
 use javari_core::schema::sql_console::{self, AuditEntry, Mode, QueryResult, SqlConsoleError};
-use javari_core::schema::{Table, TableRef, Target, diagram, export, module_of};
+use javari_core::schema::{Catalog, Table, TableRef, Target, diagram, export, module_of};
 use javari_core::vault::SecretValue;
 use serde::Deserialize;
 use sqlx::PgPool;
@@ -84,6 +82,46 @@ async fn choices_for(
     (out, note)
 }
 
+/// The snapshot of the target's database (see `schema_cache`).
+async fn snapshot(
+    state: &AppState,
+    target: &Target,
+    pool: &PgPool,
+) -> Result<Arc<Catalog>, ApiError> {
+    state
+        .schema_catalogs
+        .get(&target.key(), pool)
+        .await
+        .map_err(db_error)
+}
+
+/// A table in the index page's listing.
+pub struct TableSummary {
+    pub schema: String,
+    pub name: String,
+    pub comment: Option<String>,
+    pub estimated_rows: Option<i64>,
+    pub total_bytes: i64,
+    pub columns: usize,
+}
+
+impl TableSummary {
+    fn of(t: &Table) -> Self {
+        Self {
+            schema: t.at.schema.clone(),
+            name: t.at.name.clone(),
+            comment: t.comment.clone(),
+            estimated_rows: t.stats.estimated_rows,
+            total_bytes: t.stats.total_bytes,
+            columns: t.columns.len(),
+        }
+    }
+
+    pub fn at(&self) -> TableRef {
+        TableRef::new(&self.schema, &self.name)
+    }
+}
+
 /// A module with its tables, for the index page.
 pub struct ModuleView {
     pub name: String,
@@ -95,7 +133,7 @@ pub struct ModuleView {
 fn modules_of(tables: Vec<TableSummary>) -> Vec<ModuleView> {
     let mut modules: std::collections::BTreeMap<String, Vec<TableSummary>> = Default::default();
     for t in tables {
-        modules.entry(t.module()).or_default().push(t);
+        modules.entry(module_of(&t.name)).or_default().push(t);
     }
     modules
         .into_iter()
@@ -157,11 +195,14 @@ pub async fn index(
         .into());
     }
     let (target, pool) = target_pool(&state, &current, params.db.as_deref()).await?;
+    let catalog = snapshot(&state, &target, &pool).await?;
     // A search shows its matches only; the modules are listed without one.
     let (hits, tables) = if query.trim().is_empty() {
-        (Vec::new(), list_tables(&pool).await.map_err(db_error)?)
+        let mut tables: Vec<TableSummary> = catalog.tables.iter().map(TableSummary::of).collect();
+        tables.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+        (Vec::new(), tables)
     } else {
-        (search(&pool, &query).await.map_err(db_error)?, Vec::new())
+        (search_catalog(&catalog, &query), Vec::new())
     };
     let (choices, choices_note) = choices_for(&state, &current, &target).await;
     Ok(IndexPage {
@@ -180,13 +221,18 @@ pub async fn index(
     .into_response())
 }
 
-async fn one_table(pool: &PgPool, schema: &str, name: &str) -> Result<Table, ApiError> {
-    let at = TableRef::new(schema, name);
-    introspect(pool, &Scope::Tables(vec![at]))
-        .await
-        .map_err(db_error)?
-        .tables
-        .pop()
+/// A table of the target's snapshot.
+async fn one_table(
+    state: &AppState,
+    target: &Target,
+    pool: &PgPool,
+    schema: &str,
+    name: &str,
+) -> Result<Table, ApiError> {
+    snapshot(state, target, pool)
+        .await?
+        .table(schema, name)
+        .cloned()
         .ok_or_else(|| ApiError::not_found(&format!("table {schema}.{name}")))
 }
 
@@ -210,7 +256,7 @@ pub async fn table_page(
     Query(db): Query<DbParam>,
 ) -> Result<Response, PageError> {
     let (target, pool) = target_pool(&state, &current, db.db.as_deref()).await?;
-    let table = one_table(&pool, &schema, &name).await?;
+    let table = one_table(&state, &target, &pool, &schema, &name).await?;
     let bloat = match (table.stats.bloat_bytes, table.stats.bloat_ratio()) {
         (Some(b), Some(r)) => format!("{} ({:.0}%)", size(&b), r * 100.0),
         _ => "unknown (no statistics yet: ANALYZE)".to_owned(),
@@ -255,7 +301,7 @@ pub async fn table_svg(
     Query(db): Query<DbParam>,
 ) -> Result<Response, PageError> {
     let (target, pool) = target_pool(&state, &current, db.db.as_deref()).await?;
-    let table = one_table(&pool, &schema, &name).await?;
+    let table = one_table(&state, &target, &pool, &schema, &name).await?;
     Ok(download(
         "image/svg+xml",
         format!("{name}.svg"),
@@ -270,8 +316,8 @@ pub async fn table_markdown(
     Path((schema, name)): Path<(String, String)>,
     Query(db): Query<DbParam>,
 ) -> Result<Response, PageError> {
-    let (_, pool) = target_pool(&state, &current, db.db.as_deref()).await?;
-    let table = one_table(&pool, &schema, &name).await?;
+    let (target, pool) = target_pool(&state, &current, db.db.as_deref()).await?;
+    let table = one_table(&state, &target, &pool, &schema, &name).await?;
     Ok(download(
         "text/markdown; charset=utf-8",
         format!("{name}.md"),
@@ -286,8 +332,8 @@ pub async fn table_mermaid(
     Path((schema, name)): Path<(String, String)>,
     Query(db): Query<DbParam>,
 ) -> Result<Response, PageError> {
-    let (_, pool) = target_pool(&state, &current, db.db.as_deref()).await?;
-    let table = one_table(&pool, &schema, &name).await?;
+    let (target, pool) = target_pool(&state, &current, db.db.as_deref()).await?;
+    let table = one_table(&state, &target, &pool, &schema, &name).await?;
     Ok(download(
         "text/plain; charset=utf-8",
         format!("{name}.mmd"),
@@ -295,20 +341,25 @@ pub async fn table_mermaid(
     ))
 }
 
-async fn module_tables(pool: &PgPool, module: &str) -> Result<Vec<Table>, ApiError> {
-    let names: Vec<TableRef> = list_table_names(pool)
-        .await
-        .map_err(db_error)?
-        .into_iter()
-        .filter(|t| module_of(&t.name) == module)
+/// The tables of a module, from the target's snapshot.
+async fn module_tables(
+    state: &AppState,
+    target: &Target,
+    pool: &PgPool,
+    module: &str,
+) -> Result<Vec<Table>, ApiError> {
+    let mut tables: Vec<Table> = snapshot(state, target, pool)
+        .await?
+        .tables
+        .iter()
+        .filter(|t| t.module == module)
+        .cloned()
         .collect();
-    if names.is_empty() {
+    if tables.is_empty() {
         return Err(ApiError::not_found(&format!("module {module}")));
     }
-    Ok(introspect(pool, &Scope::Tables(names))
-        .await
-        .map_err(db_error)?
-        .tables)
+    tables.sort_by(|a, b| a.at.cmp(&b.at));
+    Ok(tables)
 }
 
 #[derive(Template, WebTemplate)]
@@ -331,7 +382,7 @@ pub async fn module_page(
     Query(db): Query<DbParam>,
 ) -> Result<Response, PageError> {
     let (target, pool) = target_pool(&state, &current, db.db.as_deref()).await?;
-    let tables = module_tables(&pool, &module).await?;
+    let tables = module_tables(&state, &target, &pool, &module).await?;
     let refs: Vec<&Table> = tables.iter().collect();
     let q = target.query();
     Ok(ModulePage {
@@ -353,8 +404,8 @@ pub async fn module_markdown(
     Path(module): Path<String>,
     Query(db): Query<DbParam>,
 ) -> Result<Response, PageError> {
-    let (_, pool) = target_pool(&state, &current, db.db.as_deref()).await?;
-    let tables = module_tables(&pool, &module).await?;
+    let (target, pool) = target_pool(&state, &current, db.db.as_deref()).await?;
+    let tables = module_tables(&state, &target, &pool, &module).await?;
     let refs: Vec<&Table> = tables.iter().collect();
     Ok(download(
         "text/markdown; charset=utf-8",
@@ -370,8 +421,8 @@ pub async fn module_mermaid(
     Path(module): Path<String>,
     Query(db): Query<DbParam>,
 ) -> Result<Response, PageError> {
-    let (_, pool) = target_pool(&state, &current, db.db.as_deref()).await?;
-    let tables = module_tables(&pool, &module).await?;
+    let (target, pool) = target_pool(&state, &current, db.db.as_deref()).await?;
+    let tables = module_tables(&state, &target, &pool, &module).await?;
     let refs: Vec<&Table> = tables.iter().collect();
     Ok(download(
         "text/plain; charset=utf-8",
@@ -388,7 +439,7 @@ pub async fn module_svg(
     Query(db): Query<DbParam>,
 ) -> Result<Response, PageError> {
     let (target, pool) = target_pool(&state, &current, db.db.as_deref()).await?;
-    let tables = module_tables(&pool, &module).await?;
+    let tables = module_tables(&state, &target, &pool, &module).await?;
     let refs: Vec<&Table> = tables.iter().collect();
     Ok(download(
         "image/svg+xml",
@@ -514,6 +565,8 @@ pub async fn scan_now(
     )
     .await
     .map_err(health_error)?;
+    // The pages show what the scan saw from now on.
+    state.schema_catalogs.forget(&target.key());
     Ok(back_to_findings(&target, "scanned"))
 }
 
@@ -608,6 +661,7 @@ pub async fn save_connection(
     .map_err(schema_targets::connection_error)?;
     let target = Target::Connection { name };
     state.schema_pools.forget(&target.key());
+    state.schema_catalogs.forget(&target.key());
     tracing::info!(user = %current.user.email, target = %target.key(), "schema connection saved");
     Ok(back_to_findings(&target, "connection-saved"))
 }
@@ -630,6 +684,7 @@ pub async fn delete_connection(
         name: form.name.trim().to_owned(),
     };
     state.schema_pools.forget(&target.key());
+    state.schema_catalogs.forget(&target.key());
     tracing::info!(user = %current.user.email, target = %target.key(), "schema connection removed");
     Ok(back_to_findings(&Target::Platform, "connection-removed"))
 }
