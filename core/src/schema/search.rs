@@ -82,7 +82,11 @@ pub fn search_catalog(catalog: &super::model::Catalog, query: &str) -> Vec<Hit> 
     if query.is_empty() {
         return Vec::new();
     }
-    let needle: String = query.chars().take(MAX_QUERY_CHARS).collect::<String>().to_lowercase();
+    let needle: String = query
+        .chars()
+        .take(MAX_QUERY_CHARS)
+        .collect::<String>()
+        .to_lowercase();
     let matches = |text: &str| text.to_lowercase().contains(&needle);
     let mut tables: Vec<&super::model::Table> = catalog.tables.iter().collect();
     tables.sort_by(|a, b| a.at.cmp(&b.at));
@@ -128,8 +132,10 @@ mod tests {
             ..Default::default()
         };
         let hits = super::search_catalog(&catalog, "CUSTOMER");
-        let found: Vec<(String, Option<String>)> =
-            hits.iter().map(|h| (h.table.clone(), h.column.clone())).collect();
+        let found: Vec<(String, Option<String>)> = hits
+            .iter()
+            .map(|h| (h.table.clone(), h.column.clone()))
+            .collect();
         assert_eq!(found[0], ("customers".to_owned(), None));
         assert!(found.contains(&("orders".to_owned(), Some("customer_id".to_owned()))));
         assert!(super::search_catalog(&catalog, "%").is_empty());
