@@ -181,7 +181,12 @@ pub async fn scan(
         return Err(HealthError::Busy(target.to_owned()));
     }
     let outcome = scan_locked(store, db, target, trigger, thresholds, drift).await;
-    // Closing the session releases the advisory lock.
+    // Released now (closing the session releases it too, but only once the server has
+    // noticed, which a scan right after may not wait for).
+    let _ = sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
+        .bind(format!("{SCAN_LOCK}{target}"))
+        .execute(&mut lock)
+        .await;
     let _ = lock.close().await;
     outcome
 }
