@@ -467,12 +467,20 @@ struct FindingsPage {
     choices: Vec<Choice>,
     choices_note: String,
     connections: Vec<ConnectionInfo>,
+    new_count: usize,
+    /// Open findings not listed (beyond [`SHOWN_FINDINGS`] without `?all=1`).
+    hidden: usize,
 }
+
+/// Open findings the page lists without `?all=1` (errors first, then warnings, then notes).
+pub const SHOWN_FINDINGS: usize = 200;
 
 #[derive(Deserialize)]
 pub struct NoticeParams {
     notice: Option<String>,
     db: Option<String>,
+    /// `1`: list every open finding.
+    all: Option<String>,
 }
 
 /// `GET /schema/findings`: the latest scan's open findings (new ones marked) and the
@@ -484,9 +492,22 @@ pub async fn findings_page(
 ) -> Result<Response, PageError> {
     let target = schema_targets::parse(&current.user, params.db.as_deref())?;
     let now = Utc::now();
-    let report = health::report(&state.db, &target.key(), now)
+    let mut report = health::report(&state.db, &target.key(), now)
         .await
         .map_err(db_error)?;
+    let (errors, warnings, infos, new_count) = (
+        report.count(Level::Error),
+        report.count(Level::Warn),
+        report.count(Level::Info),
+        report.new_count(),
+    );
+    let hidden = if params.all.as_deref() == Some("1") {
+        0
+    } else {
+        let hidden = report.open.len().saturating_sub(SHOWN_FINDINGS);
+        report.open.truncate(SHOWN_FINDINGS);
+        hidden
+    };
     let is_admin = current.user.role >= Role::Admin;
     let (choices, choices_note) = choices_for(&state, &current, &target).await;
     let connections = if is_admin {
@@ -495,9 +516,11 @@ pub async fn findings_page(
         Vec::new()
     };
     Ok(FindingsPage {
-        errors: report.count(Level::Error),
-        warnings: report.count(Level::Warn),
-        infos: report.count(Level::Info),
+        errors,
+        warnings,
+        infos,
+        new_count,
+        hidden,
         report,
         can_scan: current.user.role >= Role::Operator,
         is_admin,

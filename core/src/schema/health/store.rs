@@ -376,11 +376,12 @@ pub async fn report(
     let previous = scans.next();
     let before: HashSet<String> = match &previous {
         Some(p) => {
-            let keys: Vec<String> =
-                sqlx::query_scalar("SELECT key FROM javari_schema_scan_findings WHERE scan_id = $1")
-                    .bind(p.id)
-                    .fetch_all(store)
-                    .await?;
+            let keys: Vec<String> = sqlx::query_scalar(
+                "SELECT key FROM javari_schema_scan_findings WHERE scan_id = $1",
+            )
+            .bind(p.id)
+            .fetch_all(store)
+            .await?;
             keys.into_iter().collect()
         }
         None => HashSet::new(),
