@@ -43,15 +43,8 @@ pub(crate) fn incident_error(e: IncidentError) -> ApiError {
 }
 
 fn parse_severity(text: &str) -> Result<Severity, ApiError> {
-    match text {
-        "P0" => Ok(Severity::P0),
-        "P1" => Ok(Severity::P1),
-        "P2" => Ok(Severity::P2),
-        "P3" => Ok(Severity::P3),
-        other => Err(ApiError::bad_request(format!(
-            "severity {other:?}: one of P0, P1, P2, P3"
-        ))),
-    }
+    text.parse()
+        .map_err(|e: javari_crds::common::UnknownValue| ApiError::bad_request(e.to_string()))
 }
 
 fn actor(user: &User) -> &str {

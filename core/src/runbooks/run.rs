@@ -330,7 +330,8 @@ impl<E: StepExecutor> Runner<'_, E> {
         .await?;
         let mut attempt = previous as i32;
         let mut outcome = Err(String::new());
-        for _ in 0..=step.retries {
+        for try_number in 1..=step.retries + 1 {
+            tokio::time::sleep(step.delay_before(try_number)).await;
             attempt += 1;
             let started = Instant::now();
             outcome = match action {
