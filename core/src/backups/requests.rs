@@ -227,7 +227,7 @@ pub async fn record_new_restore(
     }
     let backup = records::get_backup(pool, backup_id)
         .await?
-        .filter(|b| b.is_complete())
+        .filter(|b| b.is_complete() && b.status != "corrupt")
         .ok_or_else(|| BackupError::Incomplete {
             backup: backup_id.to_string(),
         })?;
