@@ -13,7 +13,7 @@ TESTENV := cargo run -q -p javari-testenv --
 help:
 	@echo "make run    start PostgreSQL, a local control plane (if no cluster), the operator and the console"
 	@echo "make test   everything CI checks: fmt, clippy, all tests on real PostgreSQL and kube-apiserver"
-	@echo "make bench  print performance figures (vault, rotations, Projects, Monitors, hanging targets, console chat overhead, streams, hostile uploads, sign-in floods)"
+	@echo "make bench  print performance figures (vault, rotations, Projects, Monitors, hanging targets, console chat overhead, streams, hostile uploads, sign-in floods, backup and restore against pg_dump/pg_restore on ~1 GiB)"
 	@echo "make crds   regenerate charts/javari/crds/ from the Rust types"
 	@echo "make stop   stop the local PostgreSQL clusters"
 
@@ -25,6 +25,7 @@ test: deps bins lint test-pg
 	DATABASE_URL=$(TEST_DATABASE_URL) cargo test --workspace --doc
 
 bench: deps bins test-pg
+	DATABASE_URL=$(TEST_DATABASE_URL) cargo bench -p javari-core --bench backup
 	DATABASE_URL=$(TEST_DATABASE_URL) cargo bench -p javari-operator --bench credentials --bench platform --bench hanging
 	DATABASE_URL=$(TEST_DATABASE_URL) cargo bench -p javari-console --bench chat --bench signin --bench hostile --bench oncall --bench schema
 

@@ -20,6 +20,22 @@ pub struct Config {
     /// unset: they run over DATABASE_URL.
     #[arg(long, env = "JAVARI_MIGRATE_DATABASE_URL", hide_env_values = true)]
     pub migrate_database_url: Option<String>,
+    /// PostgreSQL server URL restores from the Backups page go to, as a role that may create
+    /// and rename databases; unset: JAVARI_MIGRATE_DATABASE_URL, else DATABASE_URL.
+    #[arg(long, env = "JAVARI_RESTORE_DATABASE_URL", hide_env_values = true)]
+    pub restore_database_url: Option<String>,
+    /// Where a restore's decrypted dump is staged (the system temp dir when unset).
+    #[arg(long, env = "JAVARI_RESTORE_STAGING_DIR")]
+    pub restore_staging_dir: Option<std::path::PathBuf>,
+    /// `pg_restore` jobs of a restore from the console.
+    #[arg(long, env = "JAVARI_RESTORE_JOBS", default_value_t = 2)]
+    pub restore_jobs: u32,
+    /// Minutes an in-place restore request waits for a second admin before it expires.
+    #[arg(long, env = "JAVARI_RESTORE_APPROVAL_MINUTES", default_value_t = 60)]
+    pub restore_approval_minutes: u32,
+    /// Restores from the console running at once; more are answered 503.
+    #[arg(long, env = "JAVARI_MAX_CONCURRENT_RESTORES", default_value_t = 1)]
+    pub max_concurrent_restores: usize,
     /// Address to listen on.
     #[arg(long, env = "JAVARI_CONSOLE_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,

@@ -168,6 +168,23 @@ async fn run(config: Config) -> Result<(), StartError> {
                     ..javari_core::incidents::Webhook::new(url)
                 }),
         },
+        backups: javari_console::settings::BackupSettings {
+            // Restores create (and, in place, rename) databases: the owner's URL by default.
+            restore_server_url: config
+                .restore_database_url
+                .clone()
+                .or_else(|| config.migrate_database_url.clone())
+                .or_else(|| Some(config.database_url.clone())),
+            staging_dir: config
+                .restore_staging_dir
+                .clone()
+                .unwrap_or_else(std::env::temp_dir),
+            jobs: config.restore_jobs.clamp(1, 16),
+            approval_ttl: std::time::Duration::from_secs(
+                u64::from(config.restore_approval_minutes.max(1)) * 60,
+            ),
+            max_concurrent_restores: config.max_concurrent_restores.max(1),
+        },
         ..defaults
     };
     // A runbook that does not parse stops the start, as it fails CI.

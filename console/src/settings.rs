@@ -55,6 +55,53 @@ pub struct Settings {
     /// Where schema scans of the platform's database get what the migrations produce (drift);
     /// `None`: scans do not compare with the migrations.
     pub schema_drift: Option<javari_core::schema::drift::DriftSource>,
+    /// Restores started from the Backups page.
+    pub backups: BackupSettings,
+}
+
+/// Restores from the console: where they go, how they are staged, how long an in-place
+/// request waits for a second admin.
+#[derive(Clone)]
+pub struct BackupSettings {
+    /// A server URL whose role may `CREATE DATABASE` (and rename databases, for in-place
+    /// restores); `None`: restores are refused with 503.
+    pub restore_server_url: Option<String>,
+    /// Where a restore's decrypted dump is staged.
+    pub staging_dir: std::path::PathBuf,
+    /// `pg_restore` jobs and parallel downloads.
+    pub jobs: u32,
+    /// How long an in-place request waits for a second admin before it expires.
+    pub approval_ttl: Duration,
+    /// Restores running at once; more are answered 503.
+    pub max_concurrent_restores: usize,
+}
+
+impl std::fmt::Debug for BackupSettings {
+    // The server URL may carry a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackupSettings")
+            .field(
+                "restore_server_url",
+                &self.restore_server_url.as_ref().map(|_| "(set)"),
+            )
+            .field("staging_dir", &self.staging_dir)
+            .field("jobs", &self.jobs)
+            .field("approval_ttl", &self.approval_ttl)
+            .field("max_concurrent_restores", &self.max_concurrent_restores)
+            .finish()
+    }
+}
+
+impl Default for BackupSettings {
+    fn default() -> Self {
+        Self {
+            restore_server_url: None,
+            staging_dir: std::env::temp_dir(),
+            jobs: 2,
+            approval_ttl: Duration::from_secs(3600),
+            max_concurrent_restores: 1,
+        }
+    }
 }
 
 /// Where runbooks come from and where incident notifications go.
@@ -105,6 +152,7 @@ impl Default for Settings {
             sql_console: Default::default(),
             incidents: IncidentSettings::default(),
             schema_drift: None,
+            backups: BackupSettings::default(),
         }
     }
 }

@@ -38,6 +38,10 @@ pub struct AppState {
     pub(crate) schema_pools: Arc<crate::schema_targets::TargetPools>,
     /// Introspected snapshots the schema pages read, by database.
     pub(crate) schema_catalogs: Arc<crate::schema_cache::CatalogCache>,
+    /// The vault: its master keys open backups' data keys for restores.
+    pub(crate) vault: Option<Vault>,
+    /// Slots for restores started from the console.
+    pub(crate) restores: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -48,6 +52,10 @@ impl AppState {
 
     pub fn with_settings(db: PgPool, settings: Settings, vault: Option<Vault>) -> Self {
         let auth = AuthState::new(db.clone(), settings.auth.clone(), vault.clone());
+        let restores = Arc::new(tokio::sync::Semaphore::new(
+            settings.backups.max_concurrent_restores.max(1),
+        ));
+        let backup_vault = vault.clone();
         let directory = Arc::new(ProviderDirectory::new(
             db.clone(),
             vault,
@@ -88,6 +96,8 @@ impl AppState {
             settings.incidents.webhook.clone(),
         ));
         Self {
+            vault: backup_vault,
+            restores,
             playbooks,
             gateway,
             directory,

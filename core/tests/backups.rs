@@ -11,7 +11,7 @@ use chrono::{TimeZone, Utc};
 use javari_core::backups::{
     BackupError, BackupOptions, Destination, RetentionRule, S3Keys, StoreConfig, VerificationLevel,
     list_backups, list_verifications, prune, restorable_in_store, restore_into_new_database,
-    take_backup, verify,
+    staging_path, take_backup, verify,
 };
 use javari_core::vault::{Keyring, MasterKey};
 use javari_testenv::{FakeS3, fresh_database};
@@ -32,6 +32,37 @@ fn temp_dir(what: &str) -> PathBuf {
     d
 }
 
+/// A per-test staging directory, removed when the test ends (also when it fails), so killed
+/// or failed runs never leave dumps behind in the system temp dir.
+struct Staging(PathBuf);
+
+impl Staging {
+    fn new() -> Self {
+        Staging(temp_dir("staging"))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// What is left in it.
+    fn entries(&self) -> Vec<String> {
+        std::fs::read_dir(&self.0)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn local_dest(dir: &Path) -> Destination {
     Destination::open(&StoreConfig {
         url: format!("file://{}", dir.display()),
@@ -42,13 +73,13 @@ fn local_dest(dir: &Path) -> Destination {
     .expect("local destination")
 }
 
-fn options(policy: &str, source: &str) -> BackupOptions {
+fn options(policy: &str, source: &str, staging: &Staging) -> BackupOptions {
     BackupOptions {
         policy: policy.to_owned(),
         source_url: source.to_owned(),
         level: 3,
         jobs: 2,
-        staging_dir: std::env::temp_dir(),
+        staging_dir: staging.path().to_owned(),
         rate_limit: None,
         created_by: "test".to_owned(),
     }
@@ -113,6 +144,7 @@ fn database_url(name: &str) -> String {
 
 #[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
 async fn backup_to_s3_then_drill_and_restore_match_the_source_row_for_row(pool: PgPool) {
+    let staging = Staging::new();
     let s3 = FakeS3::start("backups").await.expect("gofakes3");
     let dest = Destination::open(&StoreConfig {
         url: format!("s3://{}/javari", s3.bucket()),
@@ -126,7 +158,7 @@ async fn backup_to_s3_then_drill_and_restore_match_the_source_row_for_row(pool: 
     .expect("s3 destination");
     let source = source_database(20_000).await;
     let keys = keyring();
-    let summary = take_backup(&pool, &dest, &keys, &options("prod/db", &source))
+    let summary = take_backup(&pool, &dest, &keys, &options("prod/db", &source, &staging))
         .await
         .expect("backup");
     let m = &summary.manifest;
@@ -150,7 +182,7 @@ async fn backup_to_s3_then_drill_and_restore_match_the_source_row_for_row(pool: 
         VerificationLevel::Drill,
         Some(&server_url()),
         2,
-        &std::env::temp_dir(),
+        staging.path(),
     )
     .await
     .expect("drill")
@@ -187,7 +219,7 @@ async fn backup_to_s3_then_drill_and_restore_match_the_source_row_for_row(pool: 
         &server_url(),
         &target,
         2,
-        &std::env::temp_dir(),
+        staging.path(),
         "alice@example.com",
     )
     .await
@@ -205,7 +237,7 @@ async fn backup_to_s3_then_drill_and_restore_match_the_source_row_for_row(pool: 
         &server_url(),
         &target,
         2,
-        &std::env::temp_dir(),
+        staging.path(),
         "alice@example.com",
     )
     .await;
@@ -213,17 +245,28 @@ async fn backup_to_s3_then_drill_and_restore_match_the_source_row_for_row(pool: 
         matches!(again, Err(BackupError::TargetExists { .. })),
         "an existing database is never overwritten: {again:?}"
     );
+    assert_eq!(
+        staging.entries(),
+        Vec::<String>::new(),
+        "backup, drill and restore remove what they staged"
+    );
 }
 
 #[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
 async fn a_flipped_byte_is_caught_by_verification_and_named(pool: PgPool) {
+    let staging = Staging::new();
     let dir = temp_dir("backups");
     let dest = local_dest(&dir);
     let source = source_database(2_000).await;
     let keys = keyring();
-    let s = take_backup(&pool, &dest, &keys, &options("prod/flip", &source))
-        .await
-        .expect("backup");
+    let s = take_backup(
+        &pool,
+        &dest,
+        &keys,
+        &options("prod/flip", &source, &staging),
+    )
+    .await
+    .expect("backup");
     verify(
         &pool,
         &dest,
@@ -285,13 +328,19 @@ async fn a_flipped_byte_is_caught_by_verification_and_named(pool: PgPool) {
 
 #[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
 async fn a_wrong_key_is_refused_by_name(pool: PgPool) {
+    let staging = Staging::new();
     let dir = temp_dir("backups");
     let dest = local_dest(&dir);
     let source = source_database(100).await;
     let keys = keyring();
-    let s = take_backup(&pool, &dest, &keys, &options("prod/keys", &source))
-        .await
-        .expect("backup");
+    let s = take_backup(
+        &pool,
+        &dest,
+        &keys,
+        &options("prod/keys", &source, &staging),
+    )
+    .await
+    .expect("backup");
     let other = keyring();
     let err = verify(
         &pool,
@@ -313,9 +362,14 @@ async fn a_wrong_key_is_refused_by_name(pool: PgPool) {
     );
 
     // Another backup's data key in this backup's manifest: refused, naming the backup.
-    let s2 = take_backup(&pool, &dest, &keys, &options("prod/keys", &source))
-        .await
-        .expect("second backup");
+    let s2 = take_backup(
+        &pool,
+        &dest,
+        &keys,
+        &options("prod/keys", &source, &staging),
+    )
+    .await
+    .expect("second backup");
     let manifest_path = dir
         .join("prod/keys")
         .join(s.id.to_string())
@@ -342,6 +396,7 @@ async fn a_wrong_key_is_refused_by_name(pool: PgPool) {
 
 #[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
 async fn retention_over_a_simulated_month_keeps_exactly_what_the_policy_says(pool: PgPool) {
+    let staging = Staging::new();
     let dir = temp_dir("backups");
     let dest = local_dest(&dir);
     let source = source_database(10).await;
@@ -349,7 +404,7 @@ async fn retention_over_a_simulated_month_keeps_exactly_what_the_policy_says(poo
     // 16 backups, one every other day of October at 03:00.
     let mut ids = Vec::new();
     for i in 0..16u32 {
-        let s = take_backup(&pool, &dest, &keys, &options("prod/ret", &source))
+        let s = take_backup(&pool, &dest, &keys, &options("prod/ret", &source, &staging))
             .await
             .expect("backup");
         let at = Utc
@@ -416,6 +471,7 @@ async fn retention_over_a_simulated_month_keeps_exactly_what_the_policy_says(poo
 
 #[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
 async fn kill_9_mid_backup_leaves_nothing_complete_and_the_next_run_cleans_up(pool: PgPool) {
+    let staging = Staging::new();
     let dir = temp_dir("backups");
     let dest = local_dest(&dir);
     let source = source_database(60_000).await;
@@ -434,6 +490,7 @@ async fn kill_9_mid_backup_leaves_nothing_complete_and_the_next_run_cleans_up(po
         .env("JAVARI_BACKUP_DEST", format!("file://{}", dir.display()))
         .env("JAVARI_BACKUP_POLICY", "prod/crash")
         .env("JAVARI_MASTER_KEY", key.to_hex().as_str())
+        .env("JAVARI_BACKUP_STAGING", staging.path())
         // Slow enough that the kill lands mid-upload.
         .env("JAVARI_BACKUP_RATE_LIMIT", "200000")
         .spawn()
@@ -463,6 +520,12 @@ async fn kill_9_mid_backup_leaves_nothing_complete_and_the_next_run_cleans_up(po
     child.kill().expect("kill -9");
     child.wait().expect("reap");
     assert!(dir.join("prod/crash").join(running.to_string()).exists());
+    let left_staged = staging_path(staging.path(), running);
+    assert!(
+        left_staged.exists(),
+        "the killed backup left its staged dump at {}",
+        left_staged.display()
+    );
 
     assert!(
         restorable_in_store(&dest, "prod/crash")
@@ -483,14 +546,28 @@ async fn kill_9_mid_backup_leaves_nothing_complete_and_the_next_run_cleans_up(po
     assert!(rows.iter().all(|r| !r.is_complete()), "{rows:?}");
 
     let keys = Keyring::new(key, vec![]);
-    let next = take_backup(&pool, &dest, &keys, &options("prod/crash", &source))
-        .await
-        .expect("the next run succeeds");
+    let next = take_backup(
+        &pool,
+        &dest,
+        &keys,
+        &options("prod/crash", &source, &staging),
+    )
+    .await
+    .expect("the next run succeeds");
     // Objects (or, for a local store, the multipart staging files of the killed uploads) of
     // the killed backup were on disk before the next run and are gone after it.
     assert!(
         !dir.join("prod/crash").join(running.to_string()).exists(),
         "partial objects cleaned"
+    );
+    assert!(
+        !left_staged.exists(),
+        "the killed backup's staging dir is removed by the next run"
+    );
+    assert_eq!(
+        staging.entries(),
+        Vec::<String>::new(),
+        "nothing left staged after the next run"
     );
     let old = list_backups(&pool, Some("prod/crash"), 10)
         .await

@@ -13,7 +13,7 @@ use chrono::Utc;
 use futures::StreamExt;
 use javari_core::conditions::{Desired, set};
 use javari_crds::common::condition::{DEGRADED, READY};
-use javari_crds::{Credential, Monitor, Project, Provider};
+use javari_crds::{BackupPolicy, Credential, Monitor, Project, Provider};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, Patch, PatchParams};
@@ -180,8 +180,9 @@ fn error_policy<S: Steps>(_obj: Arc<S::Kind>, _error: &Error<S::Error>, _steps: 
 const MAX_NOTE: usize = 1024;
 
 /// The single report path: metric, Warning Event, and Ready/Degraded conditions with the same
-/// reason and message. Reporting never fails the reconcile; its own errors are logged.
-async fn report_failure<K: Reconciled>(
+/// reason and message. Reporting never fails the reconcile; its own errors are logged. Also
+/// used for work a reconcile started that fails later (a backup run by the leader).
+pub async fn report_failure<K: Reconciled>(
     ctx: &Context,
     api: &Api<K>,
     obj: &K,
@@ -272,7 +273,7 @@ macro_rules! conditions_in_status {
         }
     )*};
 }
-conditions_in_status!(Project, Provider, Monitor, Credential);
+conditions_in_status!(Project, Provider, Monitor, Credential, BackupPolicy);
 
 #[cfg(test)]
 mod tests {

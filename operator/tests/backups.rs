@@ -22,20 +22,29 @@ struct Env {
     h: Harness,
     operator: Running,
     dir: PathBuf,
+    staging: PathBuf,
 }
 
 impl Env {
     async fn start() -> Env {
         let h = Harness::new().await;
         let dir = std::env::temp_dir().join(format!("javari-op-backups-{}", Uuid::new_v4()));
+        // A staging dir of the test's own, removed with it.
+        let staging = std::env::temp_dir().join(format!("javari-op-staging-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&staging).expect("staging dir");
         let settings = Settings {
             dir: dir.clone(),
-            staging_dir: std::env::temp_dir(),
+            staging_dir: staging.clone(),
             database_url: Some(h.database_url.clone()),
             concurrency: 1,
         };
         let operator = h.start(|c| c.with_backups(settings)).await;
-        Env { h, operator, dir }
+        Env {
+            h,
+            operator,
+            dir,
+            staging,
+        }
     }
 
     fn api(&self) -> Api<BackupPolicy> {
@@ -68,6 +77,7 @@ impl Env {
     async fn stop(self) {
         self.operator.stop().await;
         let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_dir_all(&self.staging);
     }
 }
 

@@ -143,6 +143,14 @@ async fn each_kind_reports_what_cannot_work_as_an_event_and_a_degraded_condition
     )
     .await;
 
+    create::<javari_crds::BackupPolicy>(
+        client,
+        ns,
+        "team-db",
+        json!({"database": {"secretRef": {"name": "no-such-db-secret", "key": "url"}}}),
+    )
+    .await;
+
     let cases: Vec<(String, &str)> = vec![
         (
             reported::<javari_crds::Project>(client, ns, "follows-branch", "GitHubUnreachable")
@@ -169,6 +177,10 @@ async fn each_kind_reports_what_cannot_work_as_an_event_and_a_degraded_condition
             reported::<javari_crds::Credential>(client, ns, "imported", "SourceSecretMissing")
                 .await,
             "spec.source.secretRef",
+        ),
+        (
+            reported::<javari_crds::BackupPolicy>(client, ns, "team-db", "SourceUnavailable").await,
+            "spec.database.secretRef",
         ),
     ];
     for (message, field) in cases {

@@ -307,7 +307,7 @@ async fn the_operator_reconciles_under_its_chart_service_account_and_can_do_no_m
         ("monitors.javari.ai", "[get list watch patch]"),
         ("projects.javari.ai", "[get list watch patch]"),
         ("providers.javari.ai", "[get list watch patch]"),
-        ("backuppolicies.javari.ai", "[get list watch]"),
+        ("backuppolicies.javari.ai", "[get list watch patch]"),
         ("credentials.javari.ai/status", "[patch]"),
         ("monitors.javari.ai/status", "[patch]"),
         ("projects.javari.ai/status", "[patch]"),

@@ -1,7 +1,9 @@
-//! The Backups page: policies with their RPO now (age of the newest complete backup) and last
-//! drill RTO, backups with size, duration, compression ratio and verification level. Admins
-//! ask for a backup or a drill now; the request goes to the BackupPolicy as the operator's
-//! `backup-now` / `verify-now` annotation through the Kubernetes API.
+//! The Backups page: policies (read from Kubernetes: namespace, schedule, suspend, conditions;
+//! and those only the database knows of) with their RPO now (age of the newest complete
+//! backup) and last drill RTO, backups with size, duration, compression ratio and
+//! verification level, and restores. Admins ask for a backup or a drill now (the request goes
+//! to the BackupPolicy as the operator's `backup-now` / `verify-now` annotation) and restore
+//! (see `restores.rs`).
 
 use std::collections::BTreeMap;
 
@@ -15,7 +17,8 @@ use chrono::{DateTime, Utc};
 use javari_core::backups::{BackupRow, list_backups, list_verifications};
 use javari_crds::BackupPolicy;
 use javari_crds::backup_policy::{BACKUP_NOW_ANNOTATION, VERIFY_NOW_ANNOTATION};
-use kube::api::{Api, Patch, PatchParams};
+use kube::ResourceExt;
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -29,10 +32,45 @@ const BACKUPS_SHOWN: i64 = 100;
 /// One policy as the page shows it.
 pub struct PolicyView {
     pub policy: String,
+    /// From the BackupPolicy resource; `None` when only backup rows name the policy.
+    pub resource: Option<PolicyResource>,
     pub newest: Option<DateTime<Utc>>,
     pub rpo_now: String,
     pub last_drill_rto: String,
     pub backups: usize,
+}
+
+/// What the BackupPolicy resource says.
+pub struct PolicyResource {
+    pub schedule: String,
+    pub drill_schedule: String,
+    pub suspend: bool,
+    /// `Ready=True (BackupCompleted)`, and each condition so.
+    pub conditions: Vec<String>,
+    pub last_error: Option<String>,
+}
+
+impl PolicyResource {
+    fn from_policy(p: &BackupPolicy) -> Self {
+        let status = p.status.clone().unwrap_or_default();
+        Self {
+            schedule: p.spec.schedule.clone(),
+            drill_schedule: p.spec.drill.schedule.clone(),
+            suspend: p.spec.suspend,
+            conditions: status
+                .conditions
+                .iter()
+                .map(|c| {
+                    if c.message.is_empty() {
+                        format!("{}={} ({})", c.type_, c.status, c.reason)
+                    } else {
+                        format!("{}={} ({}): {}", c.type_, c.status, c.reason, c.message)
+                    }
+                })
+                .collect(),
+            last_error: status.last_error,
+        }
+    }
 }
 
 /// One backup row, formatted.
@@ -72,8 +110,48 @@ struct BackupsPage {
     is_admin: bool,
     kube: bool,
     policies: Vec<PolicyView>,
+    /// Why the policies could not be read from Kubernetes (listed from the database only).
+    policies_note: String,
     backups: Vec<BackupView>,
+    restores: Vec<javari_core::backups::RestoreRequest>,
+    me: String,
     notice: String,
+}
+
+/// BackupPolicies in every namespace the console can see, by `namespace/name`; the error
+/// text when they cannot be read.
+async fn resources(state: &AppState) -> (BTreeMap<String, BackupPolicy>, String) {
+    let Some(client) = &state.kube else {
+        return (
+            BTreeMap::new(),
+            "the console is not connected to Kubernetes: policies are listed from their backups"
+                .to_owned(),
+        );
+    };
+    match Api::<BackupPolicy>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+    {
+        Ok(list) => (
+            list.items
+                .into_iter()
+                .map(|p| {
+                    (
+                        format!("{}/{}", p.namespace().unwrap_or_default(), p.name_any()),
+                        p,
+                    )
+                })
+                .collect(),
+            String::new(),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list BackupPolicies");
+            (
+                BTreeMap::new(),
+                "BackupPolicies could not be read from Kubernetes: policies are listed from their backups".to_owned(),
+            )
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -95,7 +173,11 @@ pub async fn page(
         .await
         .map_err(db_error)?;
     let now = Utc::now();
-    let mut by_policy: BTreeMap<String, Vec<&BackupRow>> = BTreeMap::new();
+    let (kube_policies, policies_note) = resources(&state).await;
+    let mut by_policy: BTreeMap<String, Vec<&BackupRow>> = kube_policies
+        .keys()
+        .map(|k| (k.clone(), Vec::new()))
+        .collect();
     for r in &rows {
         by_policy
             .entry(r.policy.clone().unwrap_or_default())
@@ -119,7 +201,15 @@ pub async fn page(
                 break;
             }
         }
+        if rto == "no drill yet"
+            && let Some(secs) = kube_policies
+                .get(&policy)
+                .and_then(|p| p.status.as_ref()?.last_drill_rto_seconds)
+        {
+            rto = format!("{secs:.1}s");
+        }
         policies.push(PolicyView {
+            resource: kube_policies.get(&policy).map(PolicyResource::from_policy),
             policy,
             newest,
             rpo_now: newest.map_or("no complete backup".to_owned(), |t| age(now - t)),
@@ -144,10 +234,15 @@ pub async fn page(
     Ok(BackupsPage {
         is_admin: current.user.role >= Role::Admin,
         csrf: current.csrf.clone().unwrap_or_default(),
+        me: current.user.email.clone(),
         user: current.user,
         kube: state.kube.is_some(),
         policies,
+        policies_note,
         backups,
+        restores: javari_core::backups::list_restores(&state.db, super::restores::RESTORES_SHOWN)
+            .await
+            .map_err(db_error)?,
         notice: params.notice.unwrap_or_default(),
     }
     .into_response())

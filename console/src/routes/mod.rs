@@ -13,6 +13,7 @@ mod knowledge;
 mod openapi;
 mod overview;
 mod resources;
+mod restores;
 mod runbooks;
 pub(crate) mod schema;
 mod status;
@@ -262,6 +263,26 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/backups/{namespace}/{name}/verify-now",
             post(backups::verify_now),
+        )
+        .route("/api/backups/{id}/restore", post(restores::api_restore))
+        .route("/api/backups/restores", get(restores::api_list))
+        .route("/api/backups/restores/{id}", get(restores::api_get))
+        .route(
+            "/api/backups/restores/{id}/approve",
+            post(restores::api_approve),
+        )
+        .route(
+            "/api/backups/restores/{id}/decline",
+            post(restores::api_decline),
+        )
+        .route("/backup-restores", post(restores::page_restore))
+        .route(
+            "/backup-restores/{id}/approve",
+            post(restores::page_approve),
+        )
+        .route(
+            "/backup-restores/{id}/decline",
+            post(restores::page_decline),
         )
         .route("/api/users", post(auth::create_user))
         .route("/audit", get(resources::audit_page))

@@ -21,7 +21,8 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    auth, chat, conversations, crawls, health, incidents, knowledge, resources, runbooks, status,
+    auth, chat, conversations, crawls, health, incidents, knowledge, resources, restores, runbooks,
+    status,
 };
 
 #[derive(OpenApi)]
@@ -81,6 +82,11 @@ use super::{
         runbooks::api_step,
         runbooks::api_approve,
         runbooks::api_cancel,
+        restores::api_restore,
+        restores::api_list,
+        restores::api_get,
+        restores::api_approve,
+        restores::api_decline,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&BearerAuth, &ErrorResponses),

@@ -1,7 +1,7 @@
 //! The home page: the platform at a glance for whoever is on call. Components with
 //! Statuspage states, open incidents by severity, Providers with health, latency and
-//! today's cost, Monitors down or degraded, Credentials rotating or due within 14 days, and
-//! the last 24 hours. The tiles are one fragment: the page is whole without JavaScript, and
+//! today's cost, Monitors down or degraded, Credentials rotating or due within 14 days, the
+//! freshest backup and the last restore drill, and the last 24 hours. The tiles are one fragment: the page is whole without JavaScript, and
 //! with it a small script swaps in the fragment the server sends every few seconds (SSE).
 
 use std::convert::Infallible;
@@ -67,8 +67,53 @@ pub struct CredentialTile {
     pub why: String,
 }
 
+/// The freshest complete backup and the last drill, as the overview says them.
+pub struct BackupTile {
+    /// `prod/db: 2h 5m ago (2026-11-28 03:00 UTC)`; `None`: no complete backup.
+    pub freshest: Option<String>,
+    /// `passed in 12.3s (restore time), 2026-11-28 04:00 UTC`; `None`: no drill yet.
+    pub last_drill: Option<String>,
+    pub drill_ok: bool,
+}
+
+async fn backup_tile(state: &AppState, now: DateTime<Utc>) -> Result<BackupTile, ApiError> {
+    let freshest = javari_core::backups::freshest_backup(&state.db)
+        .await?
+        .and_then(|b| {
+            let at = b.snapshot_at?;
+            let mins = (now - at).num_minutes().max(0);
+            Some(format!(
+                "{}: {}h {}m ago ({})",
+                b.policy.unwrap_or_default(),
+                mins / 60,
+                mins % 60,
+                at.format("%Y-%m-%d %H:%M UTC")
+            ))
+        });
+    let drill = javari_core::backups::last_drill(&state.db).await?;
+    Ok(BackupTile {
+        freshest,
+        drill_ok: drill.as_ref().is_some_and(|(v, _)| v.ok),
+        last_drill: drill.map(|(v, policy)| {
+            let outcome = if v.ok {
+                v.restore_ms.map_or("passed".to_owned(), |ms| {
+                    format!("passed, restored in {:.1}s (RTO)", ms as f64 / 1000.0)
+                })
+            } else {
+                format!("failed: {}", v.detail.unwrap_or_default())
+            };
+            format!(
+                "{}: {outcome}, {}",
+                policy.unwrap_or_default(),
+                v.finished_at.format("%Y-%m-%d %H:%M UTC")
+            )
+        }),
+    })
+}
+
 pub struct Tiles {
     pub description: &'static str,
+    pub backups: BackupTile,
     pub indicator: String,
     pub components: Vec<ComponentRow>,
     pub severities: Vec<(String, i64)>,
@@ -282,6 +327,7 @@ pub async fn tiles(state: &AppState) -> Result<Tiles, ApiError> {
         ],
     );
     Ok(Tiles {
+        backups: backup_tile(state, now).await?,
         description: ind.description(),
         indicator: format!("{ind:?}").to_lowercase(),
         components,

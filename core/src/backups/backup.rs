@@ -108,15 +108,37 @@ pub struct Recovery {
     pub completed: Vec<Uuid>,
     pub failed: Vec<Uuid>,
     pub cleaned_objects: u64,
+    /// Local staging directories of interrupted backups that were removed.
+    pub cleaned_staging_dirs: u64,
+}
+
+/// Where a backup's dump is staged while it is streamed out.
+pub fn staging_path(staging_dir: &Path, id: Uuid) -> PathBuf {
+    staging_dir.join(format!("javari-backup-{id}"))
+}
+
+/// Removes a settled backup's staging directory; true when one was there.
+async fn remove_staging(staging_dir: &Path, id: Uuid) -> Result<bool, BackupError> {
+    let dir = staging_path(staging_dir, id);
+    match tokio::fs::remove_dir_all(&dir).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(BackupError::Io {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        }),
+    }
 }
 
 /// Settles what a killed run of `policy` left: a `running` row whose manifest reached the
 /// store is completed from it, any other is failed; objects of backups without a manifest are
-/// deleted. Call with the policy lock held.
+/// deleted, and so are the local staging directories (`<staging_dir>/javari-backup-<id>`) of
+/// every backup it settles. Call with the policy lock held.
 pub async fn recover(
     pool: &PgPool,
     dest: &Destination,
     policy: &str,
+    staging_dir: &Path,
 ) -> Result<Recovery, BackupError> {
     let mut out = Recovery::default();
     let (with_manifest, partial) = records::store_backups(dest, policy).await?;
@@ -139,6 +161,16 @@ pub async fn recover(
     }
     for id in partial.difference(&out.failed.iter().copied().collect()) {
         out.cleaned_objects += records::delete_backup_objects(dest, policy, *id).await?;
+    }
+    let settled: std::collections::BTreeSet<Uuid> = out
+        .completed
+        .iter()
+        .chain(&out.failed)
+        .chain(&partial)
+        .copied()
+        .collect();
+    for id in settled {
+        out.cleaned_staging_dirs += u64::from(remove_staging(staging_dir, id).await?);
     }
     Ok(out)
 }
@@ -181,9 +213,9 @@ pub async fn take_backup(
     opts: &BackupOptions,
 ) -> Result<BackupSummary, BackupError> {
     let lock = lock_policy(pool, &opts.policy).await?;
-    let recovery = recover(pool, dest, &opts.policy).await?;
+    let recovery = recover(pool, dest, &opts.policy, &opts.staging_dir).await?;
     if recovery.cleaned_objects > 0 || !recovery.failed.is_empty() {
-        tracing::warn!(policy = %opts.policy, failed = recovery.failed.len(), cleaned = recovery.cleaned_objects, "settled an interrupted backup");
+        tracing::warn!(policy = %opts.policy, failed = recovery.failed.len(), cleaned = recovery.cleaned_objects, staging_dirs = recovery.cleaned_staging_dirs, "settled an interrupted backup");
     }
 
     let id = Uuid::new_v4();
@@ -217,7 +249,7 @@ pub async fn take_backup(
         },
     )
     .await?;
-    let staging = opts.staging_dir.join(format!("javari-backup-{id}"));
+    let staging = staging_path(&opts.staging_dir, id);
     let started = Instant::now();
     let result = write_backup(dest, opts, id, &key, &sealed, &staging, &prefix).await;
     let _ = tokio::fs::remove_dir_all(&staging).await;

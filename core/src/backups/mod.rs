@@ -8,18 +8,24 @@ mod format;
 mod manifest;
 mod pgtools;
 mod records;
+mod requests;
 mod restore;
 pub mod retention;
 mod store;
 mod verify;
 
-pub use backup::{BackupOptions, BackupSummary, recover, take_backup};
+pub use backup::{BackupOptions, BackupSummary, Recovery, recover, staging_path, take_backup};
 pub use format::{DataKey, FormatError};
 pub use manifest::{MANIFEST, Manifest, ManifestFile, SealedKey};
-pub use pgtools::ConnInfo;
+pub use pgtools::{ConnInfo, tool as pg_tool};
 pub use records::{
-    BackupRow, VerificationRow, list_backups, list_verifications, newest_verified, prune,
-    restorable_in_store,
+    BackupRow, VerificationRow, freshest_backup, get_backup, last_drill, list_backups,
+    list_verifications, newest_verified, prune, restorable_in_store,
+};
+pub use requests::{
+    DecisionError, RestoreMode, RestoreRequest, RestoreStatus, database_exists, decide,
+    get_restore, list_restores, record_new_restore, request_in_place, restore_in_place,
+    run_new_restore,
 };
 pub use restore::{RestoreReport, restore_into_new_database};
 pub use retention::{Candidate, KeepReason, RetentionPlan, RetentionRule};
@@ -63,6 +69,10 @@ pub enum BackupError {
     TargetExists { database: String },
     #[error("invalid database name {0:?}: use lowercase letters, digits and _ (max 63)")]
     BadDatabaseName(String),
+    #[error(
+        "database {0} holds Javari's own records: restore it into a new database and switch over (runbook restore-from-backup)"
+    )]
+    CatalogDatabase(String),
     #[error("local file {path}: {reason}")]
     Io { path: String, reason: String },
     #[error("database: {0}")]

@@ -90,6 +90,31 @@ pub async fn get_backup(pool: &PgPool, id: Uuid) -> Result<Option<BackupRow>, sq
     .await
 }
 
+/// The freshest complete backup of any policy (what the overview shows).
+pub async fn freshest_backup(pool: &PgPool) -> Result<Option<BackupRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM javari_backups WHERE kind = 'logical' AND status IN ('completed', 'verified') \
+         ORDER BY snapshot_at DESC NULLS LAST LIMIT 1"
+    )))
+    .fetch_optional(pool)
+    .await
+}
+
+/// The last drill of any policy, passed or not, with its backup's policy.
+pub async fn last_drill(
+    pool: &PgPool,
+) -> Result<Option<(VerificationRow, Option<String>)>, sqlx::Error> {
+    let row: Option<VerificationRow> = sqlx::query_as(
+        "SELECT id, backup_id, level, ok, detail, scratch_database, restore_ms, bytes_per_second, finished_at \
+         FROM javari_backup_verifications WHERE level = 'drill' ORDER BY finished_at DESC LIMIT 1",
+    )
+    .fetch_optional(pool)
+    .await?;
+    let Some(v) = row else { return Ok(None) };
+    let policy = get_backup(pool, v.backup_id).await?.and_then(|b| b.policy);
+    Ok(Some((v, policy)))
+}
+
 /// The newest backup of `policy` whose last verification passed.
 pub async fn newest_verified(
     pool: &PgPool,

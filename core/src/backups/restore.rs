@@ -11,11 +11,10 @@ use sha2::{Digest, Sha256};
 use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::backup::{backup_path, open_data_key, read_manifest};
+use super::backup::{backup_path, open_data_key};
 use super::format::{DataKey, Opener};
 use super::manifest::{FILES, Manifest};
 use super::pgtools::{self, ConnInfo};
-use super::records;
 use super::store::Destination;
 use super::{BackupError, valid_database_name};
 use crate::vault::Keyring;
@@ -286,51 +285,8 @@ pub async fn restore_into_new_database(
     staging_dir: &Path,
     requested_by: &str,
 ) -> Result<RestoreReport, BackupError> {
-    let row =
-        records::get_backup(pool, backup_id)
-            .await?
-            .ok_or_else(|| BackupError::Incomplete {
-                backup: backup_id.to_string(),
-            })?;
-    let policy = row.policy.clone().unwrap_or_default();
-    let (m, _) = read_manifest(dest, &policy, backup_id).await?;
-    let restore_id: Uuid = sqlx::query_scalar(
-        "INSERT INTO javari_backup_restores (backup_id, target_database, mode, status, requested_by) \
-         VALUES ($1, $2, 'new', 'running', $3) RETURNING id",
-    )
-    .bind(backup_id)
-    .bind(database)
-    .bind(requested_by)
-    .fetch_one(pool)
-    .await?;
-    let server = ConnInfo::parse(server_url)?;
-    let result = restore_to(
-        dest,
-        keys,
-        &policy,
-        &m,
-        &server,
-        database,
-        jobs,
-        staging_dir,
-    )
-    .await;
-    let (status, ms, error) = match &result {
-        Ok(r) => (
-            "completed",
-            Some(i64::try_from(r.duration.as_millis()).unwrap_or(i64::MAX)),
-            None,
-        ),
-        Err(e) => ("failed", None, Some(e.to_string())),
-    };
-    sqlx::query(
-        "UPDATE javari_backup_restores SET status = $2, restore_ms = $3, error = $4, finished_at = now() WHERE id = $1",
-    )
-    .bind(restore_id)
-    .bind(status)
-    .bind(ms)
-    .bind(error)
-    .execute(pool)
-    .await?;
-    result
+    let request =
+        super::requests::record_new_restore(pool, backup_id, database, requested_by).await?;
+    super::requests::run_new_restore(pool, dest, keys, &request, server_url, jobs, staging_dir)
+        .await
 }

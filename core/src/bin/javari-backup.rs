@@ -3,7 +3,8 @@
 //! `DATABASE_URL` (Javari's database, where backups are recorded), `JAVARI_BACKUP_SOURCE`
 //! (the database to back up; `DATABASE_URL` when unset), `JAVARI_BACKUP_DEST` (`file:///dir`),
 //! `JAVARI_BACKUP_POLICY` (`namespace/name`), `JAVARI_MASTER_KEY`, optional
-//! `JAVARI_BACKUP_RATE_LIMIT` (bytes/s) and `JAVARI_BACKUP_JOBS`.
+//! `JAVARI_BACKUP_RATE_LIMIT` (bytes/s), `JAVARI_BACKUP_JOBS` and `JAVARI_BACKUP_STAGING`
+//! (where the dump is staged; the system temp dir when unset).
 
 use std::process::ExitCode;
 
@@ -46,7 +47,9 @@ async fn run() -> Result<(), String> {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(2),
-        staging_dir: std::env::temp_dir(),
+        staging_dir: std::env::var_os("JAVARI_BACKUP_STAGING")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir),
         rate_limit: std::env::var("JAVARI_BACKUP_RATE_LIMIT")
             .ok()
             .and_then(|v| v.parse().ok()),

@@ -216,6 +216,13 @@ pub async fn facts(
     Ok(())
 }
 
+/// Reasons of a backup or drill that failed: a Degraded with one of them stays until the next
+/// one succeeds.
+pub const BACKUP_FAILED: &str = "BackupFailed";
+pub const DRILL_FAILED: &str = "DrillFailed";
+
+/// Records the outcome in status; a failure goes through the driver's report path (Warning
+/// Event, Ready=False/Degraded=True, failure metric) like a reconcile error.
 async fn report(
     ctx: &Context,
     policy: &BackupPolicy,
@@ -235,8 +242,8 @@ async fn report(
         warn!(error = %e, "could not read backup facts");
     }
     let (done, failed) = match work {
-        Work::Backup => ("BackupCompleted", "BackupFailed"),
-        Work::Drill => ("DrillPassed", "DrillFailed"),
+        Work::Backup => ("BackupCompleted", BACKUP_FAILED),
+        Work::Drill => ("DrillPassed", DRILL_FAILED),
     };
     set(
         &mut s.conditions,
@@ -259,25 +266,14 @@ async fn report(
                 generation,
                 now,
             );
+            write_status(ctx, &current, current.status.is_some(), &prev, &s).await?;
             publish(ctx, &current, EventType::Normal, done, message).await;
         }
         Err(message) => {
             s.last_error = Some(message.clone());
-            set(
-                &mut s.conditions,
-                Desired::new(DEGRADED, true, failed, message.clone()),
-                generation,
-                now,
-            );
-            set(
-                &mut s.conditions,
-                Desired::new(READY, false, failed, message.clone()),
-                generation,
-                now,
-            );
-            publish(ctx, &current, EventType::Warning, failed, message).await;
-            ctx.metrics.failure("BackupPolicy", failed);
+            write_status(ctx, &current, current.status.is_some(), &prev, &s).await?;
+            crate::driver::report_failure(ctx, &api, &current, failed, message).await;
         }
     }
-    write_status(ctx, &current, current.status.is_some(), &prev, &s).await
+    Ok(())
 }

@@ -12,15 +12,13 @@ mod resolve;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use futures::StreamExt;
 use javari_crds::BackupPolicy;
-use kube::runtime::{Controller, watcher};
-use tracing::{debug, warn};
 
 pub use job::{Runner, Work};
-pub use reconcile::{FINALIZER, reconcile};
+pub use reconcile::{FINALIZER, Policies};
 
 use crate::Context;
+use crate::driver::Failure;
 
 /// Operator-wide backup settings.
 #[derive(Clone, Debug)]
@@ -64,22 +62,40 @@ impl Settings {
     }
 }
 
+/// Why a BackupPolicy could not be reconciled; `reason()` names the Event and the
+/// conditions, the message starts with the spec field at fault. (A failed backup or drill is
+/// not a reconcile error: the runner reports it when the work ends.)
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("kubernetes API: {0}")]
     Kube(#[from] kube::Error),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
-    #[error("finalizer: {0}")]
-    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    #[error("{field}: {message}")]
+    ScheduleInvalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("{field}: {message}")]
+    SourceUnavailable {
+        field: &'static str,
+        message: String,
+    },
+    #[error("{field}: {message}")]
+    DestinationInvalid {
+        field: &'static str,
+        message: String,
+    },
 }
 
-impl Error {
-    pub fn reason(&self) -> &'static str {
+impl Failure for Error {
+    fn reason(&self) -> &'static str {
         match self {
             Error::Kube(_) => "KubeApiError",
             Error::Db(_) => "DatabaseError",
-            Error::Finalizer(_) => "FinalizerError",
+            Error::ScheduleInvalid { .. } => "ScheduleInvalid",
+            Error::SourceUnavailable { .. } => "SourceUnavailable",
+            Error::DestinationInvalid { .. } => "DestinationInvalid",
         }
     }
 }
@@ -89,15 +105,6 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let runner = Arc::new(Runner::new(ctx.backups.concurrency));
-    let policies = ctx.watched_api::<BackupPolicy>();
-    Controller::new(policies, watcher::Config::default().any_semantic())
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, reconcile::error_policy, Arc::new((ctx, runner)))
-        .for_each(|result| async move {
-            match result {
-                Ok((object, _)) => debug!(policy = %object, "reconciled"),
-                Err(e) => warn!(error = %e, "backup policy reconcile failed"),
-            }
-        })
-        .await;
+    let controller = crate::driver::controller(ctx.watched_api::<BackupPolicy>());
+    crate::driver::run(controller, Arc::new(Policies { ctx, runner }), shutdown).await;
 }

@@ -11,40 +11,56 @@ use javari_core::conditions::{Desired, set};
 use javari_core::monitors::{open_incident, resolve_incident};
 use javari_core::time::{from_k8s, to_k8s};
 use javari_crds::BackupPolicy;
-use javari_crds::backup_policy::{
-    BACKUP_NOW_ANNOTATION, BackupPolicyStatus, VERIFY_NOW_ANNOTATION,
-};
+use javari_crds::backup_policy::{BACKUP_NOW_ANNOTATION, VERIFY_NOW_ANNOTATION};
 use javari_crds::common::condition::{DEGRADED, PROGRESSING, READY};
 use javari_crds::duration::parse_duration;
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
-use tracing::{Instrument, info_span};
 
-use super::job::{Runner, Work, facts, policy_key};
+use super::job::{BACKUP_FAILED, DRILL_FAILED, Runner, Work, facts, policy_key};
 use super::{Error, resolve};
 use crate::context::Context;
+use crate::driver::Steps;
 use crate::report::write_status;
 
-/// Not used: deleting a policy keeps its backups (they outlive the resource by design).
+/// Deleting a policy keeps its backups (they outlive the resource by design); the cleanup
+/// only resolves the policy's open stale-backup incident.
 pub const FINALIZER: &str = "javari.ai/backup-policy";
 /// Longest time between reconciles (staleness is re-checked at least this often).
 const RECHECK: Duration = Duration::from_secs(300);
 
-type Shared = (Arc<Context>, Arc<Runner>);
-
-pub fn error_policy(_p: Arc<BackupPolicy>, error: &Error, shared: Arc<Shared>) -> Action {
-    shared.0.metrics.failure("BackupPolicy", error.reason());
-    Action::requeue(Duration::from_secs(10))
+/// The BackupPolicy controller's steps for the driver, with the runner its work goes to.
+pub struct Policies {
+    pub ctx: Arc<Context>,
+    pub runner: Arc<Runner>,
 }
 
-pub async fn reconcile(policy: Arc<BackupPolicy>, shared: Arc<Shared>) -> Result<Action, Error> {
-    let span = info_span!("reconcile", kind = "BackupPolicy", namespace = %policy.namespace().unwrap_or_default(), name = %policy.name_any());
-    async move {
-        let _timing = shared.0.metrics.reconcile("BackupPolicy");
-        apply(&policy, &shared.0, &shared.1).await
+impl Steps for Policies {
+    type Kind = BackupPolicy;
+    type Error = Error;
+    const FINALIZER: &'static str = FINALIZER;
+    /// A backup is heavy: decide on the stored status, never on a cache that may not yet show
+    /// the request this controller just recorded.
+    const READ_LATEST: bool = true;
+
+    fn context(&self) -> &Context {
+        &self.ctx
     }
-    .instrument(span)
-    .await
+
+    async fn apply(&self, policy: Arc<BackupPolicy>) -> Result<Action, Error> {
+        apply(&policy, &self.ctx, &self.runner).await
+    }
+
+    async fn cleanup(&self, policy: Arc<BackupPolicy>) -> Result<Action, Error> {
+        let dedup = format!("backup-stale:{}", policy_key(&policy));
+        resolve_incident(
+            self.ctx.vault.pool(),
+            &dedup,
+            "the BackupPolicy was deleted",
+        )
+        .await?;
+        Ok(Action::await_change())
+    }
 }
 
 /// A schedule, checked: `Err` carries the message for the Degraded condition.
@@ -72,46 +88,33 @@ async fn apply(
     s.observed_generation = generation;
     let now = Utc::now();
 
-    let degraded = |mut s: BackupPolicyStatus, reason: &str, message: String| {
+    // What cannot work is an error: the driver reports it (Event, Degraded, metric).
+    let backup_cron = cron(&spec.schedule).map_err(|message| Error::ScheduleInvalid {
+        field: "spec.schedule",
+        message,
+    })?;
+    let drill_cron = cron(&spec.drill.schedule).map_err(|message| Error::ScheduleInvalid {
+        field: "spec.drill.schedule",
+        message,
+    })?;
+    let source = resolve::source_url(ctx, policy).await?;
+    let dest = resolve::destination(ctx, policy).await?;
+    // Resolved again: a Degraded left by an earlier reconcile error clears (one left by a
+    // failed backup or drill stays until the next one succeeds).
+    if s.conditions.iter().any(|c| {
+        c.type_ == DEGRADED
+            && c.status == "True"
+            && c.reason != BACKUP_FAILED
+            && c.reason != DRILL_FAILED
+    }) {
         set(
             &mut s.conditions,
-            Desired::new(DEGRADED, true, reason, message.clone()),
+            Desired::new(DEGRADED, false, "Resolved", ""),
             generation,
             now,
         );
-        set(
-            &mut s.conditions,
-            Desired::new(READY, false, reason, message.clone()),
-            generation,
-            now,
-        );
-        s.last_error = Some(message);
-        s
-    };
-    let (backup_cron, drill_cron) = match (cron(&spec.schedule), cron(&spec.drill.schedule)) {
-        (Ok(b), Ok(d)) => (b, d),
-        (Err(m), _) | (_, Err(m)) => {
-            let s = degraded(s, "ScheduleInvalid", m);
-            write_status(ctx, policy, had_status, &prev, &s).await?;
-            return Ok(Action::await_change());
-        }
-    };
-    let source = match resolve::source_url(ctx, policy).await? {
-        Ok(u) => u,
-        Err(m) => {
-            let s = degraded(s, "SourceUnavailable", m);
-            write_status(ctx, policy, had_status, &prev, &s).await?;
-            return Ok(Action::requeue(Duration::from_secs(30)));
-        }
-    };
-    let dest = match resolve::destination(ctx, policy).await? {
-        Ok(d) => d,
-        Err(m) => {
-            let s = degraded(s, "DestinationInvalid", m);
-            write_status(ctx, policy, had_status, &prev, &s).await?;
-            return Ok(Action::requeue(Duration::from_secs(30)));
-        }
-    };
+        s.conditions.retain(|c| c.type_ != READY);
+    }
 
     let created = policy
         .metadata
@@ -230,12 +233,17 @@ async fn apply(
         );
     }
     if !s.conditions.iter().any(|c| c.type_ == READY) {
-        set(
-            &mut s.conditions,
-            Desired::new(READY, false, "NoBackupYet", "waiting for the first backup"),
-            generation,
-            now,
-        );
+        let ready = if s.backups > 0 {
+            Desired::new(
+                READY,
+                true,
+                "Resolved",
+                "the policy resolves and has backups",
+            )
+        } else {
+            Desired::new(READY, false, "NoBackupYet", "waiting for the first backup")
+        };
+        set(&mut s.conditions, ready, generation, now);
     }
     // Recorded before the work starts: a second reconcile sees the request as taken.
     write_status(ctx, policy, had_status, &prev, &s).await?;
