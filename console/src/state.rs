@@ -29,9 +29,15 @@ pub struct AppState {
     /// The Kubernetes API (Javari resources, their Events, actions through annotations);
     /// `None` when the console runs without a cluster.
     pub kube: Option<kube::Client>,
+    /// The vault (external Credentials' values are set into it); `None` without a key.
+    pub(crate) vault: Option<Vault>,
+    /// Monitors, Projects and Credentials kept in memory by watching (with `kube`).
+    pub(crate) watched: Option<Arc<crate::platform::WatchedKinds>>,
     /// The status page's public components and its figures, cached for a few seconds.
     pub(crate) public: Arc<crate::platform::PublicComponents>,
     pub(crate) status: Arc<crate::status_page::StatusCache>,
+    /// Every Monitor's trend per hour, kept between page views (rollup sums, raw tail).
+    pub(crate) fleet: Arc<javari_core::history::FleetTrend>,
     /// Runbooks, their step executor and incident notifications.
     pub playbooks: Arc<Playbooks>,
 }
@@ -44,6 +50,7 @@ impl AppState {
 
     pub fn with_settings(db: PgPool, settings: Settings, vault: Option<Vault>) -> Self {
         let auth = AuthState::new(db.clone(), settings.auth.clone(), vault.clone());
+        let console_vault = vault.clone();
         let directory = Arc::new(ProviderDirectory::new(
             db.clone(),
             vault,
@@ -94,8 +101,13 @@ impl AppState {
             uploads,
             embeddings,
             kube: None,
+            vault: console_vault,
+            watched: None,
             public: Arc::new(crate::platform::PublicComponents::new(status_ttl)),
             status: Arc::new(crate::status_page::StatusCache::new(status_ttl)),
+            fleet: Arc::new(javari_core::history::FleetTrend::new(
+                javari_core::history::Retention::default().settle,
+            )),
             db,
         }
     }
@@ -103,6 +115,7 @@ impl AppState {
     /// The same state, acting on the cluster through `client`.
     pub fn with_kube(mut self, client: kube::Client) -> Self {
         self.playbooks = Arc::new(self.playbooks.with_client(client.clone()));
+        self.watched = crate::platform::WatchedKinds::start(&client).map(Arc::new);
         self.kube = Some(client);
         self
     }
