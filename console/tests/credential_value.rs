@@ -163,7 +163,7 @@ async fn an_external_credential_value_is_set_write_only_and_its_version_goes_up(
             async || {
                 let c = credentials.get("stripe-key").await.ok()?;
                 let s = secrets.get_opt("stripe-key").await.ok()??;
-                let value = s.data?.into_values().next()?;
+                let value = s.data?.remove("value")?;
                 (c.status?.version == Some(version) && value.0 == expected.as_bytes()).then_some(())
             },
         )
