@@ -16,10 +16,13 @@ use super::query::{
     HourPoint, Hours, Tiers, empty_hours, floor_hour, hourly_hours, merge_hours, raw_hours,
 };
 
+/// The trend's first hour and the rollups' reach the hourly sums were read for.
+type HourlyKey = (DateTime<Utc>, DateTime<Utc>);
+
 #[derive(Default)]
 struct Kept {
-    /// `(first hour, hourly_until)` and the hourly rows' sums.
-    hourly: Option<((DateTime<Utc>, DateTime<Utc>), Hours)>,
+    /// The hourly rows' sums, for their key.
+    hourly: Option<(HourlyKey, Hours)>,
     /// Raw rows summed up to `until`.
     tail: Option<(DateTime<Utc>, Hours)>,
 }
