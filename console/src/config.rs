@@ -151,9 +151,10 @@ pub struct Config {
     /// `required` (refuse to start without it) or `off`.
     #[arg(long, env = "JAVARI_KUBE", default_value = "auto")]
     pub kube: crate::kube_client::KubeMode,
-    /// Folder of the runbooks (`*.md`); one that does not parse stops the start.
-    #[arg(long, env = "JAVARI_RUNBOOKS_DIR", default_value = "runbooks")]
-    pub runbooks_dir: std::path::PathBuf,
+    /// A folder of more runbooks (`*.md`), added to the built-in ones (a file replaces the
+    /// built-in runbook of its id); one that does not parse stops the start.
+    #[arg(long, env = "JAVARI_RUNBOOKS_DIR")]
+    pub runbooks_dir: Option<std::path::PathBuf>,
     /// What verify steps check for a Monitor with a projectRef (as the operator's).
     #[arg(long, env = "JAVARI_PROJECT_URL_TEMPLATE", default_value = javari_core::runbooks::DEFAULT_PROJECT_URL)]
     pub project_url_template: String,

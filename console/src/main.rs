@@ -169,13 +169,10 @@ async fn run(config: Config) -> Result<(), StartError> {
         },
         ..defaults
     };
-    // A runbook that does not parse stops the start, as it fails CI; no folder means no
-    // runbooks (incidents still work).
-    if settings.incidents.runbooks_dir.is_dir() {
-        javari_core::runbooks::Catalogue::load_dir(&settings.incidents.runbooks_dir)?;
-    } else {
-        warn!(dir = %settings.incidents.runbooks_dir.display(), "no runbooks folder: no runbooks to suggest or run");
-    }
+    // A runbook that does not parse stops the start, as it fails CI.
+    let runbooks =
+        javari_core::runbooks::Catalogue::builtin_and(settings.incidents.runbooks_dir.as_deref())?;
+    info!(runbooks = runbooks.len(), "runbooks loaded");
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Listen {

@@ -57,8 +57,9 @@ pub struct Settings {
 /// Where runbooks come from and where incident notifications go.
 #[derive(Clone, Debug)]
 pub struct IncidentSettings {
-    /// `runbooks/*.md`; every file must parse, or the console refuses to start.
-    pub runbooks_dir: std::path::PathBuf,
+    /// More runbooks (`*.md`) beside the built-in ones; every file must parse, or the
+    /// console refuses to start.
+    pub runbooks_dir: Option<std::path::PathBuf>,
     /// As the operator's `JAVARI_PROJECT_URL_TEMPLATE`: what a verify step checks for a
     /// Monitor with a projectRef.
     pub project_url_template: String,
@@ -70,7 +71,7 @@ pub struct IncidentSettings {
 impl Default for IncidentSettings {
     fn default() -> Self {
         Self {
-            runbooks_dir: "runbooks".into(),
+            runbooks_dir: None,
             project_url_template: javari_core::runbooks::DEFAULT_PROJECT_URL.to_owned(),
             webhook: None,
         }

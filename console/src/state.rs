@@ -79,10 +79,11 @@ impl AppState {
             settings.embed_concurrency.max(1),
         ));
         let status_ttl = settings.status_cache_ttl;
-        let runbooks = Catalogue::load_dir(&settings.incidents.runbooks_dir).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "runbooks not loaded");
-            Catalogue::default()
-        });
+        let runbooks = Catalogue::builtin_and(settings.incidents.runbooks_dir.as_deref())
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "runbooks not loaded");
+                Catalogue::default()
+            });
         let playbooks = Arc::new(Playbooks::new(
             runbooks,
             None,

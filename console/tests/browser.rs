@@ -424,7 +424,7 @@ async fn run_a_runbook_from_the_incident_page_in_a_browser(pool: PgPool) {
     let dir = tempdir::Dir::new();
     std::fs::write(dir.path.join("probe.md"), PROBE_RUNBOOK).expect("runbook");
     let mut settings = support::test_settings();
-    settings.incidents.runbooks_dir = dir.path.clone();
+    settings.incidents.runbooks_dir = Some(dir.path.clone());
     let h = Harness::with_settings(pool, settings).await;
     let declared: serde_json::Value = h
         .http

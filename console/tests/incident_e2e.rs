@@ -20,7 +20,7 @@ use javari_crds::{Monitor, Project};
 use javari_operator::Context;
 use javari_operator::metrics::Metrics;
 use javari_operator::timer::Timer;
-use javari_testenv::{ControlPlane, fresh_database, workspace_root};
+use javari_testenv::{ControlPlane, fresh_database};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
@@ -122,7 +122,6 @@ async fn a_failed_check_to_a_postmortem_through_a_runbook() {
 
     // The console, with the cluster, the repository's runbooks and the same project URL.
     let mut settings = test_settings();
-    settings.incidents.runbooks_dir = workspace_root().join("runbooks");
     settings.incidents.project_url_template = project_url.clone();
     let kube = client.clone();
     let h = Harness::start_with(pool.clone(), settings, move |s| s.with_kube(kube)).await;

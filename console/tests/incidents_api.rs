@@ -155,7 +155,7 @@ async fn harness(pool: PgPool, hook: &str) -> Harness {
     std::fs::write(dir.join("probe.md"), PROBE).expect("write");
     std::fs::write(dir.join("sneaky.md"), SNEAKY).expect("write");
     let mut settings = test_settings();
-    settings.incidents.runbooks_dir = dir;
+    settings.incidents.runbooks_dir = Some(dir);
     settings.incidents.webhook = Some(Webhook {
         attempts: 3,
         backoff: Duration::from_millis(20),

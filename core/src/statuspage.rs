@@ -103,12 +103,7 @@ pub fn provider_state(h: ProviderHealth, enabled: bool) -> ComponentState {
 
 /// The provider table's text health (as the operator writes it).
 pub fn provider_health_from_text(text: Option<&str>) -> ProviderHealth {
-    match text {
-        Some("Operational") => ProviderHealth::Operational,
-        Some("Degraded") => ProviderHealth::Degraded,
-        Some("Down") => ProviderHealth::Down,
-        _ => ProviderHealth::Unknown,
-    }
+    text.and_then(|t| t.parse().ok()).unwrap_or_default()
 }
 
 /// Statuspage's page indicator.
@@ -236,6 +231,19 @@ mod tests {
         assert_eq!(
             provider_state(provider_health_from_text(Some("Degraded")), true),
             ComponentState::DegradedPerformance
+        );
+        // The operator stores the lower-case form; the status page reads it as the same health.
+        assert_eq!(
+            provider_health_from_text(Some(&ProviderHealth::Operational.db_text())),
+            ProviderHealth::Operational
+        );
+        assert_eq!(
+            provider_health_from_text(Some("down")),
+            ProviderHealth::Down
+        );
+        assert_eq!(
+            provider_health_from_text(Some("bogus")),
+            ProviderHealth::Unknown
         );
     }
 }

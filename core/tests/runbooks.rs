@@ -97,6 +97,40 @@ fn a_runbook_that_does_not_parse_fails_the_catalogue_with_its_file_and_line() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+#[test]
+fn the_binary_ships_every_runbook_of_the_repository() {
+    let folder = catalogue();
+    let builtin = Catalogue::builtin().unwrap_or_else(|e| panic!("{e}"));
+    let ids = |c: &Catalogue| c.iter().map(|r| r.meta.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&builtin), ids(&folder));
+    assert!(
+        builtin.iter().eq(folder.iter()),
+        "built-in runbooks differ from runbooks/"
+    );
+
+    // A folder adds runbooks and replaces a built-in one of the same id.
+    let dir = std::env::temp_dir().join(format!("javari-runbooks-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("api-down.md"),
+        "---\nid: api-down\ntitle: Our own API-down\nseverities: [P0]\n---\n# Ours\n## 1. Look\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("extra.md"),
+        "---\nid: extra\ntitle: Extra\nseverities: [P3]\n---\n# Extra\n## 1. Look\n",
+    )
+    .expect("write");
+    let both = Catalogue::builtin_and(Some(&dir)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(both.len(), builtin.len() + 1);
+    assert_eq!(
+        both.get("api-down").map(|r| r.meta.title.as_str()),
+        Some("Our own API-down")
+    );
+    assert!(both.get("extra").is_some());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// Sample values for every placeholder the runbooks use.
 fn sample(name: &str) -> Option<String> {
     Some(

@@ -149,6 +149,20 @@ pub enum ProviderHealth {
     Unknown,
 }
 
+crate::common::text_enum!(ProviderHealth {
+    Operational,
+    Degraded,
+    Down,
+    Unknown
+});
+
+impl ProviderHealth {
+    /// The form `javari_providers.health` stores (lower case).
+    pub fn db_text(self) -> String {
+        self.as_str().to_ascii_lowercase()
+    }
+}
+
 /// Observed state of a Provider.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]

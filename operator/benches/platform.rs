@@ -120,6 +120,26 @@ async fn main() {
         .expect("start javari-operator");
     let pid = operator.id();
 
+    // Idle: Ready (leader, watches synced, scheduler started), nothing to reconcile.
+    let http = reqwest::Client::new();
+    let ready = format!("http://127.0.0.1:{port}/readyz");
+    let waited = Instant::now();
+    while !http
+        .get(&ready)
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(
+            waited.elapsed() < Duration::from_secs(120),
+            "the operator did not become Ready"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let idle = proc_status(pid, "VmRSS:").unwrap_or(f64::NAN);
+    println!("javari-operator idle (Ready, no objects): RSS {idle:.1} MiB");
+
     // 1,000 Projects to steady state: Deployment, Service and status for each.
     let projects: Api<Project> = Api::namespaced(client.clone(), &ns);
     let objects: Vec<Project> = (0..PROJECTS)
@@ -158,14 +178,16 @@ async fn main() {
         .await
         .expect("list");
     assert_eq!(deployments.items.len(), PROJECTS);
+    let project_cpu = cpu_seconds(pid).unwrap_or(0.0) - cpu_before;
     println!(
-        "reconcile {PROJECTS} Projects to steady state (Deployment + Service + status): {:.1} s, operator CPU {:.1} s",
+        "reconcile {PROJECTS} Projects to steady state (Deployment + Service + status): {:.1} s, operator CPU {project_cpu:.1} s ({:.1} ms per Project)",
         projects_in.as_secs_f64(),
-        cpu_seconds(pid).unwrap_or(0.0) - cpu_before
+        project_cpu * 1000.0 / PROJECTS as f64
     );
+    let with_projects = proc_status(pid, "VmRSS:").unwrap_or(f64::NAN);
     println!(
-        "javari-operator memory after the Projects: RSS {:.1} MiB",
-        proc_status(pid, "VmRSS:").unwrap_or(f64::NAN)
+        "javari-operator with {PROJECTS} Projects: RSS {with_projects:.1} MiB ({:.1} KiB per Project over idle)",
+        (with_projects - idle) * 1024.0 / PROJECTS as f64
     );
 
     // 1,000 Monitors every 10 s: lateness of each check against its schedule.
@@ -202,10 +224,11 @@ async fn main() {
         percentile(&lateness, 0.50) * 1000.0,
         percentile(&lateness, 0.99) * 1000.0
     );
+    let with_monitors = proc_status(pid, "VmRSS:").unwrap_or(f64::NAN);
     println!(
-        "javari-operator with {MONITORS} Monitors: CPU {:.1}% of one core, RSS {:.1} MiB, peak {:.1} MiB",
+        "javari-operator with {MONITORS} Monitors (and the {PROJECTS} Projects): CPU {:.1}% of one core, RSS {with_monitors:.1} MiB ({:.1} KiB per Monitor over the Projects), peak {:.1} MiB",
         100.0 * cpu / MONITOR_WINDOW.as_secs_f64(),
-        proc_status(pid, "VmRSS:").unwrap_or(f64::NAN),
+        (with_monitors - with_projects) * 1024.0 / MONITORS as f64,
         proc_status(pid, "VmHWM:").unwrap_or(f64::NAN)
     );
     let _ = operator.kill();

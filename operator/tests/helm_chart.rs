@@ -42,6 +42,24 @@ async fn chart_lints_and_installs() {
         String::from_utf8_lossy(&refused.stderr).contains("database.existingSecret is required")
     );
 
+    // Runbooks of one's own come from a ConfigMap mounted beside the built-in ones.
+    let rendered = cp
+        .helm()
+        .arg("template")
+        .arg("x")
+        .arg(&chart)
+        .args(["--kube-version", "1.34.0"])
+        .args(required)
+        .args(["--set", "console.runbooksConfigMap=team-runbooks"])
+        .output()
+        .expect("helm");
+    let rendered = String::from_utf8_lossy(&rendered.stdout);
+    assert!(
+        rendered.contains("JAVARI_RUNBOOKS_DIR")
+            && rendered.contains("configMap: {name: team-runbooks}"),
+        "{rendered}"
+    );
+
     let release = format!("javari-{ns}");
     run_tool(
         cp.helm()

@@ -43,15 +43,8 @@ pub(crate) fn incident_error(e: IncidentError) -> ApiError {
 }
 
 fn parse_severity(text: &str) -> Result<Severity, ApiError> {
-    match text {
-        "P0" => Ok(Severity::P0),
-        "P1" => Ok(Severity::P1),
-        "P2" => Ok(Severity::P2),
-        "P3" => Ok(Severity::P3),
-        other => Err(ApiError::bad_request(format!(
-            "severity {other:?}: one of P0, P1, P2, P3"
-        ))),
-    }
+    text.parse()
+        .map_err(|e: javari_crds::common::UnknownValue| ApiError::bad_request(e.to_string()))
 }
 
 fn actor(user: &User) -> &str {
@@ -59,7 +52,7 @@ fn actor(user: &User) -> &str {
 }
 
 /// An incident as the API and the pages show it.
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IncidentView {
     pub id: Uuid,
@@ -86,7 +79,7 @@ pub struct IncidentView {
     pub respond_in_seconds: Option<i64>,
 }
 
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug, utoipa::ToSchema)]
 pub struct SourceView {
     pub kind: String,
     pub namespace: String,
@@ -149,7 +142,7 @@ impl IncidentView {
     }
 }
 
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventView {
     pub id: i64,
@@ -174,7 +167,7 @@ impl From<TimelineEvent> for EventView {
 }
 
 /// A runbook an incident's triggers suggest, with the parameters taken from the incident.
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Suggestion {
     pub id: String,
@@ -186,7 +179,7 @@ pub struct Suggestion {
 }
 
 /// A Kubernetes Event of the affected resource.
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceEvent {
     pub kind: String,
@@ -198,7 +191,7 @@ pub struct ResourceEvent {
 }
 
 /// Everything the detail page and `GET /api/javari/incidents/{id}` show.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Detail {
     pub incident: IncidentView,
@@ -369,23 +362,24 @@ async fn list(state: &AppState, q: &ListQuery) -> Result<Vec<IncidentView>, ApiE
         .collect())
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct IncidentList {
+    incidents: Vec<IncidentView>,
+}
+
 /// `GET /api/javari/incidents?status=open|all`.
-#[utoipa::path(get, path = "/api/javari/incidents", tag = "incidents", responses((status = 200, description = "Incidents, newest first", body = serde_json::Value)))]
+#[utoipa::path(get, path = "/api/javari/incidents", tag = "incidents", params(("status" = Option<String>, Query, description = "`open` (default) or `all`")), responses((status = 200, description = "Incidents, newest first", body = IncidentList)))]
 pub async fn api_list(
     State(state): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    #[derive(Serialize)]
-    struct Body {
-        incidents: Vec<IncidentView>,
-    }
-    Ok(Json(Body {
+    Ok(Json(IncidentList {
         incidents: list(&state, &q).await?,
     }))
 }
 
 /// `GET /api/javari/incidents/{id}`.
-#[utoipa::path(get, path = "/api/javari/incidents/{id}", tag = "incidents", params(("id" = Uuid, Path, description = "The id")), responses((status = 200, description = "The incident with its timeline, last change and suggested runbooks", body = serde_json::Value)))]
+#[utoipa::path(get, path = "/api/javari/incidents/{id}", tag = "incidents", params(("id" = Uuid, Path, description = "The id")), responses((status = 200, description = "The incident with its timeline, last change and suggested runbooks", body = Detail)))]
 pub async fn api_get(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
@@ -393,7 +387,7 @@ pub async fn api_get(
     Ok(Json(detail(&state, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Declare {
     pub title: String,
@@ -404,7 +398,7 @@ pub struct Declare {
     pub source: Option<SourceInput>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceInput {
     pub kind: String,
@@ -453,7 +447,7 @@ async fn declare(state: &AppState, user: &User, d: &Declare) -> Result<Uuid, Api
 }
 
 /// `POST /api/javari/incidents`: declares an incident by hand.
-#[utoipa::path(post, path = "/api/javari/incidents", tag = "incidents", request_body = serde_json::Value, responses((status = 201, description = "The declared incident", body = serde_json::Value)))]
+#[utoipa::path(post, path = "/api/javari/incidents", tag = "incidents", request_body = Declare, responses((status = 201, description = "The declared incident", body = Detail)))]
 pub async fn api_declare(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -463,7 +457,7 @@ pub async fn api_declare(
     Ok((StatusCode::CREATED, Json(detail(&state, id).await?)))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Update {
     #[serde(default)]
@@ -518,7 +512,7 @@ async fn update(state: &AppState, user: &User, id: Uuid, u: &Update) -> Result<(
 }
 
 /// `PATCH /api/javari/incidents/{id}`: severity, roles, status (with a message).
-#[utoipa::path(patch, path = "/api/javari/incidents/{id}", tag = "incidents", params(("id" = Uuid, Path, description = "The id")), request_body = serde_json::Value, responses((status = 200, description = "The updated incident", body = serde_json::Value)))]
+#[utoipa::path(patch, path = "/api/javari/incidents/{id}", tag = "incidents", params(("id" = Uuid, Path, description = "The id")), request_body = Update, responses((status = 200, description = "The updated incident", body = Detail)))]
 pub async fn api_update(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -538,7 +532,7 @@ async fn acknowledge(state: &AppState, user: &User, id: Uuid) -> Result<(), ApiE
 }
 
 /// `POST /api/javari/incidents/{id}/acknowledge`.
-#[utoipa::path(post, path = "/api/javari/incidents/{id}/acknowledge", tag = "incidents", params(("id" = Uuid, Path, description = "The id")), responses((status = 200, description = "The acknowledged incident", body = serde_json::Value)))]
+#[utoipa::path(post, path = "/api/javari/incidents/{id}/acknowledge", tag = "incidents", params(("id" = Uuid, Path, description = "The id")), responses((status = 200, description = "The acknowledged incident", body = Detail)))]
 pub async fn api_acknowledge(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -548,7 +542,7 @@ pub async fn api_acknowledge(
     Ok(Json(detail(&state, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteInput {
     pub text: String,
@@ -558,7 +552,7 @@ pub struct NoteInput {
 }
 
 /// `POST /api/javari/incidents/{id}/notes`.
-#[utoipa::path(post, path = "/api/javari/incidents/{id}/notes", tag = "incidents", params(("id" = Uuid, Path, description = "The id")), request_body = serde_json::Value, responses((status = 201, description = "The incident with the note on its timeline", body = serde_json::Value)))]
+#[utoipa::path(post, path = "/api/javari/incidents/{id}/notes", tag = "incidents", params(("id" = Uuid, Path, description = "The id")), request_body = NoteInput, responses((status = 201, description = "The incident with the note on its timeline", body = Detail)))]
 pub async fn api_note(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -571,7 +565,7 @@ pub async fn api_note(
     Ok((StatusCode::CREATED, Json(detail(&state, id).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Resolve {
     /// How it was fixed.
@@ -594,7 +588,7 @@ async fn resolve(state: &AppState, user: &User, id: Uuid, message: &str) -> Resu
 }
 
 /// `POST /api/javari/incidents/{id}/resolve`.
-#[utoipa::path(post, path = "/api/javari/incidents/{id}/resolve", tag = "incidents", params(("id" = Uuid, Path, description = "The id")), request_body = serde_json::Value, responses((status = 200, description = "The resolved incident", body = serde_json::Value)))]
+#[utoipa::path(post, path = "/api/javari/incidents/{id}/resolve", tag = "incidents", params(("id" = Uuid, Path, description = "The id")), request_body = Resolve, responses((status = 200, description = "The resolved incident", body = Detail)))]
 pub async fn api_resolve(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -605,14 +599,14 @@ pub async fn api_resolve(
     Ok(Json(detail(&state, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MergeInput {
     pub into: Uuid,
 }
 
 /// `POST /api/javari/incidents/{id}/merge`: folds this duplicate into `into`.
-#[utoipa::path(post, path = "/api/javari/incidents/{id}/merge", tag = "incidents", params(("id" = Uuid, Path, description = "The id")), request_body = serde_json::Value, responses((status = 200, description = "The incident merged into another", body = serde_json::Value)))]
+#[utoipa::path(post, path = "/api/javari/incidents/{id}/merge", tag = "incidents", params(("id" = Uuid, Path, description = "The id")), request_body = MergeInput, responses((status = 200, description = "The incident merged into another", body = Detail)))]
 pub async fn api_merge(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -625,16 +619,16 @@ pub async fn api_merge(
     Ok(Json(detail(&state, m.into).await?))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct PostmortemBody {
+pub struct PostmortemBody {
     markdown: String,
     action_items: Vec<ActionItemView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ActionItemView {
+pub struct ActionItemView {
     title: String,
     owner: String,
     due: Option<chrono::NaiveDate>,
@@ -663,7 +657,7 @@ async fn postmortem_body(state: &AppState, id: Uuid) -> Result<PostmortemBody, A
 }
 
 /// `GET /api/javari/incidents/{id}/postmortem`: the saved postmortem, or a draft from the data.
-#[utoipa::path(get, path = "/api/javari/incidents/{id}/postmortem", tag = "incidents", params(("id" = Uuid, Path, description = "The id")), responses((status = 200, description = "The postmortem (generated from the timeline until saved)", body = serde_json::Value)))]
+#[utoipa::path(get, path = "/api/javari/incidents/{id}/postmortem", tag = "incidents", params(("id" = Uuid, Path, description = "The id")), responses((status = 200, description = "The postmortem (generated from the timeline until saved)", body = PostmortemBody)))]
 pub async fn api_postmortem(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
@@ -671,14 +665,14 @@ pub async fn api_postmortem(
     Ok(Json(postmortem_body(&state, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostmortemInput {
     pub markdown: String,
 }
 
 /// `PUT /api/javari/incidents/{id}/postmortem`.
-#[utoipa::path(put, path = "/api/javari/incidents/{id}/postmortem", tag = "incidents", params(("id" = Uuid, Path, description = "The id")), request_body = serde_json::Value, responses((status = 200, description = "The saved postmortem", body = serde_json::Value)))]
+#[utoipa::path(put, path = "/api/javari/incidents/{id}/postmortem", tag = "incidents", params(("id" = Uuid, Path, description = "The id")), request_body = PostmortemInput, responses((status = 200, description = "The saved postmortem", body = PostmortemBody)))]
 pub async fn api_save_postmortem(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -691,7 +685,7 @@ pub async fn api_save_postmortem(
     Ok(Json(postmortem_body(&state, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionItemInput {
     pub title: String,
@@ -701,7 +695,7 @@ pub struct ActionItemInput {
 }
 
 /// `POST /api/javari/incidents/{id}/action-items`.
-#[utoipa::path(post, path = "/api/javari/incidents/{id}/action-items", tag = "incidents", params(("id" = Uuid, Path, description = "The id")), request_body = serde_json::Value, responses((status = 201, description = "The new action item", body = serde_json::Value)))]
+#[utoipa::path(post, path = "/api/javari/incidents/{id}/action-items", tag = "incidents", params(("id" = Uuid, Path, description = "The id")), request_body = ActionItemInput, responses((status = 201, description = "The postmortem with the new action item", body = PostmortemBody)))]
 pub async fn api_add_action_item(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,

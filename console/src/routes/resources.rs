@@ -167,7 +167,7 @@ pub async fn projects(
                 Row {
                     href: format!("/projects/{namespace}/{name}"),
                     cells: vec![
-                        format!("{:?}", status.health),
+                        status.health.to_string(),
                         or_dash(status.deployed_image.as_ref()),
                         or_dash(status.deployed_commit.as_ref()),
                         or_dash(status.last_known_good.as_ref().map(|r| r.image.clone())),

@@ -55,7 +55,7 @@ pub(crate) fn kind_of(action: &Action) -> &'static str {
     }
 }
 
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunbookSummary {
     pub id: String,
@@ -82,7 +82,7 @@ impl RunbookSummary {
     }
 }
 
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StepView {
     pub number: usize,
@@ -124,14 +124,15 @@ fn runbook<'a>(state: &'a AppState, id: &str) -> Result<&'a Runbook, ApiError> {
         .ok_or_else(|| ApiError::not_found("runbook"))
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RunbookList {
+    runbooks: Vec<RunbookSummary>,
+}
+
 /// `GET /api/javari/runbooks`.
-#[utoipa::path(get, path = "/api/javari/runbooks", tag = "runbooks", responses((status = 200, description = "Every runbook", body = serde_json::Value)))]
+#[utoipa::path(get, path = "/api/javari/runbooks", tag = "runbooks", responses((status = 200, description = "Every runbook", body = RunbookList)))]
 pub async fn api_list(State(state): State<AppState>) -> impl IntoResponse {
-    #[derive(Serialize)]
-    struct Body {
-        runbooks: Vec<RunbookSummary>,
-    }
-    Json(Body {
+    Json(RunbookList {
         runbooks: state
             .playbooks
             .catalogue
@@ -142,26 +143,27 @@ pub async fn api_list(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// `GET /api/javari/runbooks/{id}`.
-#[utoipa::path(get, path = "/api/javari/runbooks/{id}", tag = "runbooks", params(("id" = String, Path, description = "The runbook's id")), responses((status = 200, description = "The runbook with its steps", body = serde_json::Value)))]
+#[utoipa::path(get, path = "/api/javari/runbooks/{id}", tag = "runbooks", params(("id" = String, Path, description = "The runbook's id")), responses((status = 200, description = "The runbook with its steps", body = RunbookDetail)))]
 pub async fn api_get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    #[derive(Serialize)]
-    struct Body {
-        runbook: RunbookSummary,
-        summary: String,
-        steps: Vec<StepView>,
-    }
     let r = runbook(&state, &id)?;
-    Ok(Json(Body {
+    Ok(Json(RunbookDetail {
         runbook: RunbookSummary::of(r),
         summary: r.summary.clone(),
         steps: steps_of(r),
     }))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RunbookDetail {
+    runbook: RunbookSummary,
+    summary: String,
+    steps: Vec<StepView>,
+}
+
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunInput {
     /// Defaults to the incident's namespace.
@@ -239,27 +241,29 @@ fn plan(r: &Runbook, values: &Values) -> Result<Vec<Planned>, ApiError> {
 }
 
 /// `POST /api/javari/runbooks/{id}/preview`: the dry run, nothing runs.
-#[utoipa::path(post, path = "/api/javari/runbooks/{id}/preview", tag = "runbooks", params(("id" = String, Path, description = "The runbook's id")), request_body = serde_json::Value, responses((status = 200, description = "A dry run: what each step would do", body = serde_json::Value)))]
+#[utoipa::path(post, path = "/api/javari/runbooks/{id}/preview", tag = "runbooks", params(("id" = String, Path, description = "The runbook's id")), request_body = RunInput, responses((status = 200, description = "A dry run: what each step would do", body = PreviewBody)))]
 pub async fn api_preview(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiJson(input): ApiJson<RunInput>,
 ) -> Result<impl IntoResponse, ApiError> {
-    #[derive(Serialize)]
-    struct Body {
-        namespace: String,
-        plan: Vec<Planned>,
-    }
     let r = runbook(&state, &id)?;
     let (namespace, values) = resolve_input(&state, r, &input).await?;
-    Ok(Json(Body {
+    Ok(Json(PreviewBody {
         plan: plan(r, &values)?,
         namespace,
     }))
 }
 
+/// The dry run of a runbook.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PreviewBody {
+    namespace: String,
+    plan: Vec<Planned>,
+}
+
 /// A run with its recorded attempts and the plan of its steps.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunBody {
     pub run: RunRow,
@@ -322,7 +326,7 @@ pub(crate) async fn start(
 }
 
 /// `POST /api/javari/runbooks/{id}/runs`: starts a run (for an incident, or maintenance).
-#[utoipa::path(post, path = "/api/javari/runbooks/{id}/runs", tag = "runbooks", params(("id" = String, Path, description = "The runbook's id")), request_body = serde_json::Value, responses((status = 201, description = "The started run", body = serde_json::Value)))]
+#[utoipa::path(post, path = "/api/javari/runbooks/{id}/runs", tag = "runbooks", params(("id" = String, Path, description = "The runbook's id")), request_body = RunInput, responses((status = 201, description = "The started run", body = RunBody)))]
 pub async fn api_start(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -334,7 +338,7 @@ pub async fn api_start(
 }
 
 /// `GET /api/javari/runbook-runs/{run}`.
-#[utoipa::path(get, path = "/api/javari/runbook-runs/{id}", tag = "runbooks", params(("id" = Uuid, Path, description = "The id")), responses((status = 200, description = "The run with its steps and attempts", body = serde_json::Value)))]
+#[utoipa::path(get, path = "/api/javari/runbook-runs/{id}", tag = "runbooks", params(("id" = Uuid, Path, description = "The id")), responses((status = 200, description = "The run with its steps and attempts", body = RunBody)))]
 pub async fn api_run(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
@@ -342,7 +346,7 @@ pub async fn api_run(
     Ok(Json(run_body(&state, id).await?))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepInput {
     /// Must be true for a step that changes something.
@@ -352,7 +356,7 @@ pub struct StepInput {
 
 /// `POST /api/javari/runbook-runs/{run}/step`: runs the current step (a failed run retries
 /// its failed step and resumes from there).
-#[utoipa::path(post, path = "/api/javari/runbook-runs/{id}/step", tag = "runbooks", params(("id" = Uuid, Path, description = "The id")), request_body = serde_json::Value, responses((status = 200, description = "The run after its next step (409 when a changing step is not confirmed)", body = serde_json::Value)))]
+#[utoipa::path(post, path = "/api/javari/runbook-runs/{id}/step", tag = "runbooks", params(("id" = Uuid, Path, description = "The id")), request_body = StepInput, responses((status = 200, description = "The run after its next step (409 when a changing step is not confirmed)", body = RunBody)))]
 pub async fn api_step(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -369,7 +373,7 @@ pub async fn api_step(
 }
 
 /// `POST /api/javari/runbook-runs/{run}/approve`: another operator approves the waiting step.
-#[utoipa::path(post, path = "/api/javari/runbook-runs/{id}/approve", tag = "runbooks", params(("id" = Uuid, Path, description = "The id")), responses((status = 200, description = "The run after a second operator approved it", body = serde_json::Value)))]
+#[utoipa::path(post, path = "/api/javari/runbook-runs/{id}/approve", tag = "runbooks", params(("id" = Uuid, Path, description = "The id")), responses((status = 200, description = "The run after a second operator approved it", body = RunBody)))]
 pub async fn api_approve(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -385,7 +389,7 @@ pub async fn api_approve(
 }
 
 /// `POST /api/javari/runbook-runs/{run}/cancel`.
-#[utoipa::path(post, path = "/api/javari/runbook-runs/{id}/cancel", tag = "runbooks", params(("id" = Uuid, Path, description = "The id")), responses((status = 200, description = "The cancelled run", body = serde_json::Value)))]
+#[utoipa::path(post, path = "/api/javari/runbook-runs/{id}/cancel", tag = "runbooks", params(("id" = Uuid, Path, description = "The id")), responses((status = 200, description = "The cancelled run", body = RunBody)))]
 pub async fn api_cancel(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,

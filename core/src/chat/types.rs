@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use javari_crds::provider::ProviderApi;
+use javari_crds::provider::{ProviderApi, ProviderHealth};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -92,7 +92,7 @@ pub struct ProviderEntry {
 
 impl ProviderEntry {
     pub fn is_down(&self) -> bool {
-        self.health.as_deref() == Some("down")
+        crate::statuspage::provider_health_from_text(self.health.as_deref()) == ProviderHealth::Down
     }
 
     pub fn model(&self, name: &str) -> Option<&ModelInfo> {

@@ -177,7 +177,7 @@ pub async fn declare(pool: &PgPool, d: Declaration<'_>) -> Result<Uuid, Incident
     .bind(format!("declared:{id}"))
     .bind(title)
     .bind(d.description)
-    .bind(severity_str(d.severity))
+    .bind(Severity::as_str(d.severity))
     .bind(d.actor)
     .bind(kind)
     .bind(ns)
@@ -199,15 +199,6 @@ impl<'a> Unzip3<'a> for Option<(&'a str, &'a str, &'a str)> {
             Some((a, b, c)) => (Some(a), Some(b), Some(c)),
             None => (None, None, None),
         }
-    }
-}
-
-fn severity_str(s: Severity) -> &'static str {
-    match s {
-        Severity::P0 => "P0",
-        Severity::P1 => "P1",
-        Severity::P2 => "P2",
-        Severity::P3 => "P3",
     }
 }
 
@@ -289,7 +280,7 @@ pub async fn set_severity(
 ) -> Result<bool, IncidentError> {
     let mut tx = pool.begin().await?;
     let incident = locked(&mut tx, id).await?;
-    let to = severity_str(severity);
+    let to = Severity::as_str(severity);
     if incident.severity == to {
         return Ok(false);
     }

@@ -84,7 +84,7 @@ pub async fn record_probe(
     consecutive_failures: i32,
     at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let health = format!("{:?}", outcome.health).to_lowercase();
+    let health = outcome.health.db_text();
     sqlx::query(
         "UPDATE javari_providers SET health = $2, latency_ms = $3, last_error = $4, consecutive_failures = $5, last_probe_at = $6 WHERE id = $1",
     )

@@ -34,7 +34,30 @@ pub struct Catalogue {
     runbooks: BTreeMap<String, Runbook>,
 }
 
+/// `runbooks/*.md` of this repository as they were at build time: (id, text).
+const BUILTIN: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/builtin_runbooks.rs"));
+
 impl Catalogue {
+    /// The runbooks shipped in the binary (this repository's `runbooks/`).
+    pub fn builtin() -> Result<Self, CatalogueError> {
+        let mut runbooks = BTreeMap::new();
+        for (id, text) in BUILTIN {
+            let path = PathBuf::from(format!("runbooks/{id}.md"));
+            runbooks.insert((*id).to_owned(), checked(path, id, text)?);
+        }
+        Ok(Self { runbooks })
+    }
+
+    /// The built-in runbooks, then every runbook of `dir` (if given), which replaces a
+    /// built-in one of the same id.
+    pub fn builtin_and(dir: Option<&Path>) -> Result<Self, CatalogueError> {
+        let mut all = Self::builtin()?;
+        if let Some(dir) = dir {
+            all.runbooks.extend(Self::load_dir(dir)?.runbooks);
+        }
+        Ok(all)
+    }
+
     /// Loads every `*.md` of `dir` but its README; any invalid file fails the whole load.
     pub fn load_dir(dir: &Path) -> Result<Self, CatalogueError> {
         let io = |source| CatalogueError::Io {
@@ -54,20 +77,11 @@ impl Catalogue {
                 path: path.clone(),
                 source,
             })?;
-            let runbook = super::load(&text).map_err(|source| CatalogueError::Invalid {
-                path: path.clone(),
-                source,
-            })?;
             let stem = path
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            if runbook.meta.id != stem {
-                return Err(CatalogueError::IdMismatch {
-                    path,
-                    id: runbook.meta.id,
-                });
-            }
+            let runbook = checked(path, &stem, &text)?;
             runbooks.insert(stem, runbook);
         }
         Ok(Self { runbooks })
@@ -106,6 +120,21 @@ impl Catalogue {
             })
             .collect()
     }
+}
+
+/// Parses and validates one runbook whose id must be `stem`.
+fn checked(path: PathBuf, stem: &str, text: &str) -> Result<Runbook, CatalogueError> {
+    let runbook = super::load(text).map_err(|source| CatalogueError::Invalid {
+        path: path.clone(),
+        source,
+    })?;
+    if runbook.meta.id != stem {
+        return Err(CatalogueError::IdMismatch {
+            path,
+            id: runbook.meta.id,
+        });
+    }
+    Ok(runbook)
 }
 
 /// `*` matches anything, `abc*` a prefix, anything else the exact name.

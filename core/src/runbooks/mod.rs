@@ -14,8 +14,8 @@ mod validate;
 pub use catalogue::{Catalogue, CatalogueError, Source};
 pub use kube::{DEFAULT_PROJECT_URL, KubeExecutor, MAX_REPLICAS};
 pub use model::{
-    Action, CONTEXT_VARIABLES, FrontMatter, HttpMethod, KubeAction, OnFailure, Parameter, Runbook,
-    Step, StepKind, Triggers,
+    Action, CONTEXT_VARIABLES, DEFAULT_BACKOFF, FrontMatter, HttpMethod, KubeAction, MAX_BACKOFF,
+    OnFailure, Parameter, Runbook, Step, StepKind, Triggers,
 };
 pub use parse::{RunbookError, STEP_FENCE, parse};
 pub use run::{Planned, RunError, RunRow, Runner, StepRunRow, preview, runs_of};

@@ -68,12 +68,31 @@ pub struct Step {
     pub action: Action,
     pub timeout: Duration,
     pub retries: u32,
+    /// Wait before the first retry; each later retry waits twice the one before.
+    pub backoff: Duration,
     pub on_failure: OnFailure,
     /// Line of the heading in the file, for error messages.
     pub line: usize,
 }
 
+/// The wait before a first retry when a step names none.
+pub const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
+/// No wait between two attempts is longer than this.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
 impl Step {
+    /// The wait before attempt `attempt` (1-based) of this run of the step: none before the
+    /// first, then `backoff`, doubling, capped at [`MAX_BACKOFF`].
+    pub fn delay_before(&self, attempt: u32) -> Duration {
+        if attempt <= 1 {
+            return Duration::ZERO;
+        }
+        let doublings = (attempt - 2).min(16);
+        self.backoff
+            .saturating_mul(1u32 << doublings)
+            .min(MAX_BACKOFF)
+    }
+
     /// Steps that change something ask for confirmation before they run.
     pub fn changes_something(&self) -> bool {
         match &self.action {

@@ -8,7 +8,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::model::{
-    Action, FrontMatter, HttpMethod, KubeAction, OnFailure, Runbook, Step, StepKind,
+    Action, DEFAULT_BACKOFF, FrontMatter, HttpMethod, KubeAction, OnFailure, Runbook, Step,
+    StepKind,
 };
 
 /// Why a runbook cannot be used, with the line it concerns.
@@ -159,10 +160,12 @@ struct Common {
     #[serde(default)]
     retries: Option<u32>,
     #[serde(default)]
+    backoff: Option<String>,
+    #[serde(default)]
     on_failure: Option<OnFailure>,
 }
 
-const COMMON_FIELDS: [&str; 4] = ["kind", "timeout", "retries", "on_failure"];
+const COMMON_FIELDS: [&str; 5] = ["kind", "timeout", "retries", "backoff", "on_failure"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -242,6 +245,10 @@ fn step(position: usize, raw: RawStep) -> Result<Step, RunbookError> {
         Some(t) => parse_duration(t).map_err(|e| error(raw.line, e.to_string()))?,
         None => kind.default_timeout(),
     };
+    let backoff = match common.as_ref().and_then(|c| c.backoff.as_deref()) {
+        Some(b) => parse_duration(b).map_err(|e| error(raw.line, e.to_string()))?,
+        None => DEFAULT_BACKOFF,
+    };
     Ok(Step {
         number,
         title: title.to_owned(),
@@ -249,6 +256,7 @@ fn step(position: usize, raw: RawStep) -> Result<Step, RunbookError> {
         action,
         timeout,
         retries: common.as_ref().and_then(|c| c.retries).unwrap_or(0),
+        backoff,
         on_failure: common.and_then(|c| c.on_failure).unwrap_or_default(),
         line: raw.line,
     })

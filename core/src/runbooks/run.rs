@@ -50,7 +50,7 @@ pub enum RunError {
 }
 
 /// A run's state as stored.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunRow {
     pub id: Uuid,
@@ -75,7 +75,7 @@ macro_rules! select_run {
     };
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StepRunRow {
     pub step_number: i32,
@@ -87,7 +87,7 @@ pub struct StepRunRow {
 }
 
 /// One step of the dry-run preview.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Planned {
     pub number: usize,
@@ -330,7 +330,8 @@ impl<E: StepExecutor> Runner<'_, E> {
         .await?;
         let mut attempt = previous as i32;
         let mut outcome = Err(String::new());
-        for _ in 0..=step.retries {
+        for try_number in 1..=step.retries + 1 {
+            tokio::time::sleep(step.delay_before(try_number)).await;
             attempt += 1;
             let started = Instant::now();
             outcome = match action {

@@ -164,6 +164,7 @@ fn bounds_and_shapes_are_checked() {
             "expect_status",
         ),
         ("kind: verify\nmonitor: api\nretries: 9", "retries"),
+        ("kind: verify\nmonitor: api\nbackoff: 2m", "backoff"),
         ("kind: approval\napprovers: 0", "approvers"),
         ("kind: teleport", "unknown variant"),
         ("kind: verify", "monitor"),
@@ -233,4 +234,18 @@ fn sql_placeholders_become_bind_parameters() {
     .expect("ok");
     assert_eq!(sql, "SELECT * FROM t WHERE a = $1 AND b = $2 OR c = $1");
     assert_eq!(names, vec!["monitor", "namespace"]);
+}
+
+#[test]
+fn retries_wait_longer_each_time_up_to_a_cap() {
+    let r = super::load(&with_step(
+        "kind: verify\nmonitor: api\nretries: 5\nbackoff: 20s",
+    ))
+    .expect("valid");
+    let step = &r.steps[0];
+    let waits: Vec<u64> = (1..=6).map(|n| step.delay_before(n).as_secs()).collect();
+    assert_eq!(waits, [0, 20, 40, 60, 60, 60]);
+
+    let r = super::load(&with_step("kind: verify\nmonitor: api\nretries: 2")).expect("valid");
+    assert_eq!(r.steps[0].delay_before(2), super::DEFAULT_BACKOFF);
 }

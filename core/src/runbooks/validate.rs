@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::model::{Action, CONTEXT_VARIABLES, Runbook, Step};
+use super::model::{Action, CONTEXT_VARIABLES, MAX_BACKOFF, Runbook, Step};
 use super::parse::{RunbookError, error};
 
 /// Most steps one runbook may have.
@@ -71,6 +71,9 @@ fn validate_step(runbook: &Runbook, step: &Step) -> Result<(), RunbookError> {
     }
     if step.retries > MAX_RETRIES {
         return Err(at(format!("retries at most {MAX_RETRIES}")));
+    }
+    if step.backoff > MAX_BACKOFF {
+        return Err(at(format!("backoff at most {MAX_BACKOFF:?}")));
     }
     match &step.action {
         Action::Sql { query, row_limit } => {

@@ -14,7 +14,6 @@ use javari_crds::BackupPolicy;
 use javari_crds::backup_policy::{
     BACKUP_NOW_ANNOTATION, BackupPolicyStatus, VERIFY_NOW_ANNOTATION,
 };
-use javari_crds::common::Severity;
 use javari_crds::common::condition::{DEGRADED, PROGRESSING, READY};
 use javari_crds::duration::parse_duration;
 use kube::ResourceExt;
@@ -57,15 +56,6 @@ fn cron(schedule: &str) -> Result<Schedule<'_>, String> {
 
 fn next_after(c: &Schedule<'_>, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
     next_run(c.0, after).ok()
-}
-
-fn severity(s: Severity) -> &'static str {
-    match s {
-        Severity::P0 => "P0",
-        Severity::P1 => "P1",
-        Severity::P2 => "P2",
-        Severity::P3 => "P3",
-    }
 }
 
 async fn apply(
@@ -206,7 +196,7 @@ async fn apply(
             ctx.vault.pool(),
             &dedup,
             &format!("Backups of {key} are stale"),
-            severity(spec.severity),
+            spec.severity.as_str(),
             (
                 "BackupPolicy",
                 &policy.namespace().unwrap_or_default(),

@@ -4,7 +4,6 @@ use std::time::Duration;
 use chrono::Utc;
 use javari_core::conditions::{Desired, set};
 use javari_core::monitors::{Counters, cadence, parse};
-use javari_crds::common::Severity;
 use javari_crds::common::condition::{DEGRADED, READY};
 use javari_crds::monitor::{CHECK_NOW_ANNOTATION, MonitorState, MonitorStatus};
 use javari_crds::{Monitor, Project};
@@ -132,13 +131,7 @@ async fn apply(monitor: &Monitor, ctx: &Context, runner: &Runner) -> Result<Acti
         conditions,
         failure_threshold: spec.failure_threshold,
         success_threshold: spec.success_threshold,
-        severity: match spec.severity {
-            Severity::P0 => "P0",
-            Severity::P1 => "P1",
-            Severity::P2 => "P2",
-            Severity::P3 => "P3",
-        }
-        .to_owned(),
+        severity: spec.severity.as_str().to_owned(),
         actions: spec.actions.clone(),
         project,
         initial: Counters {

@@ -263,18 +263,18 @@ async fn apply(project: &Project, ctx: &Context) -> Result<Action, Error> {
     }
 
     let ready = health == Health::Healthy && hold.is_none();
-    let health_reason = format!("{health:?}");
+    let health_reason = health.as_str();
     let ready_msg = format!("{image} is {health:?}");
     set(
         &mut status.conditions,
-        Desired::new(READY, ready, &health_reason, ready_msg),
+        Desired::new(READY, ready, health_reason, ready_msg),
         generation,
         now,
     );
     let progressing = health == Health::Progressing;
     set(
         &mut status.conditions,
-        Desired::new(PROGRESSING, progressing, &health_reason, ""),
+        Desired::new(PROGRESSING, progressing, health_reason, ""),
         generation,
         now,
     );
@@ -285,7 +285,7 @@ async fn apply(project: &Project, ctx: &Context) -> Result<Action, Error> {
             "ImageMarkedBad",
             format!("{bad} is marked bad; running {image} until the spec names a new image"),
         ),
-        None => Desired::new(DEGRADED, health == Health::Degraded, &health_reason, ""),
+        None => Desired::new(DEGRADED, health == Health::Degraded, health_reason, ""),
     };
     set(&mut status.conditions, degraded, generation, now);
 
@@ -364,7 +364,7 @@ async fn upsert_row(
         deployed_image: status.deployed_image.as_deref(),
         deployed_commit: status.deployed_commit.as_deref(),
         last_known_good: status.last_known_good.as_ref().map(|g| g.image.as_str()),
-        health: &format!("{:?}", status.health),
+        health: status.health.as_str(),
     };
     Ok(upsert_project(ctx.vault.pool(), &row).await?)
 }

@@ -112,11 +112,11 @@ async fn apply(provider: Arc<Provider>, ctx: &Context) -> Result<Action, Error> 
 
         if prev.health != outcome.health {
             info!(from = ?prev.health, to = ?outcome.health, "provider health changed");
-            let (type_, reason) = match outcome.health {
-                ProviderHealth::Operational => (EventType::Normal, "Operational"),
-                ProviderHealth::Degraded => (EventType::Warning, "Degraded"),
-                _ => (EventType::Warning, "Down"),
+            let type_ = match outcome.health {
+                ProviderHealth::Operational => EventType::Normal,
+                _ => EventType::Warning,
             };
+            let reason = outcome.health.as_str();
             let note = outcome
                 .error
                 .clone()
@@ -167,24 +167,14 @@ fn status(
     let message = outcome.error.clone().unwrap_or_default();
     set(
         &mut s.conditions,
-        Desired::new(
-            READY,
-            usable,
-            &format!("{:?}", outcome.health),
-            message.clone(),
-        ),
+        Desired::new(READY, usable, outcome.health.as_str(), message.clone()),
         generation,
         now,
     );
     let degraded = outcome.health != ProviderHealth::Operational;
     set(
         &mut s.conditions,
-        Desired::new(
-            DEGRADED,
-            degraded,
-            &format!("{:?}", outcome.health),
-            message,
-        ),
+        Desired::new(DEGRADED, degraded, outcome.health.as_str(), message),
         generation,
         now,
     );
