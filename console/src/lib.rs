@@ -14,6 +14,8 @@ mod metrics;
 pub mod platform;
 mod retrieval;
 mod routes;
+mod schema_cache;
+mod schema_targets;
 mod security;
 pub mod settings;
 mod state;

@@ -156,6 +156,7 @@ async fn run(config: Config) -> Result<(), StartError> {
         embed_batch: config.embed_batch.clamp(1, 2048),
         embed_batch_timeout: std::time::Duration::from_secs(config.embed_batch_timeout_secs.max(1)),
         status_cache_ttl: std::time::Duration::from_secs(config.status_cache_seconds),
+        schema_drift: drift_source(&config),
         incidents: javari_console::settings::IncidentSettings {
             runbooks_dir: config.runbooks_dir.clone(),
             project_url_template: config.project_url_template.clone(),
@@ -208,6 +209,7 @@ async fn run(config: Config) -> Result<(), StartError> {
             state.db.clone(),
             &config.schema_scan_schedule,
             javari_core::schema::health::Thresholds::default(),
+            state.settings.schema_drift.clone(),
         )
         .await
         {
@@ -229,6 +231,29 @@ async fn run(config: Config) -> Result<(), StartError> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .map_err(StartError::Serve)
+}
+
+/// Drift is computed on a scratch database created by the schema's owner (the migrations'
+/// URL) or, without one, by the runtime role; either needs CREATEDB, and a scan without it
+/// says so on the findings page.
+fn drift_source(config: &Config) -> Option<javari_core::schema::drift::DriftSource> {
+    let url = config
+        .migrate_database_url
+        .as_deref()
+        .filter(|u| !u.is_empty())
+        .unwrap_or(&config.database_url);
+    match url.parse::<sqlx::postgres::PgConnectOptions>() {
+        Ok(options) => Some(javari_core::schema::drift::DriftSource::new(
+            &javari_core::db::MIGRATOR,
+            options,
+        )),
+        Err(_) => {
+            warn!(
+                "the database URL does not parse: schema scans do not compare with the migrations"
+            );
+            None
+        }
+    }
 }
 
 /// Ctrl-C or SIGTERM (what Kubernetes sends): stop accepting, finish what is in flight.

@@ -52,6 +52,9 @@ pub struct Settings {
     pub sql_console: javari_core::schema::sql_console::ConsoleLimits,
     /// Runbooks, the project URL verify steps check, incident notifications.
     pub incidents: IncidentSettings,
+    /// Where schema scans of the platform's database get what the migrations produce (drift);
+    /// `None`: scans do not compare with the migrations.
+    pub schema_drift: Option<javari_core::schema::drift::DriftSource>,
 }
 
 /// Where runbooks come from and where incident notifications go.
@@ -101,6 +104,7 @@ impl Default for Settings {
             status_cache_ttl: Duration::from_secs(15),
             sql_console: Default::default(),
             incidents: IncidentSettings::default(),
+            schema_drift: None,
         }
     }
 }

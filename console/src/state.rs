@@ -40,6 +40,10 @@ pub struct AppState {
     pub(crate) fleet: Arc<javari_core::history::FleetTrend>,
     /// Runbooks, their step executor and incident notifications.
     pub playbooks: Arc<Playbooks>,
+    /// Pools on the other databases the schema pages look at (BackupPolicies, connections).
+    pub(crate) schema_pools: Arc<crate::schema_targets::TargetPools>,
+    /// Introspected snapshots the schema pages read, by database.
+    pub(crate) schema_catalogs: Arc<crate::schema_cache::CatalogCache>,
 }
 
 impl AppState {
@@ -109,6 +113,8 @@ impl AppState {
             fleet: Arc::new(javari_core::history::FleetTrend::new(
                 javari_core::history::Retention::default().settle,
             )),
+            schema_pools: Arc::default(),
+            schema_catalogs: Arc::default(),
             db,
         }
     }

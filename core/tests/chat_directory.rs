@@ -143,7 +143,7 @@ async fn providers_models_prices_and_keys_are_loaded(pool: PgPool) {
         ],
         "disabled model excluded, prices exact"
     );
-    assert!(o.models[0].can("code"));
+    assert!(o.models[0].can(javari_crds::provider::Capability::Code));
     assert_eq!(o.models[0].context_window, Some(128_000));
     assert_eq!(
         o.api_key.as_ref().map(|k| k.expose().to_vec()),

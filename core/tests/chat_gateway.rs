@@ -29,7 +29,10 @@ fn model(name: &str, input: f64, output: f64, caps: &[&str], window: i32) -> Mod
         name: name.into(),
         input_cost_per_1k: input,
         output_cost_per_1k: output,
-        capabilities: caps.iter().map(|c| (*c).to_owned()).collect(),
+        capabilities: caps
+            .iter()
+            .map(|c| c.parse().expect("a capability"))
+            .collect(),
         context_window: Some(window),
     }
 }

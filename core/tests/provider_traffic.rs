@@ -52,7 +52,7 @@ fn entry(endpoint: &str) -> ProviderEntry {
             name: "text-embedding-3-small".into(),
             input_cost_per_1k: 0.0,
             output_cost_per_1k: 0.0,
-            capabilities: vec!["embeddings".into()],
+            capabilities: vec![javari_crds::provider::Capability::Embeddings],
             context_window: Some(8_191),
         }],
     }

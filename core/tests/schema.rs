@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use chrono::Utc;
 use javari_core::db::MIGRATOR;
+use javari_core::schema::drift::DriftSource;
 use javari_core::schema::health::{
-    self, Check, Level, NewSuppression, PLATFORM, Thresholds, check_database, run_checks,
+    self, Check, Level, NewSuppression, PLATFORM, Thresholds, check_database_with, run_checks,
 };
 use javari_core::schema::sql_console::{self, ConsoleLimits, Mode, SqlConsoleError};
 use javari_core::schema::{Scope, TableRef, drift, introspect, search};
 use sqlx::PgPool;
+use sqlx::migrate::Migrator;
 
 async fn exec(pool: &PgPool, sql: &str) {
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
@@ -62,14 +64,70 @@ async fn freeze_all_but(pool: &PgPool, except: &str) {
     }
 }
 
-/// One instance of every problem the checks know, each table otherwise clean.
-async fn seed_every_problem(pool: &PgPool) {
-    // Created first and left unfrozen while transaction ids are used up below.
-    exec(
-        pool,
-        "CREATE TABLE old_rows (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY)",
-    )
-    .await;
+/// The schema of the every-problem database, as its own migration: drift compares the live
+/// database with what this produces.
+const PROBLEMS_DDL: &str = "
+CREATE TABLE old_rows (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY);
+CREATE TABLE customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text, email text);
+CREATE TABLE orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                     customer_id bigint NOT NULL REFERENCES customers (id),
+                     placed_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE import_rows (line text, loaded_at timestamptz);
+CREATE TABLE notes (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, user_id uuid NOT NULL, body text);
+CREATE TABLE shared_docs (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, owner text);
+CREATE POLICY shared_docs_owner ON shared_docs USING (owner = current_user);
+CREATE TABLE secrets (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, value text);
+ALTER TABLE secrets ENABLE ROW LEVEL SECURITY;
+CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, kind text, at timestamptz);
+CREATE INDEX idx_events_kind ON events (kind);
+CREATE INDEX idx_events_kind_copy ON events (kind);
+CREATE INDEX idx_events_at ON events (at);
+CREATE INDEX idx_events_at_kind ON events (at, kind);
+CREATE TABLE readings (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, sensor text, value float8);
+CREATE INDEX idx_readings_sensor ON readings (sensor);
+CREATE TABLE tags (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, label text);
+CREATE TABLE leads (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text);
+CREATE TABLE contacts (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text);
+CREATE FUNCTION add_one(i integer) RETURNS integer LANGUAGE sql AS 'SELECT i + 1';
+CREATE TABLE logins (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at timestamp);
+CREATE TABLE payloads (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, body json);
+CREATE TABLE counters (id serial PRIMARY KEY, n integer);
+CREATE TABLE history (id bigint PRIMARY KEY, payload text);
+CREATE TABLE undocumented (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, x integer);
+";
+
+/// The clean database's schema, as its own migration.
+const CLEAN_DDL: &str = "
+CREATE TABLE customers (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), name text NOT NULL,
+                        created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE orders (id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+                     customer_id uuid NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+                     details jsonb NOT NULL DEFAULT '{}');
+CREATE INDEX idx_orders_customer_id ON orders (customer_id);
+CREATE TABLE notes (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), user_id uuid NOT NULL, body text);
+ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY notes_owner ON notes USING (user_id::text = current_setting('javari.user_id', true));
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, public
+    AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER notes_touch BEFORE UPDATE ON notes FOR EACH ROW EXECUTE FUNCTION touch();
+";
+
+/// A migrator whose one migration is `sql` (kept for the life of the test process, as drift
+/// sources are).
+async fn migrator_of(name: &str, sql: &str) -> &'static Migrator {
+    let dir =
+        std::env::temp_dir().join(format!("javari-schema-test-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("migration dir");
+    std::fs::write(dir.join(format!("1_{name}.sql")), sql).expect("migration");
+    let migrator = Migrator::new(dir.as_path()).await.expect("migrator");
+    Box::leak(Box::new(migrator))
+}
+
+/// One instance of every problem the checks know, each table otherwise clean; its schema
+/// comes from `migrator`, and one column is then added by hand (drift).
+async fn seed_every_problem(pool: &PgPool, migrator: &Migrator) {
+    // old_rows is created first and left unfrozen while transaction ids are used up below.
+    migrator.run(pool).await.expect("the problems' migration");
     exec(
         pool,
         "CREATE TEMP TABLE burn (i int);
@@ -81,40 +139,15 @@ async fn seed_every_problem(pool: &PgPool) {
     .await;
     exec(
         pool,
-        "CREATE TABLE customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text, email text);
-         CREATE TABLE orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-                              customer_id bigint NOT NULL REFERENCES customers (id),
-                              placed_at timestamptz NOT NULL DEFAULT now());
-         CREATE TABLE import_rows (line text, loaded_at timestamptz);
-         CREATE TABLE notes (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, user_id uuid NOT NULL, body text);
-         CREATE TABLE shared_docs (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, owner text);
-         CREATE POLICY shared_docs_owner ON shared_docs USING (owner = current_user);
-         CREATE TABLE secrets (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, value text);
-         ALTER TABLE secrets ENABLE ROW LEVEL SECURITY;
-         CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, kind text, at timestamptz);
-         CREATE INDEX idx_events_kind ON events (kind);
-         CREATE INDEX idx_events_kind_copy ON events (kind);
-         CREATE INDEX idx_events_at ON events (at);
-         CREATE INDEX idx_events_at_kind ON events (at, kind);
-         CREATE TABLE readings (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, sensor text, value float8);
-         INSERT INTO readings (sensor, value) SELECT 's' || (i % 50), i FROM generate_series(1, 20000) i;
-         CREATE INDEX idx_readings_sensor ON readings (sensor);
-         CREATE TABLE tags (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, label text);
+        "INSERT INTO readings (sensor, value) SELECT 's' || (i % 50), i FROM generate_series(1, 20000) i;
          INSERT INTO tags (label) VALUES ('a'), ('a');
-         CREATE TABLE leads (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text);
-         CREATE TABLE contacts (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text);
-         CREATE FUNCTION add_one(i integer) RETURNS integer LANGUAGE sql AS 'SELECT i + 1';
-         CREATE TABLE logins (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at timestamp);
-         CREATE TABLE payloads (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, body json);
-         CREATE TABLE counters (id serial PRIMARY KEY, n integer);
          SELECT setval('counters_id_seq', 2000000000);
-         CREATE TABLE history (id bigint PRIMARY KEY, payload text);
          INSERT INTO history SELECT i, repeat('x', 100) FROM generate_series(1, 30000) i;
          DELETE FROM history WHERE id % 10 <> 0;
-         CREATE TABLE undocumented (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, x integer);",
+         ALTER TABLE customers ADD COLUMN nickname text;",
     )
     .await;
-    // A failed CREATE INDEX CONCURRENTLY leaves its index invalid.
+    // A failed CREATE INDEX CONCURRENTLY leaves its index invalid (and made by hand).
     let failed = sqlx::raw_sql("CREATE UNIQUE INDEX CONCURRENTLY idx_tags_label ON tags (label)")
         .execute(pool)
         .await;
@@ -135,10 +168,13 @@ fn test_thresholds() -> Thresholds {
 
 #[sqlx::test(migrations = false)]
 async fn every_problem_is_reported_once_with_its_level_and_object(pool: PgPool) {
-    seed_every_problem(&pool).await;
-    let result = check_database(&pool, &test_thresholds())
+    let migrator = migrator_of("problems", PROBLEMS_DDL).await;
+    seed_every_problem(&pool, migrator).await;
+    let drift = DriftSource::beside(migrator, &pool);
+    let result = check_database_with(&pool, &test_thresholds(), Some(&drift))
         .await
         .expect("scan");
+    assert!(result.drift_checked, "{:?}", result.drift_error);
     let found: Vec<(Check, Level, String)> = result
         .findings
         .iter()
@@ -190,6 +226,17 @@ async fn every_problem_is_reported_once_with_its_level_and_object(pool: PgPool) 
         (Check::TransactionIdAge, Level::Warn, "public.old_rows"),
         (Check::TableBloat, Level::Warn, "public.history"),
         (Check::MissingComment, Level::Info, "public.undocumented"),
+        (
+            Check::Drift,
+            Level::Warn,
+            "column public.customers.nickname",
+        ),
+        // The index a failed CREATE INDEX CONCURRENTLY left behind is also not a migration's.
+        (
+            Check::Drift,
+            Level::Warn,
+            "index idx_tags_label on public.tags",
+        ),
     ];
     let mut missing = Vec::new();
     for (check, level, object) in &expected {
@@ -214,43 +261,49 @@ async fn every_problem_is_reported_once_with_its_level_and_object(pool: PgPool) 
         missing.is_empty() && unexpected.is_empty(),
         "not as expected: {missing:#?}\nunexpected: {unexpected:#?}"
     );
-    // Every check but drift (compared with the migrations separately) is covered.
+    // Every check, drift included, is covered.
     let covered: std::collections::BTreeSet<Check> = expected.iter().map(|e| e.0).collect();
-    assert_eq!(covered.len(), Check::ALL.len() - 1);
+    assert_eq!(covered.len(), Check::ALL.len());
+    // Each finding names its object in its description and says what to do.
+    for f in &result.findings {
+        assert!(!f.remediation.trim().is_empty(), "{}", f.key);
+        assert_eq!(f.key, format!("{}:{}", f.check, f.object));
+    }
 }
 
 #[sqlx::test(migrations = false)]
 async fn a_clean_database_reports_nothing(pool: PgPool) {
-    exec(
-        &pool,
-        "CREATE TABLE customers (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), name text NOT NULL,
-                                 created_at timestamptz NOT NULL DEFAULT now());
-         CREATE TABLE orders (id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-                              customer_id uuid NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
-                              details jsonb NOT NULL DEFAULT '{}');
-         CREATE INDEX idx_orders_customer_id ON orders (customer_id);
-         CREATE TABLE notes (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), user_id uuid NOT NULL, body text);
-         ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
-         CREATE POLICY notes_owner ON notes USING (user_id::text = current_setting('javari.user_id', true));
-         CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, public
-             AS $$ BEGIN RETURN NEW; END $$;
-         CREATE TRIGGER notes_touch BEFORE UPDATE ON notes FOR EACH ROW EXECUTE FUNCTION touch();",
-    )
-    .await;
+    let migrator = migrator_of("clean", CLEAN_DDL).await;
+    migrator.run(&pool).await.expect("the clean migration");
     comment_all_but(&pool, &[]).await;
-    let result = check_database(&pool, &Thresholds::default())
+    let drift = DriftSource::beside(migrator, &pool);
+    let result = check_database_with(&pool, &Thresholds::default(), Some(&drift))
         .await
         .expect("scan");
-    assert_eq!(result.tables, 3);
+    assert!(result.drift_checked, "{:?}", result.drift_error);
+    // customers, orders, notes and sqlx's _sqlx_migrations.
+    assert_eq!(result.tables, 4);
     assert!(result.findings.is_empty(), "{:#?}", result.findings);
 }
 
 #[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
 async fn javaris_own_schema_has_no_error_level_finding(pool: PgPool) {
-    let result = check_database(&pool, &Thresholds::default())
+    let drift = DriftSource::beside(&MIGRATOR, &pool);
+    let result = check_database_with(&pool, &Thresholds::default(), Some(&drift))
         .await
         .expect("scan");
     assert!(result.tables >= 40, "{} tables", result.tables);
+    assert!(result.drift_checked, "{:?}", result.drift_error);
+    let drifted: Vec<&str> = result
+        .findings
+        .iter()
+        .filter(|f| f.check == Check::Drift)
+        .map(|f| f.key.as_str())
+        .collect();
+    assert!(
+        drifted.is_empty(),
+        "the migrations' own schema drifts: {drifted:?}"
+    );
     let errors: Vec<String> = result
         .findings
         .iter()
@@ -369,7 +422,7 @@ async fn introspection_finds_keys_both_ways_policies_triggers_and_search(pool: P
 #[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
 async fn scans_mark_new_findings_and_suppressions_hide_until_expiry(pool: PgPool) {
     let thresholds = Thresholds::default();
-    let first = health::scan(&pool, &pool, PLATFORM, "manual", &thresholds)
+    let first = health::scan(&pool, &pool, PLATFORM, "manual", &thresholds, None)
         .await
         .expect("scan");
     assert_eq!(first.status, "completed");
@@ -381,7 +434,7 @@ async fn scans_mark_new_findings_and_suppressions_hide_until_expiry(pool: PgPool
         "CREATE TABLE notes (id bigint PRIMARY KEY, user_id uuid NOT NULL)",
     )
     .await;
-    health::scan(&pool, &pool, PLATFORM, "schedule", &thresholds)
+    health::scan(&pool, &pool, PLATFORM, "schedule", &thresholds, None)
         .await
         .expect("second scan");
     let key = "user_table_without_rls:public.notes";
@@ -434,7 +487,7 @@ async fn scans_mark_new_findings_and_suppressions_hide_until_expiry(pool: PgPool
     assert_eq!(health::open_error_count(&pool).await.expect("count"), 1);
 
     // A third scan with no change: nothing is new.
-    health::scan(&pool, &pool, PLATFORM, "manual", &thresholds)
+    health::scan(&pool, &pool, PLATFORM, "manual", &thresholds, None)
         .await
         .expect("third scan");
     let report = health::report(&pool, PLATFORM, Utc::now())
@@ -461,6 +514,102 @@ async fn a_column_added_by_hand_is_drift_naming_it(pool: PgPool) {
     .await
     .expect("databases");
     assert_eq!(left, 0);
+}
+
+/// Scans compare with the migrations: a column added by hand is a drift finding of the
+/// scan that follows, new since the scan before, suppressible like any other.
+#[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
+async fn a_scan_reports_a_hand_added_column_as_new_drift(pool: PgPool) {
+    let drift = DriftSource::beside(&MIGRATOR, &pool);
+    let thresholds = Thresholds::default();
+    let first = health::scan(
+        &pool,
+        &pool,
+        PLATFORM,
+        "schedule",
+        &thresholds,
+        Some(&drift),
+    )
+    .await
+    .expect("scan");
+    assert!(first.drift_checked, "{:?}", first.drift_error);
+    assert!(first.drift_note().contains("compared with the migrations"));
+    exec(
+        &pool,
+        "ALTER TABLE javari_users ADD COLUMN nickname text;
+         COMMENT ON COLUMN javari_users.nickname IS 'added by hand'",
+    )
+    .await;
+    health::scan(
+        &pool,
+        &pool,
+        PLATFORM,
+        "schedule",
+        &thresholds,
+        Some(&drift),
+    )
+    .await
+    .expect("second scan");
+    let report = health::report(&pool, PLATFORM, Utc::now())
+        .await
+        .expect("report");
+    let key = "drift:column public.javari_users.nickname";
+    let drifted: Vec<_> = report
+        .open
+        .iter()
+        .filter(|f| f.finding.check == Check::Drift)
+        .collect();
+    assert_eq!(drifted.len(), 1, "{drifted:#?}");
+    let shown = drifted[0];
+    assert_eq!(shown.finding.key, key);
+    assert_eq!(shown.finding.level, Level::Warn);
+    assert_eq!(shown.finding.category, health::Category::Maintainability);
+    assert!(shown.finding.remediation.contains("migration"));
+    assert!(shown.new, "new since the scan before");
+    let now = Utc::now();
+    health::suppress(
+        &pool,
+        &NewSuppression {
+            target: PLATFORM,
+            key,
+            reason: "migration in review",
+            owner: "platform-team",
+            expires_at: now + chrono::Duration::days(2),
+            created_by: "admin@example.com",
+        },
+        now,
+    )
+    .await
+    .expect("suppress");
+    let report = health::report(&pool, PLATFORM, now).await.expect("report");
+    assert!(report.open.iter().all(|f| f.finding.key != key));
+    assert!(report.suppressed.iter().any(|f| f.finding.key == key));
+}
+
+/// Without CREATEDB drift cannot be compared: the scan still completes with the other
+/// findings and says why drift is missing.
+#[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
+async fn a_scan_without_createdb_says_drift_was_not_compared(pool: PgPool) {
+    let runtime = javari_testenv::runtime_pool(&pool)
+        .await
+        .expect("runtime pool");
+    let drift = DriftSource::beside(&MIGRATOR, &runtime);
+    let scan = health::scan(
+        &pool,
+        &runtime,
+        PLATFORM,
+        "manual",
+        &Thresholds::default(),
+        Some(&drift),
+    )
+    .await
+    .expect("scan");
+    assert_eq!(scan.status, "completed");
+    assert!(!scan.drift_checked);
+    let error = scan.drift_error.clone().unwrap_or_default();
+    assert!(error.contains("CREATEDB"), "{error}");
+    assert!(scan.drift_note().starts_with("not compared"));
+    assert!(scan.tables_scanned >= 40);
 }
 
 #[sqlx::test(migrator = "javari_core::db::MIGRATOR")]

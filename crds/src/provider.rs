@@ -82,6 +82,20 @@ pub enum Capability {
     Vision,
 }
 
+crate::common::text_enum!(Capability {
+    Chat,
+    Code,
+    Embeddings,
+    Vision
+});
+
+impl Capability {
+    /// The form `javari_provider_models.capabilities` stores (as in the resource).
+    pub fn db_text(self) -> String {
+        self.as_str().to_ascii_lowercase()
+    }
+}
+
 /// One model and its price per 1,000 tokens in US dollars.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]

@@ -336,14 +336,16 @@ async fn the_operator_reconciles_under_its_chart_service_account_and_can_do_no_m
         "operator elsewhere: no Leases"
     );
     // The console: its pages and actions (console/tests/platform.rs runs them under this
-    // ServiceAccount's token), no Secrets.
+    // ServiceAccount's token); of Secrets only `get` (a BackupPolicy's database connection
+    // for the schema pages), never list or watch.
     let console = format!("system:serviceaccount:{release_ns}:{release}-console");
     let console_verbs = [
         ("credentials.javari.ai", "[get list watch patch]"),
         ("monitors.javari.ai", "[get list watch patch]"),
         ("projects.javari.ai", "[get list watch patch]"),
         ("providers.javari.ai", "[get list watch patch]"),
-        ("backuppolicies.javari.ai", "[patch]"),
+        ("backuppolicies.javari.ai", "[get list patch]"),
+        ("secrets", "[get]"),
         ("deployments.apps", "[get patch]"),
         ("events", "[list]"),
         ("events.events.k8s.io", "[create patch]"),

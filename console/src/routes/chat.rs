@@ -238,7 +238,11 @@ pub async fn page(
                 .flat_map(|p| {
                     p.models
                         .iter()
-                        .filter(|m| !m.capabilities.iter().all(|c| c == "embeddings"))
+                        .filter(|m| {
+                            !m.capabilities
+                                .iter()
+                                .all(|c| *c == javari_crds::provider::Capability::Embeddings)
+                        })
                         .map(|m| m.name.clone())
                 })
                 .collect()

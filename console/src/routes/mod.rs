@@ -301,6 +301,11 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/schema/findings/suppress", post(schema::suppress))
         .route("/schema/findings/unsuppress", post(schema::unsuppress))
+        .route("/schema/connections", post(schema::save_connection))
+        .route(
+            "/schema/connections/delete",
+            post(schema::delete_connection),
+        )
         .route("/schema/sql", get(schema::sql_form).post(schema::sql_run))
         .route("/schema/sql.csv", post(schema::sql_csv))
         .route_layer(from_fn_with_state(state.clone(), require_admin));

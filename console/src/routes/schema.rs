@@ -3,6 +3,7 @@
 //! health findings with suppressions, and the admins' read-only SQL console.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -11,23 +12,114 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use javari_core::schema::health::{
-    self, HealthError, Level, NewSuppression, PLATFORM, Report, Thresholds,
-};
-use javari_core::schema::introspect::{
-    Scope, TableSummary, introspect, list_table_names, list_tables,
-};
-use javari_core::schema::search::{Hit, MAX_QUERY_CHARS, search};
+use javari_core::schema::connections::{self, ConnectionInfo};
+use javari_core::schema::health::{self, HealthError, Level, NewSuppression, Report, Thresholds};
+use javari_core::schema::search::{Hit, MAX_QUERY_CHARS, search_catalog};
 use javari_core::schema::sql_console::{self, AuditEntry, Mode, QueryResult, SqlConsoleError};
-use javari_core::schema::{Table, TableRef, diagram, export, module_of};
+use javari_core::schema::{Catalog, Table, TableRef, Target, diagram, export, module_of};
+use javari_core::vault::SecretValue;
 use serde::Deserialize;
+use sqlx::PgPool;
 
 use crate::AppState;
 use crate::auth::{CurrentUser, Role, User, client_address};
 use crate::error::{ApiError, PageError};
+use crate::schema_targets;
 
 fn db_error(e: sqlx::Error) -> ApiError {
     ApiError::internal("reading the schema failed", e)
+}
+
+/// `?db=`: which database the page looks at (empty: the platform's).
+#[derive(Deserialize, Default)]
+pub struct DbParam {
+    db: Option<String>,
+}
+
+/// The target of a request and a pool on its database.
+async fn target_pool(
+    state: &AppState,
+    current: &CurrentUser,
+    db: Option<&str>,
+) -> Result<(Target, PgPool), ApiError> {
+    let target = schema_targets::parse(&current.user, db)?;
+    let pool = schema_targets::pool(state, &target).await?;
+    Ok((target, pool))
+}
+
+/// An entry of the target picker.
+pub struct Choice {
+    pub key: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// The picker's entries for an admin (others only ever see the platform's database).
+async fn choices_for(
+    state: &AppState,
+    current: &CurrentUser,
+    target: &Target,
+) -> (Vec<Choice>, String) {
+    if current.user.role < Role::Admin {
+        return (Vec::new(), String::new());
+    }
+    let (targets, note) = schema_targets::choices(state).await;
+    let mut out: Vec<Choice> = targets
+        .into_iter()
+        .map(|t| Choice {
+            selected: &t == target,
+            key: t.key(),
+            label: t.label(),
+        })
+        .collect();
+    if !out.iter().any(|c| c.selected) {
+        out.push(Choice {
+            key: target.key(),
+            label: target.label(),
+            selected: true,
+        });
+    }
+    (out, note)
+}
+
+/// The snapshot of the target's database (see `schema_cache`).
+async fn snapshot(
+    state: &AppState,
+    target: &Target,
+    pool: &PgPool,
+) -> Result<Arc<Catalog>, ApiError> {
+    state
+        .schema_catalogs
+        .get(&target.key(), pool)
+        .await
+        .map_err(db_error)
+}
+
+/// A table in the index page's listing.
+pub struct TableSummary {
+    pub schema: String,
+    pub name: String,
+    pub comment: Option<String>,
+    pub estimated_rows: Option<i64>,
+    pub total_bytes: i64,
+    pub columns: usize,
+}
+
+impl TableSummary {
+    fn of(t: &Table) -> Self {
+        Self {
+            schema: t.at.schema.clone(),
+            name: t.at.name.clone(),
+            comment: t.comment.clone(),
+            estimated_rows: t.stats.estimated_rows,
+            total_bytes: t.stats.total_bytes,
+            columns: t.columns.len(),
+        }
+    }
+
+    pub fn at(&self) -> TableRef {
+        TableRef::new(&self.schema, &self.name)
+    }
 }
 
 /// A module with its tables, for the index page.
@@ -41,7 +133,7 @@ pub struct ModuleView {
 fn modules_of(tables: Vec<TableSummary>) -> Vec<ModuleView> {
     let mut modules: std::collections::BTreeMap<String, Vec<TableSummary>> = Default::default();
     for t in tables {
-        modules.entry(t.module()).or_default().push(t);
+        modules.entry(module_of(&t.name)).or_default().push(t);
     }
     modules
         .into_iter()
@@ -75,11 +167,18 @@ struct IndexPage {
     hits: Vec<Hit>,
     modules: Vec<ModuleView>,
     table_count: usize,
+    /// `?db=…` for the links (empty for the platform's database).
+    q: String,
+    db: String,
+    target_label: String,
+    choices: Vec<Choice>,
+    choices_note: String,
 }
 
 #[derive(Deserialize)]
 pub struct SearchParams {
     q: Option<String>,
+    db: Option<String>,
 }
 
 /// `GET /schema`: modules and their tables; `?q=` searches names and comments.
@@ -95,13 +194,17 @@ pub async fn index(
         ))
         .into());
     }
-    let hits = search(&state.db, &query).await.map_err(db_error)?;
+    let (target, pool) = target_pool(&state, &current, params.db.as_deref()).await?;
+    let catalog = snapshot(&state, &target, &pool).await?;
     // A search shows its matches only; the modules are listed without one.
-    let tables = if query.trim().is_empty() {
-        list_tables(&state.db).await.map_err(db_error)?
+    let (hits, tables) = if query.trim().is_empty() {
+        let mut tables: Vec<TableSummary> = catalog.tables.iter().map(TableSummary::of).collect();
+        tables.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+        (Vec::new(), tables)
     } else {
-        Vec::new()
+        (search_catalog(&catalog, &query), Vec::new())
     };
+    let (choices, choices_note) = choices_for(&state, &current, &target).await;
     Ok(IndexPage {
         csrf: current.csrf.clone().unwrap_or_default(),
         user: current.user,
@@ -109,17 +212,27 @@ pub async fn index(
         hits,
         table_count: tables.len(),
         modules: modules_of(tables),
+        q: target.query(),
+        db: target.key(),
+        target_label: target.label(),
+        choices,
+        choices_note,
     }
     .into_response())
 }
 
-async fn one_table(state: &AppState, schema: &str, name: &str) -> Result<Table, ApiError> {
-    let at = TableRef::new(schema, name);
-    introspect(&state.db, &Scope::Tables(vec![at]))
-        .await
-        .map_err(db_error)?
-        .tables
-        .pop()
+/// A table of the target's snapshot.
+async fn one_table(
+    state: &AppState,
+    target: &Target,
+    pool: &PgPool,
+    schema: &str,
+    name: &str,
+) -> Result<Table, ApiError> {
+    snapshot(state, target, pool)
+        .await?
+        .table(schema, name)
+        .cloned()
         .ok_or_else(|| ApiError::not_found(&format!("table {schema}.{name}")))
 }
 
@@ -131,6 +244,8 @@ struct TablePage {
     table: Table,
     svg: String,
     bloat: String,
+    q: String,
+    target_label: String,
 }
 
 /// `GET /schema/tables/{schema}/{table}`.
@@ -138,18 +253,23 @@ pub async fn table_page(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
     Path((schema, name)): Path<(String, String)>,
+    Query(db): Query<DbParam>,
 ) -> Result<Response, PageError> {
-    let table = one_table(&state, &schema, &name).await?;
+    let (target, pool) = target_pool(&state, &current, db.db.as_deref()).await?;
+    let table = one_table(&state, &target, &pool, &schema, &name).await?;
     let bloat = match (table.stats.bloat_bytes, table.stats.bloat_ratio()) {
         (Some(b), Some(r)) => format!("{} ({:.0}%)", size(&b), r * 100.0),
         _ => "unknown (no statistics yet: ANALYZE)".to_owned(),
     };
+    let q = target.query();
     Ok(TablePage {
-        svg: diagram::neighbourhood(&table),
+        svg: diagram::neighbourhood_linked(&table, &q),
         csrf: current.csrf.clone().unwrap_or_default(),
         user: current.user,
         table,
         bloat,
+        q,
+        target_label: target.label(),
     }
     .into_response())
 }
@@ -176,22 +296,28 @@ fn download(content_type: &'static str, filename: String, body: String) -> Respo
 /// `GET /schema/tables/{schema}/{table}/diagram.svg`.
 pub async fn table_svg(
     State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
     Path((schema, name)): Path<(String, String)>,
+    Query(db): Query<DbParam>,
 ) -> Result<Response, PageError> {
-    let table = one_table(&state, &schema, &name).await?;
+    let (target, pool) = target_pool(&state, &current, db.db.as_deref()).await?;
+    let table = one_table(&state, &target, &pool, &schema, &name).await?;
     Ok(download(
         "image/svg+xml",
         format!("{name}.svg"),
-        diagram::neighbourhood(&table),
+        diagram::neighbourhood_linked(&table, &target.query()),
     ))
 }
 
 /// `GET /schema/tables/{schema}/{table}/export.md`.
 pub async fn table_markdown(
     State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
     Path((schema, name)): Path<(String, String)>,
+    Query(db): Query<DbParam>,
 ) -> Result<Response, PageError> {
-    let table = one_table(&state, &schema, &name).await?;
+    let (target, pool) = target_pool(&state, &current, db.db.as_deref()).await?;
+    let table = one_table(&state, &target, &pool, &schema, &name).await?;
     Ok(download(
         "text/markdown; charset=utf-8",
         format!("{name}.md"),
@@ -202,9 +328,12 @@ pub async fn table_markdown(
 /// `GET /schema/tables/{schema}/{table}/export.mmd`.
 pub async fn table_mermaid(
     State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
     Path((schema, name)): Path<(String, String)>,
+    Query(db): Query<DbParam>,
 ) -> Result<Response, PageError> {
-    let table = one_table(&state, &schema, &name).await?;
+    let (target, pool) = target_pool(&state, &current, db.db.as_deref()).await?;
+    let table = one_table(&state, &target, &pool, &schema, &name).await?;
     Ok(download(
         "text/plain; charset=utf-8",
         format!("{name}.mmd"),
@@ -212,20 +341,25 @@ pub async fn table_mermaid(
     ))
 }
 
-async fn module_tables(state: &AppState, module: &str) -> Result<Vec<Table>, ApiError> {
-    let names: Vec<TableRef> = list_table_names(&state.db)
-        .await
-        .map_err(db_error)?
-        .into_iter()
-        .filter(|t| module_of(&t.name) == module)
+/// The tables of a module, from the target's snapshot.
+async fn module_tables(
+    state: &AppState,
+    target: &Target,
+    pool: &PgPool,
+    module: &str,
+) -> Result<Vec<Table>, ApiError> {
+    let mut tables: Vec<Table> = snapshot(state, target, pool)
+        .await?
+        .tables
+        .iter()
+        .filter(|t| t.module == module)
+        .cloned()
         .collect();
-    if names.is_empty() {
+    if tables.is_empty() {
         return Err(ApiError::not_found(&format!("module {module}")));
     }
-    Ok(introspect(&state.db, &Scope::Tables(names))
-        .await
-        .map_err(db_error)?
-        .tables)
+    tables.sort_by(|a, b| a.at.cmp(&b.at));
+    Ok(tables)
 }
 
 #[derive(Template, WebTemplate)]
@@ -236,6 +370,8 @@ struct ModulePage {
     module: String,
     tables: Vec<Table>,
     svg: String,
+    q: String,
+    target_label: String,
 }
 
 /// `GET /schema/modules/{module}`.
@@ -243,15 +379,20 @@ pub async fn module_page(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
     Path(module): Path<String>,
+    Query(db): Query<DbParam>,
 ) -> Result<Response, PageError> {
-    let tables = module_tables(&state, &module).await?;
+    let (target, pool) = target_pool(&state, &current, db.db.as_deref()).await?;
+    let tables = module_tables(&state, &target, &pool, &module).await?;
     let refs: Vec<&Table> = tables.iter().collect();
+    let q = target.query();
     Ok(ModulePage {
-        svg: diagram::module(&module, &refs),
+        svg: diagram::module_linked(&module, &refs, &q),
         csrf: current.csrf.clone().unwrap_or_default(),
         user: current.user,
         module,
         tables,
+        q,
+        target_label: target.label(),
     }
     .into_response())
 }
@@ -259,9 +400,12 @@ pub async fn module_page(
 /// `GET /schema/modules/{module}/export.md`.
 pub async fn module_markdown(
     State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
     Path(module): Path<String>,
+    Query(db): Query<DbParam>,
 ) -> Result<Response, PageError> {
-    let tables = module_tables(&state, &module).await?;
+    let (target, pool) = target_pool(&state, &current, db.db.as_deref()).await?;
+    let tables = module_tables(&state, &target, &pool, &module).await?;
     let refs: Vec<&Table> = tables.iter().collect();
     Ok(download(
         "text/markdown; charset=utf-8",
@@ -273,9 +417,12 @@ pub async fn module_markdown(
 /// `GET /schema/modules/{module}/export.mmd`.
 pub async fn module_mermaid(
     State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
     Path(module): Path<String>,
+    Query(db): Query<DbParam>,
 ) -> Result<Response, PageError> {
-    let tables = module_tables(&state, &module).await?;
+    let (target, pool) = target_pool(&state, &current, db.db.as_deref()).await?;
+    let tables = module_tables(&state, &target, &pool, &module).await?;
     let refs: Vec<&Table> = tables.iter().collect();
     Ok(download(
         "text/plain; charset=utf-8",
@@ -287,14 +434,17 @@ pub async fn module_mermaid(
 /// `GET /schema/modules/{module}/diagram.svg`.
 pub async fn module_svg(
     State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
     Path(module): Path<String>,
+    Query(db): Query<DbParam>,
 ) -> Result<Response, PageError> {
-    let tables = module_tables(&state, &module).await?;
+    let (target, pool) = target_pool(&state, &current, db.db.as_deref()).await?;
+    let tables = module_tables(&state, &target, &pool, &module).await?;
     let refs: Vec<&Table> = tables.iter().collect();
     Ok(download(
         "image/svg+xml",
         format!("{module}.svg"),
-        diagram::module(&module, &refs),
+        diagram::module_linked(&module, &refs, &target.query()),
     ))
 }
 
@@ -311,35 +461,79 @@ struct FindingsPage {
     is_admin: bool,
     notice: String,
     default_expiry: String,
+    q: String,
+    db: String,
+    target_label: String,
+    choices: Vec<Choice>,
+    choices_note: String,
+    connections: Vec<ConnectionInfo>,
+    new_count: usize,
+    /// Open findings not listed (beyond [`SHOWN_FINDINGS`] without `?all=1`).
+    hidden: usize,
 }
+
+/// Open findings the page lists without `?all=1` (errors first, then warnings, then notes).
+pub const SHOWN_FINDINGS: usize = 200;
 
 #[derive(Deserialize)]
 pub struct NoticeParams {
     notice: Option<String>,
+    db: Option<String>,
+    /// `1`: list every open finding.
+    all: Option<String>,
 }
 
 /// `GET /schema/findings`: the latest scan's open findings (new ones marked) and the
-/// suppressed ones.
+/// suppressed ones, of the chosen database.
 pub async fn findings_page(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
     Query(params): Query<NoticeParams>,
 ) -> Result<Response, PageError> {
+    let target = schema_targets::parse(&current.user, params.db.as_deref())?;
     let now = Utc::now();
-    let report = health::report(&state.db, PLATFORM, now)
+    let mut report = health::report(&state.db, &target.key(), now)
         .await
         .map_err(db_error)?;
+    let (errors, warnings, infos, new_count) = (
+        report.count(Level::Error),
+        report.count(Level::Warn),
+        report.count(Level::Info),
+        report.new_count(),
+    );
+    let hidden = if params.all.as_deref() == Some("1") {
+        0
+    } else {
+        let hidden = report.open.len().saturating_sub(SHOWN_FINDINGS);
+        report.open.truncate(SHOWN_FINDINGS);
+        hidden
+    };
+    let is_admin = current.user.role >= Role::Admin;
+    let (choices, choices_note) = choices_for(&state, &current, &target).await;
+    let connections = if is_admin {
+        connections::list(&state.db).await.map_err(db_error)?
+    } else {
+        Vec::new()
+    };
     Ok(FindingsPage {
-        errors: report.count(Level::Error),
-        warnings: report.count(Level::Warn),
-        infos: report.count(Level::Info),
+        errors,
+        warnings,
+        infos,
+        new_count,
+        hidden,
         report,
         can_scan: current.user.role >= Role::Operator,
-        is_admin: current.user.role >= Role::Admin,
+        is_admin,
         csrf: current.csrf.clone().unwrap_or_default(),
         user: current.user,
         notice: params.notice.unwrap_or_default(),
         default_expiry: (now + Duration::days(30)).format("%Y-%m-%d").to_string(),
+        q: target.query(),
+        db: target.key(),
+        target_label: target.label(),
+        choices,
+        choices_note,
+        connections,
     }
     .into_response())
 }
@@ -353,22 +547,50 @@ fn health_error(e: HealthError) -> ApiError {
     }
 }
 
-/// `POST /schema/findings/scan` (operators): scans now.
+/// Where a findings form returns to: the page of its database, with a notice.
+fn back_to_findings(target: &Target, notice: &str) -> Redirect {
+    let db = if target.is_platform() {
+        String::new()
+    } else {
+        format!("&db={}", target.key())
+    };
+    Redirect::to(&format!("/schema/findings?notice={notice}{db}"))
+}
+
+#[derive(Deserialize, Default)]
+pub struct ScanForm {
+    #[serde(default)]
+    db: Option<String>,
+}
+
+/// `POST /schema/findings/scan` (operators; admins for other databases): scans now. The
+/// platform's database is also compared with the migrations (drift).
 pub async fn scan_now(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
+    Form(form): Form<ScanForm>,
 ) -> Result<Redirect, PageError> {
-    tracing::info!(user = %current.user.email, "schema scan started by hand");
+    let db = form.db;
+    let (target, pool) = target_pool(&state, &current, db.as_deref()).await?;
+    tracing::info!(user = %current.user.email, target = %target.key(), "schema scan started by hand");
+    let drift = if target.is_platform() {
+        state.settings.schema_drift.as_ref()
+    } else {
+        None
+    };
     health::scan(
         &state.db,
-        &state.db,
-        PLATFORM,
+        &pool,
+        &target.key(),
         "manual",
         &Thresholds::default(),
+        drift,
     )
     .await
     .map_err(health_error)?;
-    Ok(Redirect::to("/schema/findings?notice=scanned"))
+    // The pages show what the scan saw from now on.
+    state.schema_catalogs.forget(&target.key());
+    Ok(back_to_findings(&target, "scanned"))
 }
 
 #[derive(Deserialize)]
@@ -378,6 +600,8 @@ pub struct SuppressForm {
     owner: String,
     /// `YYYY-MM-DD`: the suppression ends at the start of that day (UTC).
     expires: String,
+    #[serde(default)]
+    db: Option<String>,
 }
 
 /// `POST /schema/findings/suppress` (admins).
@@ -386,16 +610,18 @@ pub async fn suppress(
     Extension(current): Extension<CurrentUser>,
     Form(form): Form<SuppressForm>,
 ) -> Result<Redirect, PageError> {
+    let target = schema_targets::parse(&current.user, form.db.as_deref())?;
     let day = NaiveDate::parse_from_str(form.expires.trim(), "%Y-%m-%d")
         .map_err(|_| ApiError::bad_request("the expiry is a date, YYYY-MM-DD"))?;
     let expires_at: DateTime<Utc> = day
         .and_hms_opt(0, 0, 0)
         .map(|d| d.and_utc())
         .ok_or_else(|| ApiError::bad_request("the expiry is a date, YYYY-MM-DD"))?;
+    let key = target.key();
     health::suppress(
         &state.db,
         &NewSuppression {
-            target: PLATFORM,
+            target: &key,
             key: &form.key,
             reason: &form.reason,
             owner: &form.owner,
@@ -406,13 +632,15 @@ pub async fn suppress(
     )
     .await
     .map_err(health_error)?;
-    tracing::info!(user = %current.user.email, key = %form.key, "schema finding suppressed");
-    Ok(Redirect::to("/schema/findings?notice=suppressed"))
+    tracing::info!(user = %current.user.email, target = %key, key = %form.key, "schema finding suppressed");
+    Ok(back_to_findings(&target, "suppressed"))
 }
 
 #[derive(Deserialize)]
 pub struct UnsuppressForm {
     key: String,
+    #[serde(default)]
+    db: Option<String>,
 }
 
 /// `POST /schema/findings/unsuppress` (admins).
@@ -421,11 +649,67 @@ pub async fn unsuppress(
     Extension(current): Extension<CurrentUser>,
     Form(form): Form<UnsuppressForm>,
 ) -> Result<Redirect, PageError> {
-    health::unsuppress(&state.db, PLATFORM, &form.key)
+    let target = schema_targets::parse(&current.user, form.db.as_deref())?;
+    health::unsuppress(&state.db, &target.key(), &form.key)
         .await
         .map_err(health_error)?;
-    tracing::info!(user = %current.user.email, key = %form.key, "schema suppression removed");
-    Ok(Redirect::to("/schema/findings?notice=unsuppressed"))
+    tracing::info!(user = %current.user.email, target = %target.key(), key = %form.key, "schema suppression removed");
+    Ok(back_to_findings(&target, "unsuppressed"))
+}
+
+#[derive(Deserialize)]
+pub struct ConnectionForm {
+    name: String,
+    /// The `postgres://` URL: sealed, never shown back or logged.
+    url: String,
+}
+
+/// `POST /schema/connections` (admins): configures (or replaces) a connection to another
+/// database; its URL is sealed under the master key.
+pub async fn save_connection(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Form(form): Form<ConnectionForm>,
+) -> Result<Redirect, PageError> {
+    let name = form.name.trim().to_owned();
+    let url = SecretValue::new(form.url.into_bytes());
+    connections::save(
+        &state.db,
+        state.auth.keys(),
+        &name,
+        &url,
+        &current.user.email,
+    )
+    .await
+    .map_err(schema_targets::connection_error)?;
+    let target = Target::Connection { name };
+    state.schema_pools.forget(&target.key());
+    state.schema_catalogs.forget(&target.key());
+    tracing::info!(user = %current.user.email, target = %target.key(), "schema connection saved");
+    Ok(back_to_findings(&target, "connection-saved"))
+}
+
+#[derive(Deserialize)]
+pub struct ConnectionNameForm {
+    name: String,
+}
+
+/// `POST /schema/connections/delete` (admins).
+pub async fn delete_connection(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Form(form): Form<ConnectionNameForm>,
+) -> Result<Redirect, PageError> {
+    connections::delete(&state.db, form.name.trim())
+        .await
+        .map_err(schema_targets::connection_error)?;
+    let target = Target::Connection {
+        name: form.name.trim().to_owned(),
+    };
+    state.schema_pools.forget(&target.key());
+    state.schema_catalogs.forget(&target.key());
+    tracing::info!(user = %current.user.email, target = %target.key(), "schema connection removed");
+    Ok(back_to_findings(&Target::Platform, "connection-removed"))
 }
 
 #[derive(Template, WebTemplate)]
@@ -439,6 +723,9 @@ struct SqlPage {
     error: String,
     timeout_ms: u128,
     max_rows: usize,
+    /// The SQL console reads the platform's database only.
+    q: String,
+    target_label: String,
 }
 
 #[derive(Deserialize)]
@@ -463,6 +750,8 @@ pub async fn sql_form(
         error: String::new(),
         timeout_ms: limits.statement_timeout.as_millis(),
         max_rows: limits.max_rows,
+        q: String::new(),
+        target_label: Target::Platform.label(),
     }
     .into_response())
 }
@@ -540,6 +829,8 @@ pub async fn sql_run(
         error,
         timeout_ms: limits.statement_timeout.as_millis(),
         max_rows: limits.max_rows,
+        q: String::new(),
+        target_label: Target::Platform.label(),
     };
     Ok((status, page).into_response())
 }

@@ -28,7 +28,7 @@ mod tests {
             name: "m".into(),
             input_cost_per_1k: input,
             output_cost_per_1k: output,
-            capabilities: vec!["chat".into()],
+            capabilities: vec![javari_crds::provider::Capability::Chat],
             context_window: None,
         }
     }

@@ -109,7 +109,12 @@ pub async fn load_providers(
                 name,
                 input_cost_per_1k: row.try_get("input_cost")?,
                 output_cost_per_1k: row.try_get("output_cost")?,
-                capabilities: row.try_get("capabilities")?,
+                // A capability this build does not know is left out, not guessed.
+                capabilities: row
+                    .try_get::<Vec<String>, _>("capabilities")?
+                    .iter()
+                    .filter_map(|c| c.parse().ok())
+                    .collect(),
                 context_window: row.try_get("context_window")?,
             });
         }

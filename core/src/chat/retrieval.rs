@@ -24,7 +24,7 @@ pub async fn embedder(db: &PgPool, providers: &[ProviderEntry]) -> Option<(Provi
     providers.iter().find_map(|p| {
         p.models
             .iter()
-            .find(|m| m.can("embeddings"))
+            .find(|m| m.can(javari_crds::provider::Capability::Embeddings))
             .map(|m| (p.clone(), m.name.clone()))
     })
 }

@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use javari_crds::provider::ProviderApi;
+use javari_crds::provider::{Capability, ProviderApi};
 
 use super::error::RouteError;
 use super::types::{ModelInfo, ProviderEntry};
@@ -156,7 +156,7 @@ impl Candidate {
 }
 
 fn chat_capable(model: &ModelInfo) -> bool {
-    model.can("chat") || model.can("code")
+    model.can(Capability::Chat) || model.can(Capability::Code)
 }
 
 fn price(model: &ModelInfo) -> f64 {
@@ -177,8 +177,8 @@ fn fits(model: &ModelInfo, context_tokens: usize) -> bool {
 
 /// Strongest first: code capability, then highest output price.
 fn by_strength(a: &ModelInfo, b: &ModelInfo) -> Ordering {
-    b.can("code")
-        .cmp(&a.can("code"))
+    b.can(Capability::Code)
+        .cmp(&a.can(Capability::Code))
         .then(b.output_cost_per_1k.total_cmp(&a.output_cost_per_1k))
 }
 
@@ -349,7 +349,10 @@ mod tests {
             name: name.into(),
             input_cost_per_1k: input,
             output_cost_per_1k: output,
-            capabilities: caps.iter().map(|c| (*c).to_owned()).collect(),
+            capabilities: caps
+                .iter()
+                .map(|c| c.parse().expect("a capability"))
+                .collect(),
             context_window: Some(window),
         }
     }

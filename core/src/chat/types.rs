@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use javari_crds::provider::{ProviderApi, ProviderHealth};
+use javari_crds::provider::{Capability, ProviderApi, ProviderHealth};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -61,14 +61,13 @@ pub struct ModelInfo {
     pub name: String,
     pub input_cost_per_1k: f64,
     pub output_cost_per_1k: f64,
-    /// `chat`, `code`, `embeddings`, `vision`.
-    pub capabilities: Vec<String>,
+    pub capabilities: Vec<Capability>,
     pub context_window: Option<i32>,
 }
 
 impl ModelInfo {
-    pub fn can(&self, capability: &str) -> bool {
-        self.capabilities.iter().any(|c| c == capability)
+    pub fn can(&self, capability: Capability) -> bool {
+        self.capabilities.contains(&capability)
     }
 }
 

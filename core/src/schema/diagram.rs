@@ -108,6 +108,11 @@ impl Side {
 /// The table in the middle with its columns; the tables it references on the right, the
 /// tables referencing it on the left, each with the foreign key's columns.
 pub fn neighbourhood(table: &Table) -> String {
+    neighbourhood_linked(table, "")
+}
+
+/// [`neighbourhood`] with `link_query` (`?db=…`) appended to every link.
+pub fn neighbourhood_linked(table: &Table, link_query: &str) -> String {
     let mut outgoing = Side::new();
     for fk in &table.foreign_keys {
         outgoing
@@ -190,7 +195,8 @@ pub fn neighbourhood(table: &Table) -> String {
         let mut y = GAP;
         for (at, fks) in side.tables.iter().take(MAX_NEIGHBOURS) {
             let labels: Vec<(String, bool)> = fks.iter().map(|f| (f.clone(), true)).collect();
-            let h = table_box(&mut boxes, x, y, &at.qualified(), &at.href(), &labels);
+            let href = format!("{}{link_query}", at.href());
+            let h = table_box(&mut boxes, x, y, &at.qualified(), &href, &labels);
             let first = fks.first().map(String::as_str).unwrap_or_default();
             // The centre's end: the referencing column (outgoing) or the referenced one.
             let column = if is_out {
@@ -223,7 +229,7 @@ pub fn neighbourhood(table: &Table) -> String {
         CENTER_X,
         center_y,
         &table.at.qualified(),
-        &table.at.href(),
+        &format!("{}{link_query}", table.at.href()),
         &lines,
     );
     out.push_str("</svg>");
@@ -237,6 +243,11 @@ const GRID_GAP_Y: i32 = 40;
 
 /// The module's tables in a grid, with a line for each foreign key between two of them.
 pub fn module(name: &str, tables: &[&Table]) -> String {
+    module_linked(name, tables, "")
+}
+
+/// [`module`] with `link_query` (`?db=…`) appended to every link.
+pub fn module_linked(name: &str, tables: &[&Table], link_query: &str) -> String {
     let n = tables.len().max(1);
     let cols = ((n as f64).sqrt().ceil() as usize).clamp(1, 5);
     let rows = n.div_ceil(cols);
@@ -284,7 +295,7 @@ pub fn module(name: &str, tables: &[&Table]) -> String {
             x,
             y,
             &t.at.name,
-            &t.at.href(),
+            &format!("{}{link_query}", t.at.href()),
             &[(format!("{} columns{rows}", t.columns.len()), true)],
         );
     }

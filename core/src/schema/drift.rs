@@ -2,10 +2,11 @@
 //! a scratch database (created and dropped here, so the role needs CREATEDB), both are
 //! introspected, and every difference is a finding naming the object.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
-use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
 
 use super::health::{Category, Check, Finding, Level};
 use super::introspect::{Scope, introspect};
@@ -21,20 +22,100 @@ pub enum DriftError {
     Database(#[from] sqlx::Error),
 }
 
-/// What the migrations produce: applied to a new database next to `pool`'s, introspected,
-/// then dropped.
+/// Where drift is computed from: the migrations, and a server role allowed to create the
+/// scratch database they are applied to (the schema's owner, `JAVARI_MIGRATE_DATABASE_URL`).
+#[derive(Clone)]
+pub struct DriftSource {
+    pub migrator: &'static sqlx::migrate::Migrator,
+    /// Connection options of the server (their database is where CREATE DATABASE runs).
+    server: PgConnectOptions,
+}
+
+impl DriftSource {
+    pub fn new(migrator: &'static sqlx::migrate::Migrator, server: PgConnectOptions) -> Self {
+        Self { migrator, server }
+    }
+
+    /// Drift of the database `pool` is connected to, with the scratch database next to it.
+    pub fn beside(migrator: &'static sqlx::migrate::Migrator, pool: &PgPool) -> Self {
+        Self::new(migrator, pool.connect_options().as_ref().clone())
+    }
+
+    /// Identifies what the expected catalog depends on: the server, the role creating the
+    /// scratch database, and the migrations.
+    fn cache_key(&self) -> String {
+        let checksums: Vec<String> = self
+            .migrator
+            .iter()
+            .map(|m| format!("{}:{}", m.version, hex::encode(&m.checksum)))
+            .collect();
+        format!(
+            "{}@{}:{}|{}",
+            self.server.get_username(),
+            self.server.get_host(),
+            self.server.get_port(),
+            checksums.join(",")
+        )
+    }
+}
+
+/// The options hold a password: never printed.
+impl std::fmt::Debug for DriftSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DriftSource")
+            .field("migrations", &self.migrator.iter().count())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the migrations produce, per server and set of migrations: the migrations are
+/// embedded in the binary, so the answer does not change while the process runs.
+static EXPECTED: Mutex<Option<HashMap<String, Arc<Catalog>>>> = Mutex::new(None);
+/// One scratch database at a time per process (two scans would both build it).
+static BUILDING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn cached(key: &str) -> Option<Arc<Catalog>> {
+    EXPECTED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .and_then(|m| m.get(key).cloned())
+}
+
+/// What the migrations produce, built once per process (see [`expected_catalog`]).
+pub async fn expected(source: &DriftSource) -> Result<Arc<Catalog>, DriftError> {
+    let key = source.cache_key();
+    if let Some(c) = cached(&key) {
+        return Ok(c);
+    }
+    let _building = BUILDING.lock().await;
+    if let Some(c) = cached(&key) {
+        return Ok(c);
+    }
+    let catalog = Arc::new(expected_catalog(&source.server, source.migrator).await?);
+    EXPECTED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(HashMap::new)
+        .insert(key, catalog.clone());
+    Ok(catalog)
+}
+
+/// What the migrations produce: applied to a new database on `server`, introspected, then
+/// dropped.
 pub async fn expected_catalog(
-    pool: &PgPool,
+    server: &PgConnectOptions,
     migrator: &sqlx::migrate::Migrator,
 ) -> Result<Catalog, DriftError> {
     let mut bytes = [0u8; 6];
     getrandom::fill(&mut bytes).map_err(|e| DriftError::Scratch(sqlx::Error::Io(e.into())))?;
     let name = format!("javari_drift_{}", hex::encode(bytes));
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(pool)
+    let mut admin = server.connect().await.map_err(DriftError::Scratch)?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
         .await
         .map_err(DriftError::Scratch)?;
-    let options = pool.connect_options().as_ref().clone().database(&name);
+    let options = server.clone().database(&name);
     let result = async {
         let scratch = PgPoolOptions::new()
             .max_connections(2)
@@ -49,23 +130,25 @@ pub async fn expected_catalog(
         outcome
     }
     .await;
-    let dropped = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let dropped = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
     )))
-    .execute(pool)
+    .execute(&mut admin)
     .await;
     if let Err(e) = dropped {
         tracing::warn!(database = %name, error = %e, "cannot drop the drift scratch database");
     }
+    let _ = admin.close().await;
     result
 }
 
-/// The drift of `pool`'s database from `migrator`'s schema.
+/// The drift of `pool`'s database from `migrator`'s schema (scratch database on the same
+/// server, as `pool`'s role).
 pub async fn check(
     pool: &PgPool,
-    migrator: &sqlx::migrate::Migrator,
+    migrator: &'static sqlx::migrate::Migrator,
 ) -> Result<Vec<Finding>, DriftError> {
-    let expected = expected_catalog(pool, migrator).await?;
+    let expected = expected(&DriftSource::beside(migrator, pool)).await?;
     let live = introspect(pool, &Scope::All).await?;
     Ok(diff(&expected, &live))
 }

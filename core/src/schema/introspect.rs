@@ -19,7 +19,7 @@ const RELS: &str = "
       AND n.nspname NOT LIKE 'pg\\_%'
       AND NOT EXISTS (SELECT 1 FROM pg_depend d
                       WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-      AND ($1::int8[] IS NULL OR c.oid::int8 = ANY($1))";
+      AND ($1::int8[] IS NULL OR c.oid = ANY($1::int8[]::oid[]))";
 
 /// Which tables to read.
 #[derive(Clone, Debug)]
@@ -202,19 +202,17 @@ pub async fn introspect(pool: &PgPool, scope: &Scope) -> Result<Catalog, sqlx::E
                 c.reltuples::float8 AS reltuples, c.relpages::int8 AS pages,
                 pg_total_relation_size(c.oid)::int8 AS total_bytes,
                 pg_relation_size(c.oid)::int8 AS table_bytes,
-                widths.row_width,
-                coalesce(st.n_dead_tup, 0)::int8 AS dead_rows,
-                coalesce(st.seq_scan, 0)::int8 AS seq_scans,
-                coalesce(st.idx_scan, 0)::int8 AS index_scans,
+                (SELECT sum(s.avg_width)::int8 FROM pg_stats s
+                 WHERE s.schemaname = n.nspname AND s.tablename = c.relname) AS row_width,
+                pg_stat_get_dead_tuples(c.oid)::int8 AS dead_rows,
+                pg_stat_get_numscans(c.oid)::int8 AS seq_scans,
+                (SELECT coalesce(sum(pg_stat_get_numscans(i.indexrelid)), 0) FROM pg_index i
+                 WHERE i.indrelid = c.oid)::int8 AS index_scans,
                 CASE WHEN c.relkind = 'r' THEN
                      greatest(age(c.relfrozenxid), coalesce(age(t.relfrozenxid), 0))::int8 END AS xid_age
          FROM pg_class c
          JOIN pg_namespace n ON n.oid = c.relnamespace
          LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
-         LEFT JOIN pg_stat_user_tables st ON st.relid = c.oid
-         LEFT JOIN (SELECT s.schemaname, s.tablename, sum(s.avg_width)::int8 AS row_width
-                    FROM pg_stats s GROUP BY 1, 2) widths
-                ON widths.schemaname = n.nspname AND widths.tablename = c.relname
          WHERE c.oid IN ({RELS})
          ORDER BY n.nspname, c.relname"
     );
@@ -281,11 +279,10 @@ pub async fn introspect(pool: &PgPool, scope: &Scope) -> Result<Catalog, sqlx::E
                           i.indoption::text, pg_get_expr(i.indexprs, i.indrelid),
                           pg_get_expr(i.indpred, i.indrelid)) AS signature,
                 pg_relation_size(i.indexrelid)::int8 AS bytes,
-                coalesce(s.idx_scan, 0)::int8 AS scans
+                pg_stat_get_numscans(i.indexrelid)::int8 AS scans
          FROM pg_index i
          JOIN pg_class ic ON ic.oid = i.indexrelid
          JOIN pg_am am ON am.oid = ic.relam
-         LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = i.indexrelid
          WHERE i.indrelid IN ({RELS})
          ORDER BY i.indrelid, ic.relname"
     );

@@ -3,6 +3,7 @@
 //! search, Markdown and Mermaid exports, SVG diagrams, health findings, drift from the
 //! migrations and a read-only SQL console.
 
+pub mod connections;
 pub mod diagram;
 pub mod drift;
 pub mod export;
@@ -11,6 +12,8 @@ pub mod introspect;
 pub mod model;
 pub mod search;
 pub mod sql_console;
+pub mod target;
 
 pub use introspect::{Scope, TableSummary, introspect, list_tables};
 pub use model::{Catalog, Table, TableRef, module_of};
+pub use target::Target;

@@ -75,9 +75,72 @@ pub async fn search(pool: &PgPool, query: &str) -> Result<Vec<Hit>, sqlx::Error>
     .await
 }
 
+/// [`search`] over an introspected snapshot: the same matches (case-insensitive substring of
+/// a table's or column's name or comment), in the same order, without reading the catalog.
+pub fn search_catalog(catalog: &super::model::Catalog, query: &str) -> Vec<Hit> {
+    let query = query.trim();
+    if query.is_empty() {
+        return Vec::new();
+    }
+    let needle: String = query
+        .chars()
+        .take(MAX_QUERY_CHARS)
+        .collect::<String>()
+        .to_lowercase();
+    let matches = |text: &str| text.to_lowercase().contains(&needle);
+    let mut tables: Vec<&super::model::Table> = catalog.tables.iter().collect();
+    tables.sort_by(|a, b| a.at.cmp(&b.at));
+    let mut hits: Vec<Hit> = tables
+        .iter()
+        .filter(|t| matches(&t.at.name) || t.comment.as_deref().is_some_and(matches))
+        .map(|t| Hit {
+            schema: t.at.schema.clone(),
+            table: t.at.name.clone(),
+            column: None,
+            data_type: None,
+            comment: t.comment.clone(),
+        })
+        .collect();
+    for t in &tables {
+        let mut columns: Vec<&super::model::Column> = t
+            .columns
+            .iter()
+            .filter(|c| matches(&c.name) || c.comment.as_deref().is_some_and(matches))
+            .collect();
+        columns.sort_by_key(|c| c.position);
+        hits.extend(columns.into_iter().map(|c| Hit {
+            schema: t.at.schema.clone(),
+            table: t.at.name.clone(),
+            column: Some(c.name.clone()),
+            data_type: Some(c.data_type.clone()),
+            comment: c.comment.clone(),
+        }));
+    }
+    hits.truncate(MAX_HITS as usize);
+    hits
+}
+
 #[cfg(test)]
 mod tests {
     use super::like_pattern;
+
+    #[test]
+    fn a_snapshot_is_searched_like_the_catalog() {
+        let (orders, customers) = crate::schema::export::tests::sample();
+        let catalog = crate::schema::model::Catalog {
+            tables: vec![orders, customers],
+            ..Default::default()
+        };
+        let hits = super::search_catalog(&catalog, "CUSTOMER");
+        let found: Vec<(String, Option<String>)> = hits
+            .iter()
+            .map(|h| (h.table.clone(), h.column.clone()))
+            .collect();
+        assert_eq!(found[0], ("customers".to_owned(), None));
+        assert!(found.contains(&("orders".to_owned(), Some("customer_id".to_owned()))));
+        assert!(super::search_catalog(&catalog, "%").is_empty());
+        assert!(super::search_catalog(&catalog, "  ").is_empty());
+    }
 
     #[test]
     fn wildcards_in_the_query_are_literal() {

@@ -11,7 +11,7 @@ use javari_core::vault::SecretValue;
 use javari_crds::Provider;
 use javari_crds::common::condition::{DEGRADED, READY};
 use javari_crds::duration::parse_duration;
-use javari_crds::provider::{Capability, ProviderApi, ProviderHealth, ProviderStatus};
+use javari_crds::provider::{ProviderApi, ProviderHealth, ProviderStatus};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
@@ -204,12 +204,7 @@ async fn sync(ctx: &Context, provider: &Provider) -> Result<uuid::Uuid, Error> {
             name: &m.name,
             input_cost_per_1k: m.input_cost_per1k,
             output_cost_per_1k: m.output_cost_per1k,
-            capabilities: m
-                .capabilities
-                .iter()
-                .map(capability)
-                .map(str::to_owned)
-                .collect(),
+            capabilities: m.capabilities.iter().map(|c| c.db_text()).collect(),
             context_window: m.context_window.and_then(|c| i32::try_from(c).ok()),
         })
         .collect();
@@ -232,13 +227,4 @@ async fn sync(ctx: &Context, provider: &Provider) -> Result<uuid::Uuid, Error> {
         &models,
     )
     .await?)
-}
-
-fn capability(c: &Capability) -> &'static str {
-    match c {
-        Capability::Chat => "chat",
-        Capability::Code => "code",
-        Capability::Embeddings => "embeddings",
-        Capability::Vision => "vision",
-    }
 }

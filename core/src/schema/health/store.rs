@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::checks::{Thresholds, run_checks};
 use super::finding::{Category, Check, Finding, Level};
+use crate::schema::drift::{self, DriftSource};
 use crate::schema::introspect::{Scope, introspect};
 
 /// The console's own database.
@@ -32,6 +33,12 @@ pub enum HealthError {
     Database(#[from] sqlx::Error),
 }
 
+macro_rules! scan_columns {
+    () => {
+        "id, target, trigger, started_at, finished_at, status, error, tables_scanned, duration_ms, drift_checked, drift_error"
+    };
+}
+
 #[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
 pub struct Scan {
     pub id: Uuid,
@@ -43,6 +50,24 @@ pub struct Scan {
     pub error: Option<String>,
     pub tables_scanned: i32,
     pub duration_ms: Option<i32>,
+    /// The live schema was compared with the migrations (drift findings are complete).
+    pub drift_checked: bool,
+    /// Why drift could not be compared (no CREATEDB, migrations failing, …).
+    pub drift_error: Option<String>,
+}
+
+impl Scan {
+    /// What the findings page says about drift for this scan.
+    pub fn drift_note(&self) -> String {
+        match (&self.drift_checked, &self.drift_error) {
+            (true, _) => "compared with the migrations".to_owned(),
+            (false, Some(e)) => format!("not compared: {e}"),
+            (false, None) => {
+                "not compared (this database's schema does not come from Javari's migrations)"
+                    .to_owned()
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
@@ -92,6 +117,8 @@ impl Report {
 pub struct ScanResult {
     pub findings: Vec<Finding>,
     pub tables: usize,
+    pub drift_checked: bool,
+    pub drift_error: Option<String>,
 }
 
 /// Introspects `db` and runs every check.
@@ -99,22 +126,50 @@ pub async fn check_database(
     db: &PgPool,
     thresholds: &Thresholds,
 ) -> Result<ScanResult, sqlx::Error> {
+    check_database_with(db, thresholds, None).await
+}
+
+/// Introspects `db` once, runs every check and, with `drift`, compares the same snapshot
+/// with what the migrations produce: each difference is a [`Check::Drift`] finding. A drift
+/// that cannot be computed leaves the other findings whole and says why.
+pub async fn check_database_with(
+    db: &PgPool,
+    thresholds: &Thresholds,
+    drift: Option<&DriftSource>,
+) -> Result<ScanResult, sqlx::Error> {
     let catalog = introspect(db, &Scope::All).await?;
+    let mut findings = run_checks(&catalog, thresholds);
+    let (drift_checked, drift_error) = match drift {
+        None => (false, None),
+        Some(source) => match drift::expected(source).await {
+            Ok(expected) => {
+                findings.extend(drift::diff(&expected, &catalog));
+                (true, None)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "schema drift not compared");
+                (false, Some(e.to_string()))
+            }
+        },
+    };
     Ok(ScanResult {
-        findings: run_checks(&catalog, thresholds),
+        findings,
         tables: catalog.tables.len(),
+        drift_checked,
+        drift_error,
     })
 }
 
 /// Scans `db` (the database named `target`) and stores the findings in `store`. Only one
 /// scan of a target runs at a time across replicas ([`HealthError::Busy`] otherwise).
-/// `extra` findings (drift) are stored with the checks' own.
+/// With `drift`, the scan also compares the schema with the migrations.
 pub async fn scan(
     store: &PgPool,
     db: &PgPool,
     target: &str,
     trigger: &str,
     thresholds: &Thresholds,
+    drift: Option<&DriftSource>,
 ) -> Result<Scan, HealthError> {
     let mut lock = store.acquire().await?.detach();
     let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
@@ -125,8 +180,13 @@ pub async fn scan(
         let _ = lock.close().await;
         return Err(HealthError::Busy(target.to_owned()));
     }
-    let outcome = scan_locked(store, db, target, trigger, thresholds).await;
-    // Closing the session releases the advisory lock.
+    let outcome = scan_locked(store, db, target, trigger, thresholds, drift).await;
+    // Released now (closing the session releases it too, but only once the server has
+    // noticed, which a scan right after may not wait for).
+    let _ = sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
+        .bind(format!("{SCAN_LOCK}{target}"))
+        .execute(&mut lock)
+        .await;
     let _ = lock.close().await;
     outcome
 }
@@ -137,6 +197,7 @@ async fn scan_locked(
     target: &str,
     trigger: &str,
     thresholds: &Thresholds,
+    drift: Option<&DriftSource>,
 ) -> Result<Scan, HealthError> {
     let started = Instant::now();
     let id: Uuid = sqlx::query_scalar(
@@ -146,35 +207,58 @@ async fn scan_locked(
     .bind(trigger)
     .fetch_one(store)
     .await?;
-    let result = check_database(db, thresholds).await;
+    let result = check_database_with(db, thresholds, drift).await;
     let elapsed = started.elapsed().as_millis().min(i32::MAX as u128) as i32;
     match result {
         Ok(result) => {
             let mut tx = store.begin().await?;
+            // One statement for all the findings (a scan of a large schema has hundreds).
+            let mut columns: [Vec<&str>; 7] = Default::default();
             for f in &result.findings {
-                sqlx::query(
-                    "INSERT INTO javari_schema_scan_findings
-                         (scan_id, key, check_name, level, category, object, description, remediation)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (scan_id, key) DO NOTHING",
-                )
-                .bind(id)
-                .bind(&f.key)
-                .bind(f.check.as_str())
-                .bind(f.level.as_str())
-                .bind(f.category.as_str())
-                .bind(&f.object)
-                .bind(&f.description)
-                .bind(&f.remediation)
-                .execute(&mut *tx)
-                .await?;
+                columns[0].push(&f.key);
+                columns[1].push(f.check.as_str());
+                columns[2].push(f.level.as_str());
+                columns[3].push(f.category.as_str());
+                columns[4].push(&f.object);
+                columns[5].push(&f.description);
+                columns[6].push(&f.remediation);
             }
+            let [
+                keys,
+                checks,
+                levels,
+                categories,
+                objects,
+                descriptions,
+                remediations,
+            ] = columns;
+            sqlx::query(
+                "INSERT INTO javari_schema_scan_findings
+                     (scan_id, key, check_name, level, category, object, description, remediation)
+                 SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[],
+                                          $6::text[], $7::text[], $8::text[])
+                 ON CONFLICT (scan_id, key) DO NOTHING",
+            )
+            .bind(id)
+            .bind(keys)
+            .bind(checks)
+            .bind(levels)
+            .bind(categories)
+            .bind(objects)
+            .bind(descriptions)
+            .bind(remediations)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query(
                 "UPDATE javari_schema_scans SET status = 'completed', finished_at = now(),
-                        tables_scanned = $2, duration_ms = $3 WHERE id = $1",
+                        tables_scanned = $2, duration_ms = $3, drift_checked = $4, drift_error = $5
+                 WHERE id = $1",
             )
             .bind(id)
             .bind(result.tables as i32)
             .bind(elapsed)
+            .bind(result.drift_checked)
+            .bind(&result.drift_error)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -195,10 +279,11 @@ async fn scan_locked(
 }
 
 async fn get_scan(store: &PgPool, id: Uuid) -> Result<Scan, HealthError> {
-    Ok(sqlx::query_as(
-        "SELECT id, target, trigger, started_at, finished_at, status, error, tables_scanned, duration_ms
-         FROM javari_schema_scans WHERE id = $1",
-    )
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        scan_columns!(),
+        " FROM javari_schema_scans WHERE id = $1"
+    ))
     .bind(id)
     .fetch_one(store)
     .await?)
@@ -210,11 +295,12 @@ pub async fn completed_scans(
     target: &str,
     n: i64,
 ) -> Result<Vec<Scan>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, target, trigger, started_at, finished_at, status, error, tables_scanned, duration_ms
-         FROM javari_schema_scans WHERE target = $1 AND status = 'completed'
-         ORDER BY started_at DESC, created_at DESC LIMIT $2",
-    )
+    sqlx::query_as(concat!(
+        "SELECT ",
+        scan_columns!(),
+        " FROM javari_schema_scans WHERE target = $1 AND status = 'completed'
+              ORDER BY started_at DESC, created_at DESC LIMIT $2"
+    ))
     .bind(target)
     .bind(n)
     .fetch_all(store)
@@ -289,11 +375,15 @@ pub async fn report(
     };
     let previous = scans.next();
     let before: HashSet<String> = match &previous {
-        Some(p) => findings_of(store, p.id)
-            .await?
-            .into_iter()
-            .map(|f| f.key)
-            .collect(),
+        Some(p) => {
+            let keys: Vec<String> = sqlx::query_scalar(
+                "SELECT key FROM javari_schema_scan_findings WHERE scan_id = $1",
+            )
+            .bind(p.id)
+            .fetch_all(store)
+            .await?;
+            keys.into_iter().collect()
+        }
         None => HashSet::new(),
     };
     let suppressions = active_suppressions(store, target, now).await?;
