@@ -1,6 +1,7 @@
 //! `make bench` (on-call pages): 1,000 Monitors (real objects on a local kube-apiserver, ten
 //! of them public) with 10 million generated check rows (`generate_series`: every Monitor
-//! every 10 s for the last ~28 hours) plus 90 days of hourly rollups. Prints the server time
+//! every 10 s for the last ~28 hours), rolled up by the job, plus 90 days of hourly rollups
+//! (rolled up into daily rows by the job) and daily rows back to two years. Prints the server time
 //! (p50/p99 over sequential requests on loopback, measured by the client) of the overview, a
 //! Monitor's page and a badge (cold: cache off; warm: the default 15 s cache), and the
 //! rollup job's time for one hour of 1,000 Monitors at 10 s. Sizes: `BENCH_MONITORS`,
@@ -134,16 +135,20 @@ async fn main() {
         started.elapsed().as_secs_f64()
     );
     // 90 days of older hourly rows, as the job leaves them.
-    let histogram = {
+    // 360 checks an hour, 72 at each of five response times (mean 218 ms).
+    let hourly = {
         let mut h = javari_core::history::Histogram::empty();
         for ms in [50, 120, 200, 300, 420] {
-            h.record(ms);
+            for _ in 0..72 {
+                h.record(ms);
+            }
         }
-        h.to_pg_literal()
+        h
     };
+    let histogram = hourly.to_pg_literal();
     sqlx::query(
         "INSERT INTO javari_health_check_hourly (monitor_namespace, monitor_name, hour, checks, up, response_sum_ms, response_count, histogram) \
-         SELECT $1, 'm-' || lpad(m::text, 4, '0'), date_trunc('hour', now()) - h * interval '1 hour', 360, 356, 360 * 220, 360, $3::int[] \
+         SELECT $1, 'm-' || lpad(m::text, 4, '0'), date_trunc('hour', now()) - h * interval '1 hour', 360, 356, 360 * 218, 360, $3::int[] \
          FROM generate_series(0, $2 - 1) AS m, generate_series(30, 90 * 24) AS h ON CONFLICT DO NOTHING",
     )
     .bind(&ns)
@@ -152,6 +157,47 @@ async fn main() {
     .execute(&pool)
     .await
     .expect("hourly rows");
+    // Daily rows as the job makes them: the days of the hourly rows rolled up again (from the
+    // start), then older days (up to two years) in the same shape.
+    sqlx::query("UPDATE javari_health_rollup_state SET daily_until = NULL")
+        .execute(&pool)
+        .await
+        .expect("rewind days");
+    let started = Instant::now();
+    let report = javari_core::history::rollup_once(&pool, chrono::Utc::now(), Default::default())
+        .await
+        .expect("rollup")
+        .expect("lock");
+    println!(
+        "daily rollup of the hourly rows: {} days, {} daily rows in {:.1} s",
+        report.days,
+        report.daily_rows,
+        started.elapsed().as_secs_f64()
+    );
+    let daily_histogram =
+        javari_core::history::Histogram(hourly.0.iter().map(|c| c * 24).collect()).to_pg_literal();
+    sqlx::query(
+        "INSERT INTO javari_health_check_daily (monitor_namespace, monitor_name, day, checks, up, response_sum_ms, response_count, histogram) \
+         SELECT $1, 'm-' || lpad(m::text, 4, '0'), (now() AT TIME ZONE 'UTC')::date - d, 24 * 360, 24 * 356, 24 * 360 * 218, 24 * 360, $3::int[] \
+         FROM generate_series(0, $2 - 1) AS m, generate_series(91, 729) AS d ON CONFLICT DO NOTHING",
+    )
+    .bind(&ns)
+    .bind(monitors)
+    .bind(&daily_histogram)
+    .execute(&pool)
+    .await
+    .expect("daily rows");
+    let counts: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM javari_health_checks), (SELECT count(*) FROM javari_health_check_hourly), \
+                (SELECT count(*) FROM javari_health_check_daily)",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("counts");
+    println!(
+        "rows: {} raw, {} hourly, {} daily",
+        counts.0, counts.1, counts.2
+    );
     sqlx::query("ANALYZE")
         .execute(&pool)
         .await

@@ -2,6 +2,7 @@
 //! [`app`] builds the whole router from an [`AppState`], so tests drive it in-process.
 
 mod assets;
+pub mod audit;
 pub mod auth;
 pub mod chat;
 pub mod config;

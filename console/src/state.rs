@@ -29,17 +29,22 @@ pub struct AppState {
     /// The Kubernetes API (Javari resources, their Events, actions through annotations);
     /// `None` when the console runs without a cluster.
     pub kube: Option<kube::Client>,
+    /// The vault (external Credentials' values are set into it; its master keys open backups'
+    /// data keys for restores); `None` without a key.
+    pub(crate) vault: Option<Vault>,
+    /// Monitors, Projects and Credentials kept in memory by watching (with `kube`).
+    pub(crate) watched: Option<Arc<crate::platform::WatchedKinds>>,
     /// The status page's public components and its figures, cached for a few seconds.
     pub(crate) public: Arc<crate::platform::PublicComponents>,
     pub(crate) status: Arc<crate::status_page::StatusCache>,
+    /// Every Monitor's trend per hour, kept between page views (rollup sums, raw tail).
+    pub(crate) fleet: Arc<javari_core::history::FleetTrend>,
     /// Runbooks, their step executor and incident notifications.
     pub playbooks: Arc<Playbooks>,
     /// Pools on the other databases the schema pages look at (BackupPolicies, connections).
     pub(crate) schema_pools: Arc<crate::schema_targets::TargetPools>,
     /// Introspected snapshots the schema pages read, by database.
     pub(crate) schema_catalogs: Arc<crate::schema_cache::CatalogCache>,
-    /// The vault: its master keys open backups' data keys for restores.
-    pub(crate) vault: Option<Vault>,
     /// Slots for restores started from the console.
     pub(crate) restores: Arc<tokio::sync::Semaphore>,
 }
@@ -55,7 +60,7 @@ impl AppState {
         let restores = Arc::new(tokio::sync::Semaphore::new(
             settings.backups.max_concurrent_restores.max(1),
         ));
-        let backup_vault = vault.clone();
+        let console_vault = vault.clone();
         let directory = Arc::new(ProviderDirectory::new(
             db.clone(),
             vault,
@@ -96,7 +101,6 @@ impl AppState {
             settings.incidents.webhook.clone(),
         ));
         Self {
-            vault: backup_vault,
             restores,
             playbooks,
             gateway,
@@ -109,8 +113,13 @@ impl AppState {
             uploads,
             embeddings,
             kube: None,
+            vault: console_vault,
+            watched: None,
             public: Arc::new(crate::platform::PublicComponents::new(status_ttl)),
             status: Arc::new(crate::status_page::StatusCache::new(status_ttl)),
+            fleet: Arc::new(javari_core::history::FleetTrend::new(
+                javari_core::history::Retention::default().settle,
+            )),
             schema_pools: Arc::default(),
             schema_catalogs: Arc::default(),
             db,
@@ -120,6 +129,7 @@ impl AppState {
     /// The same state, acting on the cluster through `client`.
     pub fn with_kube(mut self, client: kube::Client) -> Self {
         self.playbooks = Arc::new(self.playbooks.with_client(client.clone()));
+        self.watched = crate::platform::WatchedKinds::start(&client).map(Arc::new);
         self.kube = Some(client);
         self
     }

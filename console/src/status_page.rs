@@ -120,6 +120,15 @@ impl StatusCache {
         }
     }
 
+    /// The summary if one younger than the ttl is kept.
+    pub async fn fresh(&self) -> Option<Arc<StatusSummary>> {
+        let cached = self.cached.lock().await;
+        cached
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, summary)| summary.clone())
+    }
+
     /// The summary, computed again once older than the ttl (one request computes it while
     /// the others wait for it).
     pub async fn get(&self, state: &AppState) -> Result<Arc<StatusSummary>, ApiError> {

@@ -218,3 +218,70 @@ pub async fn audit_log(
     .fetch_all(pool)
     .await
 }
+
+/// One hour of a Provider's probes.
+#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeHour {
+    pub hour: DateTime<Utc>,
+    pub probes: i64,
+    pub failed: i64,
+    pub p50_ms: Option<f64>,
+    pub max_ms: Option<i32>,
+}
+
+/// The probes of Provider `namespace/name` since `since`, per hour (oldest first).
+pub async fn probe_hours(
+    pool: &PgPool,
+    namespace: &str,
+    name: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<ProbeHour>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT date_trunc('hour', r.probed_at) AS hour, count(*)::int8 AS probes, \
+                count(*) FILTER (WHERE NOT r.healthy)::int8 AS failed, \
+                percentile_cont(0.5) WITHIN GROUP (ORDER BY r.latency_ms)::float8 AS p50_ms, \
+                max(r.latency_ms) AS max_ms \
+         FROM javari_provider_probes r JOIN javari_providers p ON p.id = r.provider_id \
+         WHERE p.namespace = $1 AND p.name = $2 AND r.probed_at >= $3 GROUP BY 1 ORDER BY 1",
+    )
+    .bind(namespace)
+    .bind(name)
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}
+
+/// One day of a Provider's answers that did not end well.
+#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureDay {
+    pub day: chrono::NaiveDate,
+    pub answers: i64,
+    /// Cut short (the stream ended early) without an error.
+    pub truncated: i64,
+    pub errors: i64,
+}
+
+/// Answers, truncations and errors per day (UTC) of Provider `namespace/name` since `since`,
+/// newest first, from its performance rows (an answer that failed without an error was
+/// truncated).
+pub async fn failure_days(
+    pool: &PgPool,
+    namespace: &str,
+    name: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<FailureDay>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT (r.created_at AT TIME ZONE 'UTC')::date AS day, count(*)::int8 AS answers, \
+                count(*) FILTER (WHERE NOT r.success AND r.error IS NULL)::int8 AS truncated, \
+                count(*) FILTER (WHERE r.error IS NOT NULL)::int8 AS errors \
+         FROM javari_provider_performance r JOIN javari_providers p ON p.id = r.provider_id \
+         WHERE p.namespace = $1 AND p.name = $2 AND r.created_at >= $3 GROUP BY 1 ORDER BY 1 DESC",
+    )
+    .bind(namespace)
+    .bind(name)
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}

@@ -82,6 +82,19 @@ pub enum CredentialType {
     Other,
 }
 
+impl CredentialType {
+    /// As the vault's `credential_type` column holds it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialType::ApiKey => "apiKey",
+            CredentialType::Token => "token",
+            CredentialType::Password => "password",
+            CredentialType::DatabasePassword => "databasePassword",
+            CredentialType::Other => "other",
+        }
+    }
+}
+
 /// Exactly one of `generate`, `secretRef` or `external`.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]

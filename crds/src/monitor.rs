@@ -12,6 +12,9 @@ use crate::duration::{CRON_PATTERN, DURATION_PATTERN};
 
 /// Shortest Monitor interval: one check a second per Monitor is the most the operator runs.
 pub const MIN_INTERVAL: &str = "1s";
+/// Set to any value to run one check at once; the operator removes it when it has started
+/// the check (a check already running answers it).
+pub const CHECK_NOW_ANNOTATION: &str = "javari.ai/check-now";
 
 /// The grammar of a check condition: `[STATUS] == 200`, `[RESPONSE_TIME] < 500`,
 /// `[BODY].status == UP`, `[CERTIFICATE_EXPIRATION] > 240h`.

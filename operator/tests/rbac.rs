@@ -340,10 +340,10 @@ async fn the_operator_reconciles_under_its_chart_service_account_and_can_do_no_m
     // for the schema pages), never list or watch.
     let console = format!("system:serviceaccount:{release_ns}:{release}-console");
     let console_verbs = [
-        ("credentials.javari.ai", "[get list patch]"),
-        ("monitors.javari.ai", "[get list patch]"),
-        ("projects.javari.ai", "[get list patch]"),
-        ("providers.javari.ai", "[get list patch]"),
+        ("credentials.javari.ai", "[get list watch patch]"),
+        ("monitors.javari.ai", "[get list watch patch]"),
+        ("projects.javari.ai", "[get list watch patch]"),
+        ("providers.javari.ai", "[get list watch patch]"),
         ("backuppolicies.javari.ai", "[get list patch]"),
         ("secrets", "[get]"),
         ("deployments.apps", "[get patch]"),

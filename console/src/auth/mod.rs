@@ -3,6 +3,7 @@
 //! tokens, and sign-in limits (a bound on password checks, throttling per client and per
 //! account and client).
 
+mod admin;
 mod bootstrap;
 mod cache;
 mod client;
@@ -19,6 +20,7 @@ mod state;
 mod token;
 mod user;
 
+pub use admin::{USER_LIST_LIMIT, UserSummary, find_user, list_users, set_disabled, set_role};
 pub use bootstrap::ensure_admin;
 pub use cache::{AuthCache, Identity};
 pub use client::{ClientKey, client_address, client_key, client_of};

@@ -1,10 +1,11 @@
 //! Actions on resources, each through what the operator already honours: the rollback and
-//! rotate-now annotations, `spec.suspend` of a Monitor, `spec.enabled` of a Provider. Every
+//! rotate-now and check-now annotations, `spec.suspend` of a Monitor, `spec.enabled` of a Provider. Every
 //! action also writes who asked on the resource (the `javari.ai/requested-by` annotation
 //! and an Event naming them) and a row in the audit log.
 
 use chrono::Utc;
 use javari_crds::credential::ROTATE_NOW_ANNOTATION;
+use javari_crds::monitor::CHECK_NOW_ANNOTATION;
 use javari_crds::project::ROLLBACK_ANNOTATION;
 use javari_crds::{Credential, Monitor, Project, Provider};
 use k8s_openapi::NamespaceResourceScope;
@@ -26,6 +27,7 @@ pub enum Action {
     RotateNow,
     Suspend,
     Resume,
+    CheckNow,
     Disable,
     Enable,
 }
@@ -38,6 +40,7 @@ impl Action {
             ("credentials", "rotate") => Some(Action::RotateNow),
             ("monitors", "suspend") => Some(Action::Suspend),
             ("monitors", "resume") => Some(Action::Resume),
+            ("monitors", "check-now") => Some(Action::CheckNow),
             ("providers", "disable") => Some(Action::Disable),
             ("providers", "enable") => Some(Action::Enable),
             _ => None,
@@ -50,6 +53,7 @@ impl Action {
             Action::RotateNow => "rotate-now",
             Action::Suspend => "suspend",
             Action::Resume => "resume",
+            Action::CheckNow => "check-now",
             Action::Disable => "disable",
             Action::Enable => "enable",
         }
@@ -59,7 +63,7 @@ impl Action {
         match self {
             Action::Rollback => "Project",
             Action::RotateNow => "Credential",
-            Action::Suspend | Action::Resume => "Monitor",
+            Action::Suspend | Action::Resume | Action::CheckNow => "Monitor",
             Action::Disable | Action::Enable => "Provider",
         }
     }
@@ -70,6 +74,7 @@ impl Action {
             Action::RotateNow => "RotationRequested",
             Action::Suspend => "SuspendRequested",
             Action::Resume => "ResumeRequested",
+            Action::CheckNow => "CheckRequested",
             Action::Disable => "DisableRequested",
             Action::Enable => "EnableRequested",
         }
@@ -81,6 +86,7 @@ impl Action {
             Action::RotateNow => "Rotation",
             Action::Suspend => "Suspending checks",
             Action::Resume => "Resuming checks",
+            Action::CheckNow => "A check now",
             Action::Disable => "Disabling",
             Action::Enable => "Enabling",
         }
@@ -164,6 +170,14 @@ pub async fn perform(
                 .await?
                 .object_ref(&())
         }
+        Action::CheckNow => patch::<Monitor>(
+            client,
+            namespace,
+            name,
+            annotations(Some((CHECK_NOW_ANNOTATION, &token))),
+        )
+        .await?
+        .object_ref(&()),
         Action::Disable | Action::Enable => {
             let mut body = annotations(None);
             body["spec"] = json!({ "enabled": action == Action::Enable });

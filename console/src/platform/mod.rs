@@ -3,9 +3,13 @@
 //! with who asked), and the public components of the status page.
 
 mod actions;
+mod external;
 pub(crate) mod public;
 mod read;
+mod watch;
 
 pub use actions::{Action, ActionError, REQUESTED_BY_ANNOTATION, perform};
+pub use external::{MAX_VALUE_BYTES, SetValueError, set_external_value};
 pub use public::{PUBLIC_LABEL, PublicComponents, STATUS_NAME_ANNOTATION};
 pub use read::{EventView, events, get, list};
+pub use watch::{Watched, WatchedKind, WatchedKinds, list_watched};

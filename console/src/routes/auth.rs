@@ -531,34 +531,10 @@ pub struct NewUser {
     responses((status = 201, description = "The user", body = auth::User)))]
 pub async fn create_user(
     State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
     ApiJson(new): ApiJson<NewUser>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let role = Role::parse(&new.role)
-        .ok_or_else(|| ApiError::bad_request("role must be viewer, operator or admin"))?;
-    let email = new.email.trim();
-    if !email.contains('@') || email.len() > 254 {
-        return Err(ApiError::bad_request("email must be an address"));
-    }
-    if new.password.chars().count() < 12 {
-        return Err(ApiError::bad_request(
-            "password must be at least 12 characters",
-        ));
-    }
-    let conflict = || {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            format!("a user {email} exists already"),
-        )
-    };
-    if auth::find_by_email(&state.db, email).await?.is_some() {
-        return Err(conflict());
-    }
-    let user = match auth::create_user(&state.db, email, &new.password, role).await {
-        Ok(user) => user,
-        // Created by a concurrent request between the check and the insert.
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(conflict()),
-        Err(e) => return Err(e.into()),
-    };
+    let user = super::users::create(&state, &current, &new.email, &new.password, &new.role).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -680,6 +656,17 @@ async fn revoke(state: &AppState, current: &CurrentUser, id: Uuid) -> Result<(),
         return Err(ApiError::not_found("token"));
     }
     state.auth.cache.forget_token(id);
+    crate::audit::record(
+        &state.db,
+        crate::audit::AuditRecord {
+            actor: &current.user.email,
+            action: "token.revoke",
+            resource_type: "User",
+            resource_id: &id.to_string(),
+            details: serde_json::Map::new(),
+        },
+    )
+    .await?;
     tracing::info!(token = %id, by = %current.user.email, "API token revoked");
     Ok(())
 }

@@ -17,6 +17,7 @@ mod restores;
 mod runbooks;
 pub(crate) mod schema;
 mod status;
+mod users;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -171,7 +172,16 @@ pub fn app(state: AppState) -> Router {
 
     let operator = Router::new()
         .route("/api/javari/chat", post(chat::api_chat))
-        // Actions on resources (roll back, rotate now, suspend/resume, disable/enable).
+        // The write-only value of an external Credential.
+        .route(
+            "/credentials/{namespace}/{name}/value",
+            post(resources::set_value_form),
+        )
+        .route(
+            "/api/platform/credentials/{namespace}/{name}/value",
+            post(resources::set_value_api),
+        )
+        // Actions on resources (roll back, rotate now, suspend/resume, check now, disable/enable).
         .route(
             "/{kind}/{namespace}/{name}/{action}",
             post(resources::action_form),
@@ -284,7 +294,22 @@ pub fn app(state: AppState) -> Router {
             "/backup-restores/{id}/decline",
             post(restores::page_decline),
         )
-        .route("/api/users", post(auth::create_user))
+        .route("/api/users", post(auth::create_user).get(users::api_list))
+        .route("/api/users/{id}", patch(users::api_update))
+        .route("/api/users/{id}/tokens", get(users::api_tokens))
+        .route(
+            "/api/users/{id}/tokens/{token}",
+            delete(users::api_revoke_token),
+        )
+        .route("/users", get(users::page).post(users::page_create))
+        .route("/users/{id}", get(users::page_user))
+        .route("/users/{id}/role", post(users::page_role))
+        .route("/users/{id}/disable", post(users::page_disable))
+        .route("/users/{id}/enable", post(users::page_enable))
+        .route(
+            "/users/{id}/tokens/{token}/revoke",
+            post(users::page_revoke_token),
+        )
         .route("/audit", get(resources::audit_page))
         .route("/api/tokens", post(auth::create_token))
         .route(

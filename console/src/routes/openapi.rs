@@ -22,7 +22,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     auth, chat, conversations, crawls, health, incidents, knowledge, resources, restores, runbooks,
-    status,
+    status, users,
 };
 
 #[derive(OpenApi)]
@@ -41,6 +41,10 @@ use super::{
         auth::list_tokens,
         auth::create_token,
         auth::revoke_token,
+        users::api_list,
+        users::api_update,
+        users::api_tokens,
+        users::api_revoke_token,
         chat::api_chat,
         conversations::api_list,
         conversations::api_create,
@@ -63,6 +67,7 @@ use super::{
         status::shields,
         status::metrics_summary,
         resources::action_api,
+        resources::set_value_api,
         incidents::api_list,
         incidents::api_get,
         incidents::api_declare,

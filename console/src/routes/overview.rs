@@ -15,7 +15,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::Stream;
-use javari_core::history::{fleet_trend, tiers};
+use javari_core::history::tiers;
 use javari_core::overview::{OpenIncident, open_incidents, providers};
 use javari_core::statuspage::{
     ComponentState, MonitorFacts, indicator, monitor_state, project_state,
@@ -29,7 +29,7 @@ use kube::ResourceExt;
 use crate::AppState;
 use crate::auth::{CurrentUser, User};
 use crate::error::{ApiError, PageError};
-use crate::platform::list;
+use crate::platform::list_watched;
 
 /// Credentials due within this many days are listed.
 pub const DUE_DAYS: i64 = 14;
@@ -194,7 +194,10 @@ pub async fn tiles(state: &AppState) -> Result<Tiles, ApiError> {
         Some(client) => {
             let kube_error =
                 |e: kube::Error| ApiError::internal("cannot read from the Kubernetes API", e);
-            for p in list::<Project>(client, None).await.map_err(kube_error)? {
+            for p in list_watched::<Project>(state.watched.as_deref(), client, None)
+                .await
+                .map_err(kube_error)?
+            {
                 let (ns, name) = (p.namespace().unwrap_or_default(), p.name_any());
                 let health = p.status.clone().unwrap_or_default().health;
                 components.push(ComponentRow {
@@ -204,7 +207,10 @@ pub async fn tiles(state: &AppState) -> Result<Tiles, ApiError> {
                     state: project_state(health),
                 });
             }
-            for m in list::<Monitor>(client, None).await.map_err(kube_error)? {
+            for m in list_watched::<Monitor>(state.watched.as_deref(), client, None)
+                .await
+                .map_err(kube_error)?
+            {
                 let (ns, name) = (m.namespace().unwrap_or_default(), m.name_any());
                 let s = monitor_state(monitor_facts(&m));
                 components.push(ComponentRow {
@@ -233,7 +239,10 @@ pub async fn tiles(state: &AppState) -> Result<Tiles, ApiError> {
                     });
                 }
             }
-            for c in list::<Credential>(client, None).await.map_err(kube_error)? {
+            for c in list_watched::<Credential>(state.watched.as_deref(), client, None)
+                .await
+                .map_err(kube_error)?
+            {
                 if let Some(why) = credential_due(&c, now) {
                     let (ns, name) = (c.namespace().unwrap_or_default(), c.name_any());
                     credentials.push(CredentialTile {
@@ -283,7 +292,7 @@ pub async fn tiles(state: &AppState) -> Result<Tiles, ApiError> {
     let ind = indicator(components.iter().map(|c| c.state));
     let (incidents, severities) = open_incidents(&state.db).await?;
     let t = tiers(&state.db).await?;
-    let trend = fleet_trend(&state.db, t, now, 24).await?;
+    let trend = state.fleet.trend(&state.db, t, now, 24).await?;
     let labels: Vec<String> = trend
         .iter()
         .map(|p| p.hour.format("%H:00").to_string())

@@ -11,8 +11,8 @@ use axum::{Extension, Json};
 use chrono::{TimeDelta, Utc};
 use javari_core::history::{monitor_trend, tiers};
 use javari_core::overview::{
-    AuditRow, OpenIncident, ProviderDay, RecentCheck, audit_log, incidents_of, provider_days,
-    providers, recent_checks,
+    AuditRow, FailureDay, OpenIncident, ProviderDay, RecentCheck, audit_log, failure_days,
+    incidents_of, probe_hours, provider_days, providers, recent_checks,
 };
 use javari_core::statuspage::{
     ComponentState, monitor_state, project_state, provider_health_from_text, provider_state,
@@ -28,7 +28,8 @@ use crate::AppState;
 use crate::auth::{CurrentUser, Role, User};
 use crate::error::{ApiError, PageError};
 use crate::platform::{
-    Action, ActionError, EventView, REQUESTED_BY_ANNOTATION, events, get, list, perform,
+    Action, ActionError, EventView, REQUESTED_BY_ANNOTATION, SetValueError, events, get, list,
+    perform, set_external_value,
 };
 use crate::status_page::component;
 
@@ -471,6 +472,10 @@ struct ProviderPage {
     p: Provider,
     enabled: bool,
     days: Vec<ProviderDay>,
+    latency_svg: String,
+    probes: i64,
+    failed_probes: i64,
+    failures: Vec<FailureDay>,
 }
 
 /// `GET /providers/{ns}/{name}`.
@@ -484,7 +489,10 @@ pub async fn provider(
     let status = p.status.clone().unwrap_or_default();
     let s = provider_state(status.health, p.spec.enabled);
     let c = common(&state, &current, "Provider", &p.metadata, s, f.notice).await?;
-    let days = provider_days(&state.db, &name, Utc::now() - TimeDelta::days(14)).await?;
+    let now = Utc::now();
+    let days = provider_days(&state.db, &name, now - TimeDelta::days(14)).await?;
+    let failures = failure_days(&state.db, &ns, &name, now - TimeDelta::days(14)).await?;
+    let (latency_svg, probes, failed_probes) = probe_chart(&state, &ns, &name, now).await?;
     Ok(ProviderPage {
         csrf: current.csrf.clone().unwrap_or_default(),
         user: current.user,
@@ -492,8 +500,55 @@ pub async fn provider(
         c,
         p,
         days,
+        latency_svg,
+        probes,
+        failed_probes,
+        failures,
     }
     .into_response())
+}
+
+/// The last 24 hours of probes: an SVG chart of the median and slowest probe per hour, the
+/// number of probes and of failed ones.
+async fn probe_chart(
+    state: &AppState,
+    ns: &str,
+    name: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<(String, i64, i64), ApiError> {
+    let first = javari_core::history::floor_hour(now) - TimeDelta::hours(23);
+    let rows = probe_hours(&state.db, ns, name, first).await?;
+    let hours: Vec<chrono::DateTime<Utc>> = (0..24).map(|i| first + TimeDelta::hours(i)).collect();
+    let at = |hour: &chrono::DateTime<Utc>| rows.iter().find(|r| r.hour == *hour);
+    let labels: Vec<String> = hours
+        .iter()
+        .map(|h| h.format("%H:00").to_string())
+        .collect();
+    let svg = line_chart(
+        &format!("{ns}/{name}: probe latency per hour (median and slowest), last 24 hours"),
+        " ms",
+        &labels,
+        &[
+            Series {
+                name: "median".into(),
+                color: "#1565c0".into(),
+                values: hours.iter().map(|h| at(h).and_then(|r| r.p50_ms)).collect(),
+            },
+            Series {
+                name: "slowest".into(),
+                color: "#b3261e".into(),
+                values: hours
+                    .iter()
+                    .map(|h| at(h).and_then(|r| r.max_ms).map(f64::from))
+                    .collect(),
+            },
+        ],
+    );
+    Ok((
+        svg,
+        rows.iter().map(|r| r.probes).sum(),
+        rows.iter().map(|r| r.failed).sum(),
+    ))
 }
 
 pub struct WindowRow {
@@ -630,6 +685,8 @@ struct CredentialPage {
     k: Credential,
     source: &'static str,
     trail: Vec<AuditEntry>,
+    /// Its value is set through the console (the write-only form).
+    external: bool,
 }
 
 /// `GET /credentials/{ns}/{name}`: never a value (the console does not read Secrets).
@@ -651,6 +708,7 @@ pub async fn credential(
         "set from outside (external)"
     };
     Ok(CredentialPage {
+        external: k.spec.source.external.is_some(),
         csrf: current.csrf.clone().unwrap_or_default(),
         user: current.user,
         c,
@@ -712,7 +770,7 @@ pub(super) struct Acted {
     params(("kind" = String, Path, description = "projects, providers, monitors or credentials"),
            ("namespace" = String, Path, description = "The resource's namespace"),
            ("name" = String, Path, description = "The resource's name"),
-           ("action" = String, Path, description = "rollback (projects), rotate (credentials), suspend or resume (monitors), disable or enable (providers)")),
+           ("action" = String, Path, description = "rollback (projects), rotate (credentials), suspend, resume or check-now (monitors), disable or enable (providers)")),
     responses((status = 202, description = "The request is on the resource; the operator acts on it", body = Acted)))]
 pub async fn action_api(
     State(state): State<AppState>,
@@ -754,4 +812,102 @@ pub async fn audit_page(
         rows,
     }
     .into_response())
+}
+
+fn set_value_error(e: SetValueError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        SetValueError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, message),
+        SetValueError::NotExternal(_) | SetValueError::Conflict => {
+            ApiError::new(StatusCode::CONFLICT, message)
+        }
+        SetValueError::BadValue => ApiError::bad_request(message),
+        SetValueError::NoVault => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message),
+        SetValueError::Vault(e) => ApiError::internal("cannot store the value in the vault", e),
+        SetValueError::Kube(e) => kube_error(e),
+        SetValueError::Audit(e) => ApiError::from(e),
+    }
+}
+
+async fn set_value(
+    state: &AppState,
+    user: &User,
+    ns: &str,
+    name: &str,
+    value: String,
+) -> Result<i32, ApiError> {
+    let value = javari_core::vault::SecretValue::from(value);
+    let version = set_external_value(
+        client(state)?,
+        state.vault.as_ref(),
+        &state.db,
+        ns,
+        name,
+        value,
+        &user.email,
+    )
+    .await
+    .map_err(set_value_error)?;
+    tracing::info!(actor = %user.email, namespace = ns, name, version, "external Credential value set from the console");
+    Ok(version)
+}
+
+/// The write-only form: the value, never shown again.
+#[derive(Deserialize)]
+pub struct ValueForm {
+    value: String,
+}
+
+/// `POST /credentials/{ns}/{name}/value` (operators): sets an external Credential's value.
+pub async fn set_value_form(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path((ns, name)): Path<(String, String)>,
+    axum::Form(form): axum::Form<ValueForm>,
+) -> Result<Response, PageError> {
+    set_value(&state, &current.user, &ns, &name, form.value).await?;
+    Ok(Redirect::to(&format!("/credentials/{ns}/{name}?notice=set-value")).into_response())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewValue {
+    /// The value (1 to 8192 bytes); stored in the vault, never returned.
+    #[schema(min_length = 1, max_length = 8192)]
+    value: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ValueStored {
+    namespace: String,
+    name: String,
+    /// The vault version now holding the value.
+    version: i32,
+    requested_by: String,
+}
+
+/// `POST /api/platform/credentials/{ns}/{name}/value` (operators).
+#[utoipa::path(post, path = "/api/platform/credentials/{namespace}/{name}/value", tag = "platform",
+    params(("namespace" = String, Path, description = "The Credential's namespace"),
+           ("name" = String, Path, description = "The Credential's name (its source must be external)")),
+    request_body = NewValue,
+    responses((status = 202, description = "Stored; the operator materializes the new version", body = ValueStored)))]
+pub async fn set_value_api(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+    Path((ns, name)): Path<(String, String)>,
+    super::json::ApiJson(body): super::json::ApiJson<NewValue>,
+) -> Result<Response, ApiError> {
+    let version = set_value(&state, &current.user, &ns, &name, body.value).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ValueStored {
+            namespace: ns,
+            name,
+            version,
+            requested_by: current.user.email.clone(),
+        }),
+    )
+        .into_response())
 }

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use javari_core::history::Window;
 use javari_core::statuspage::ComponentState;
 use javari_core::svg::{Bar, badge, percent, uptime_bars, uptime_color};
+use kube::ResourceExt;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
@@ -102,11 +103,24 @@ async fn public_component(
     namespace: &str,
     name: &str,
 ) -> Result<Component, ApiError> {
-    let summary = state.status.get(state).await?;
-    summary
-        .component(namespace, name)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found("public component"))
+    // A badge needs one component: the kept summary if it is fresh, else that one alone.
+    if let Some(summary) = state.status.fresh().await {
+        return summary
+            .component(namespace, name)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found("public component"));
+    }
+    let monitors = state
+        .public
+        .monitors(state.kube.as_ref())
+        .await
+        .map_err(|e| ApiError::internal("cannot list public Monitors", e))?;
+    let monitor = monitors
+        .iter()
+        .find(|m| m.namespace().as_deref() == Some(namespace) && m.name_any() == name)
+        .ok_or_else(|| ApiError::not_found("public component"))?;
+    let tiers = javari_core::history::tiers(&state.db).await?;
+    crate::status_page::component(state, tiers, monitor, chrono::Utc::now()).await
 }
 
 fn svg(body: String) -> Response {
@@ -289,7 +303,7 @@ pub async fn metrics_summary(State(state): State<AppState>) -> Result<Response, 
     use chrono::{Datelike, TimeZone, Utc};
     let now = Utc::now();
     let t = javari_core::history::tiers(&state.db).await?;
-    let trend = javari_core::history::fleet_trend(&state.db, t, now, 24).await?;
+    let trend = state.fleet.trend(&state.db, t, now, 24).await?;
     let mut histogram = javari_core::history::Histogram::empty();
     let (mut requests, mut up) = (0, 0);
     for p in &trend {

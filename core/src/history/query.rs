@@ -123,6 +123,74 @@ impl WindowStats {
     }
 }
 
+/// The first midnight at or after `t`.
+fn ceil_day(t: DateTime<Utc>) -> DateTime<Utc> {
+    let midnight = day_start(t.date_naive());
+    if midnight == t {
+        t
+    } else {
+        midnight + TimeDelta::days(1)
+    }
+}
+
+/// Which rollup rows a window starting at `start` reads: whole days before `daily_until` from
+/// the daily rows, the hours around them (the window's first, partial day and the hours
+/// since `daily_until`) from the hourly rows, the rest from raw rows. Each tier covers a
+/// range the others do not, so no check is counted twice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TierPlan {
+    /// Daily rows for `[from, until)` (dates).
+    pub daily: Option<(NaiveDate, NaiveDate)>,
+    /// Hourly rows for up to two ranges.
+    pub hourly: [Option<(DateTime<Utc>, DateTime<Utc>)>; 2],
+    /// Raw rows from here on.
+    pub raw_from: DateTime<Utc>,
+}
+
+pub fn tier_plan(start: DateTime<Utc>, tiers: Tiers) -> TierPlan {
+    let raw_from = tiers.hourly_until.map_or(start, |u| start.max(u));
+    let Some(hourly_until) = tiers.hourly_until.filter(|u| start < *u) else {
+        return TierPlan {
+            daily: None,
+            hourly: [None, None],
+            raw_from,
+        };
+    };
+    let daily_from = ceil_day(start);
+    match tiers
+        .daily_until
+        .map(day_start)
+        .filter(|until| daily_from < *until && *until <= hourly_until)
+    {
+        Some(daily_until) => TierPlan {
+            daily: Some((daily_from.date_naive(), daily_until.date_naive())),
+            hourly: [
+                (start < daily_from).then_some((start, daily_from)),
+                (daily_until < hourly_until).then_some((daily_until, hourly_until)),
+            ],
+            raw_from,
+        },
+        None => TierPlan {
+            daily: None,
+            hourly: [Some((start, hourly_until)), None],
+            raw_from,
+        },
+    }
+}
+
+type RollupSums = (i32, i32, i64, i32, Vec<i32>);
+
+fn add_rollups(stats: &mut WindowStats, rows: Vec<RollupSums>) {
+    for (checks, up, sum, count, histogram) in rows {
+        stats.checks += i64::from(checks);
+        stats.up += i64::from(up);
+        stats.response_sum_ms += sum;
+        stats.response_count += i64::from(count);
+        let counts: Vec<i64> = histogram.into_iter().map(i64::from).collect();
+        stats.histogram.add_counts(&counts);
+    }
+}
+
 /// Uptime and response times of `ns/name` over the `window` ending at `now`.
 pub async fn window_stats(
     pool: &PgPool,
@@ -133,31 +201,38 @@ pub async fn window_stats(
     window: TimeDelta,
 ) -> Result<WindowStats, sqlx::Error> {
     let start = effective_start(now - window, tiers.hourly_until);
+    let plan = tier_plan(start, tiers);
     let mut stats = WindowStats {
         histogram: Histogram::empty(),
         ..WindowStats::default()
     };
-    if let Some(until) = tiers.hourly_until.filter(|u| start < *u) {
-        let rows: Vec<(i32, i32, i64, i32, Vec<i32>)> = sqlx::query_as(
+    if let Some((from, until)) = plan.daily {
+        let rows: Vec<RollupSums> = sqlx::query_as(
+            "SELECT checks, up, response_sum_ms, response_count, histogram FROM javari_health_check_daily \
+             WHERE monitor_namespace = $1 AND monitor_name = $2 AND day >= $3 AND day < $4",
+        )
+        .bind(ns)
+        .bind(name)
+        .bind(from)
+        .bind(until)
+        .fetch_all(pool)
+        .await?;
+        add_rollups(&mut stats, rows);
+    }
+    for (from, until) in plan.hourly.into_iter().flatten() {
+        let rows: Vec<RollupSums> = sqlx::query_as(
             "SELECT checks, up, response_sum_ms, response_count, histogram FROM javari_health_check_hourly \
              WHERE monitor_namespace = $1 AND monitor_name = $2 AND hour >= $3 AND hour < $4",
         )
         .bind(ns)
         .bind(name)
-        .bind(start)
+        .bind(from)
         .bind(until)
         .fetch_all(pool)
         .await?;
-        for (checks, up, sum, count, histogram) in rows {
-            stats.checks += i64::from(checks);
-            stats.up += i64::from(up);
-            stats.response_sum_ms += sum;
-            stats.response_count += i64::from(count);
-            let counts: Vec<i64> = histogram.into_iter().map(i64::from).collect();
-            stats.histogram.add_counts(&counts);
-        }
+        add_rollups(&mut stats, rows);
     }
-    let raw_from = tiers.hourly_until.map_or(start, |u| start.max(u));
+    let raw_from = plan.raw_from;
     let groups: Vec<(Option<i32>, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT width_bucket(response_time_ms, $4::int[]), count(*), count(*) FILTER (WHERE status = 'up'), \
                 coalesce(sum(response_time_ms), 0)::int8, count(response_time_ms) \
@@ -292,6 +367,134 @@ impl HourPoint {
     pub fn uptime(&self) -> Option<f64> {
         (self.checks > 0).then(|| 100.0 * self.up as f64 / self.checks as f64)
     }
+
+    fn empty(hour: DateTime<Utc>) -> Self {
+        HourPoint {
+            hour,
+            checks: 0,
+            up: 0,
+            histogram: Histogram::empty(),
+        }
+    }
+
+    fn add(&mut self, other: &HourPoint) {
+        self.checks += other.checks;
+        self.up += other.up;
+        self.histogram.add(&other.histogram);
+    }
+}
+
+/// Sums per hour.
+pub(super) type Hours = BTreeMap<DateTime<Utc>, HourPoint>;
+
+fn hour_slot(hours: &mut Hours, hour: DateTime<Utc>) -> &mut HourPoint {
+    hours.entry(hour).or_insert_with(|| HourPoint::empty(hour))
+}
+
+/// The first `hours` hours from `first`, empty.
+pub(super) fn empty_hours(first: DateTime<Utc>, hours: i64) -> Hours {
+    (0..hours)
+        .map(|i| {
+            let hour = first + TimeDelta::hours(i);
+            (hour, HourPoint::empty(hour))
+        })
+        .collect()
+}
+
+/// Adds `part` into the hours `points` has (others are outside the trend).
+pub(super) fn merge_hours(points: &mut Hours, part: &Hours) {
+    for (hour, p) in part {
+        if let Some(slot) = points.get_mut(hour) {
+            slot.add(p);
+        }
+    }
+}
+
+/// Hourly rows of `[from, until)` summed per hour, of one Monitor or of all.
+pub(super) async fn hourly_hours(
+    pool: &PgPool,
+    monitor: Option<(&str, &str)>,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Hours, sqlx::Error> {
+    let (ns, name) = monitor.map_or((None, None), |(ns, name)| (Some(ns), Some(name)));
+    let mut hours = Hours::new();
+    let sums: Vec<(DateTime<Utc>, i64, i64)> = sqlx::query_as(
+        "SELECT hour, sum(checks)::int8, sum(up)::int8 FROM javari_health_check_hourly \
+         WHERE hour >= $1 AND hour < $2 AND ($3::text IS NULL OR (monitor_namespace = $3 AND monitor_name = $4)) \
+         GROUP BY hour",
+    )
+    .bind(from)
+    .bind(until)
+    .bind(ns)
+    .bind(name)
+    .fetch_all(pool)
+    .await?;
+    for (hour, checks, up) in sums {
+        let p = hour_slot(&mut hours, hour);
+        p.checks += checks;
+        p.up += up;
+    }
+    let buckets: Vec<(DateTime<Utc>, i64, i64)> = sqlx::query_as(
+        "SELECT hour, i, sum(c)::int8 FROM javari_health_check_hourly, unnest(histogram) WITH ORDINALITY AS u(c, i) \
+         WHERE hour >= $1 AND hour < $2 AND ($3::text IS NULL OR (monitor_namespace = $3 AND monitor_name = $4)) \
+         GROUP BY hour, i",
+    )
+    .bind(from)
+    .bind(until)
+    .bind(ns)
+    .bind(name)
+    .fetch_all(pool)
+    .await?;
+    for (hour, i, count) in buckets {
+        let p = hour_slot(&mut hours, hour);
+        if let Some(slot) = usize::try_from(i - 1)
+            .ok()
+            .and_then(|i| p.histogram.0.get_mut(i))
+        {
+            *slot += count;
+        }
+    }
+    Ok(hours)
+}
+
+/// Raw rows checked in `[from, until)` (no end with `None`) summed per hour.
+pub(super) async fn raw_hours(
+    pool: &PgPool,
+    monitor: Option<(&str, &str)>,
+    from: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+) -> Result<Hours, sqlx::Error> {
+    let (ns, name) = monitor.map_or((None, None), |(ns, name)| (Some(ns), Some(name)));
+    let raw: Vec<RawHourBucket> = sqlx::query_as(
+        "SELECT date_trunc('hour', checked_at), width_bucket(response_time_ms, $2::int[]), count(*), \
+                count(*) FILTER (WHERE status = 'up'), count(response_time_ms) \
+         FROM javari_health_checks WHERE checked_at >= $1 AND ($5::timestamptz IS NULL OR checked_at < $5) \
+           AND monitor_name IS NOT NULL \
+           AND ($3::text IS NULL OR (monitor_namespace = $3 AND monitor_name = $4)) \
+         GROUP BY 1, 2",
+    )
+    .bind(from)
+    .bind(BUCKETS_MS.to_vec())
+    .bind(ns)
+    .bind(name)
+    .bind(until)
+    .fetch_all(pool)
+    .await?;
+    let mut hours = Hours::new();
+    for (hour, bucket, checks, up, timed) in raw {
+        let p = hour_slot(&mut hours, hour);
+        p.checks += checks;
+        p.up += up;
+        if let Some(b) = bucket
+            .and_then(|b| usize::try_from(b).ok())
+            .filter(|b| *b >= 1)
+            && let Some(slot) = p.histogram.0.get_mut(b - 1)
+        {
+            *slot += timed;
+        }
+    }
+    Ok(hours)
 }
 
 /// The last `hours` hours (the current one included, oldest first) of one Monitor, or of
@@ -304,88 +507,19 @@ async fn trend(
     hours: i64,
 ) -> Result<Vec<HourPoint>, sqlx::Error> {
     let first = floor_hour(now) - TimeDelta::hours(hours - 1);
-    let (ns, name) = monitor.map_or((None, None), |(ns, name)| (Some(ns), Some(name)));
-    let mut points: BTreeMap<DateTime<Utc>, HourPoint> = (0..hours)
-        .map(|i| {
-            let hour = first + TimeDelta::hours(i);
-            (
-                hour,
-                HourPoint {
-                    hour,
-                    checks: 0,
-                    up: 0,
-                    histogram: Histogram::empty(),
-                },
-            )
-        })
-        .collect();
+    let mut points = empty_hours(first, hours);
     let mut raw_from = first;
     if let Some(until) = tiers.hourly_until.filter(|u| *u > first) {
-        let sums: Vec<(DateTime<Utc>, i64, i64)> = sqlx::query_as(
-            "SELECT hour, sum(checks)::int8, sum(up)::int8 FROM javari_health_check_hourly \
-             WHERE hour >= $1 AND hour < $2 AND ($3::text IS NULL OR (monitor_namespace = $3 AND monitor_name = $4)) \
-             GROUP BY hour",
-        )
-        .bind(first)
-        .bind(until)
-        .bind(ns)
-        .bind(name)
-        .fetch_all(pool)
-        .await?;
-        for (hour, checks, up) in sums {
-            if let Some(p) = points.get_mut(&hour) {
-                p.checks += checks;
-                p.up += up;
-            }
-        }
-        let buckets: Vec<(DateTime<Utc>, i64, i64)> = sqlx::query_as(
-            "SELECT hour, i, sum(c)::int8 FROM javari_health_check_hourly, unnest(histogram) WITH ORDINALITY AS u(c, i) \
-             WHERE hour >= $1 AND hour < $2 AND ($3::text IS NULL OR (monitor_namespace = $3 AND monitor_name = $4)) \
-             GROUP BY hour, i",
-        )
-        .bind(first)
-        .bind(until)
-        .bind(ns)
-        .bind(name)
-        .fetch_all(pool)
-        .await?;
-        for (hour, i, count) in buckets {
-            if let Some(p) = points.get_mut(&hour)
-                && let Some(slot) = usize::try_from(i - 1)
-                    .ok()
-                    .and_then(|i| p.histogram.0.get_mut(i))
-            {
-                *slot += count;
-            }
-        }
+        merge_hours(
+            &mut points,
+            &hourly_hours(pool, monitor, first, until).await?,
+        );
         raw_from = until;
     }
-    let raw: Vec<RawHourBucket> = sqlx::query_as(
-        "SELECT date_trunc('hour', checked_at), width_bucket(response_time_ms, $2::int[]), count(*), \
-                count(*) FILTER (WHERE status = 'up'), count(response_time_ms) \
-         FROM javari_health_checks WHERE checked_at >= $1 AND monitor_name IS NOT NULL \
-           AND ($3::text IS NULL OR (monitor_namespace = $3 AND monitor_name = $4)) \
-         GROUP BY 1, 2",
-    )
-    .bind(raw_from)
-    .bind(BUCKETS_MS.to_vec())
-    .bind(ns)
-    .bind(name)
-    .fetch_all(pool)
-    .await?;
-    for (hour, bucket, checks, up, timed) in raw {
-        if let Some(p) = points.get_mut(&hour) {
-            p.checks += checks;
-            p.up += up;
-            if let Some(b) = bucket
-                .and_then(|b| usize::try_from(b).ok())
-                .filter(|b| *b >= 1)
-                && let Some(slot) = p.histogram.0.get_mut(b - 1)
-            {
-                *slot += timed;
-            }
-        }
-    }
+    merge_hours(
+        &mut points,
+        &raw_hours(pool, monitor, raw_from, None).await?,
+    );
     Ok(points.into_values().collect())
 }
 
@@ -432,6 +566,47 @@ mod tests {
             effective_start(from, Some(at("2026-11-20T12:00:00Z"))),
             at("2026-11-20T10:00:00Z")
         );
+    }
+
+    #[test]
+    fn a_window_reads_each_range_from_one_tier_only() {
+        let tiers = Tiers {
+            hourly_until: Some(at("2026-11-20T10:00:00Z")),
+            daily_until: Some(NaiveDate::from_ymd_opt(2026, 11, 19).expect("date")),
+        };
+        let p = tier_plan(at("2026-11-12T10:00:00Z"), tiers);
+        assert_eq!(
+            p.daily,
+            Some((
+                NaiveDate::from_ymd_opt(2026, 11, 13).expect("date"),
+                NaiveDate::from_ymd_opt(2026, 11, 19).expect("date")
+            ))
+        );
+        assert_eq!(
+            p.hourly,
+            [
+                Some((at("2026-11-12T10:00:00Z"), at("2026-11-13T00:00:00Z"))),
+                Some((at("2026-11-19T00:00:00Z"), at("2026-11-20T10:00:00Z")))
+            ]
+        );
+        assert_eq!(p.raw_from, at("2026-11-20T10:00:00Z"));
+        // Starting at midnight: no partial first day.
+        let p = tier_plan(at("2026-11-12T00:00:00Z"), tiers);
+        assert_eq!(p.hourly[0], None);
+        // Within the hourly tier only.
+        let p = tier_plan(at("2026-11-19T12:00:00Z"), tiers);
+        assert_eq!(p.daily, None);
+        assert_eq!(
+            p.hourly,
+            [
+                Some((at("2026-11-19T12:00:00Z"), at("2026-11-20T10:00:00Z"))),
+                None
+            ]
+        );
+        // Within the raw rows only.
+        let p = tier_plan(at("2026-11-20T10:30:00Z"), tiers);
+        assert_eq!((p.daily, p.hourly), (None, [None, None]));
+        assert_eq!(p.raw_from, at("2026-11-20T10:30:00Z"));
     }
 
     #[test]

@@ -96,8 +96,24 @@ pub async fn record_probe(
     .bind(at)
     .execute(pool)
     .await?;
+    // The probe's row for the latency chart; rows past PROBE_RETENTION go as new ones come.
+    sqlx::query(
+        "WITH pruned AS (DELETE FROM javari_provider_probes WHERE provider_id = $1 AND probed_at < $5 - $6::interval) \
+         INSERT INTO javari_provider_probes (provider_id, healthy, latency_ms, error, probed_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id)
+    .bind(!matches!(outcome.health, javari_crds::provider::ProviderHealth::Down))
+    .bind(outcome.latency_ms.and_then(|l| i32::try_from(l).ok()))
+    .bind(&outcome.error)
+    .bind(at)
+    .bind(format!("{} days", PROBE_RETENTION_DAYS))
+    .execute(pool)
+    .await?;
     Ok(())
 }
+
+/// Days a Provider's probe rows are kept.
+pub const PROBE_RETENTION_DAYS: i64 = 14;
 
 /// Removes a deleted Provider's row (its models and performance rows go with it), so the
 /// console stops routing to it. Returns whether a row was removed.

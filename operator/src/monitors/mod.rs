@@ -38,6 +38,8 @@ pub enum Error {
     ProjectNotFound(String),
     #[error("set spec.url or spec.projectRef")]
     NoTarget,
+    #[error("javari.ai/check-now: {0}")]
+    CheckNow(String),
 }
 
 impl Failure for Error {
@@ -50,6 +52,7 @@ impl Failure for Error {
             Error::Cadence(CadenceError::Timeout { .. }) => "InvalidTimeout",
             Error::ProjectNotFound(_) => "ProjectNotFound",
             Error::NoTarget => "NoTarget",
+            Error::CheckNow(_) => "CheckNowFailed",
         }
     }
 }

@@ -5,11 +5,12 @@ use chrono::Utc;
 use javari_core::conditions::{Desired, set};
 use javari_core::monitors::{Counters, cadence, parse};
 use javari_crds::common::condition::{DEGRADED, READY};
-use javari_crds::monitor::{MonitorState, MonitorStatus};
+use javari_crds::monitor::{CHECK_NOW_ANNOTATION, MonitorState, MonitorStatus};
 use javari_crds::{Monitor, Project};
 use kube::ResourceExt;
-use kube::api::Api;
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
 
 use super::Error;
 use super::schedule::{Plan, Runner};
@@ -86,6 +87,8 @@ async fn apply(monitor: &Monitor, ctx: &Context, runner: &Runner) -> Result<Acti
     };
     if spec.suspend {
         runner.unschedule(&ns, &name).await;
+        // Nothing is checked while suspended: the request is answered by clearing it.
+        check_now(monitor, ctx, runner).await?;
         let mut s = problem("Suspended", "checks are suspended".to_owned());
         s.state = MonitorState::Suspended;
         write_status(ctx, monitor, &prev, s).await?;
@@ -140,6 +143,7 @@ async fn apply(monitor: &Monitor, ctx: &Context, runner: &Runner) -> Result<Acti
         generation,
     };
     runner.schedule(plan, cadence.every).await;
+    check_now(monitor, ctx, runner).await?;
     if prev.observed_generation != generation {
         let mut s = prev.clone();
         s.observed_generation = generation;
@@ -152,6 +156,43 @@ async fn apply(monitor: &Monitor, ctx: &Context, runner: &Runner) -> Result<Acti
         write_status(ctx, monitor, &prev, s).await?;
     }
     Ok(Action::requeue(Duration::from_secs(600)))
+}
+
+/// Honours `javari.ai/check-now`: one check at once (if scheduled), then the annotation is
+/// removed — only if it still holds the value read, so a newer request is not lost.
+async fn check_now(monitor: &Monitor, ctx: &Context, runner: &Runner) -> Result<(), Error> {
+    let Some(value) = monitor.annotations().get(CHECK_NOW_ANNOTATION) else {
+        return Ok(());
+    };
+    let ns = monitor.namespace().unwrap_or_default();
+    let name = monitor.name_any();
+    let started = runner.check_now(&ns, &name).await;
+    let path = format!(
+        "/metadata/annotations/{}",
+        CHECK_NOW_ANNOTATION.replace('/', "~1")
+    );
+    let patch: json_patch::Patch = serde_json::from_value(serde_json::json!([
+        { "op": "test", "path": path, "value": value },
+        { "op": "remove", "path": path },
+    ]))
+    .map_err(|e| Error::CheckNow(e.to_string()))?;
+    let api = Api::<Monitor>::namespaced(ctx.client.clone(), &ns);
+    match api
+        .patch(&name, &PatchParams::default(), &Patch::Json::<()>(patch))
+        .await
+    {
+        Ok(_) => {}
+        // Changed meanwhile (a newer request, or already removed): the next reconcile sees it.
+        Err(kube::Error::Api(e)) if e.code == 422 || e.code == 409 || e.code == 404 => {}
+        Err(e) => return Err(e.into()),
+    }
+    let note = if started {
+        "check started on request"
+    } else {
+        "not checked on request: checks are suspended"
+    };
+    crate::report::publish(ctx, monitor, EventType::Normal, "CheckNow", note).await;
+    Ok(())
 }
 
 async fn write_status(

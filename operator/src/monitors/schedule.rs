@@ -84,6 +84,8 @@ pub struct Runner {
 struct Ticking {
     generation: Option<i64>,
     task: tokio::task::JoinHandle<()>,
+    /// One check now, under the same one-at-a-time rule as the timer's.
+    tick: Arc<dyn Fn() + Send + Sync>,
 }
 
 impl Drop for Ticking {
@@ -128,7 +130,7 @@ impl Runner {
         // At most one check of this Monitor at a time: a tick that finds the last check still
         // running is skipped and counted, so slow targets never pile checks up.
         let running = Arc::new(AtomicBool::new(false));
-        let tick = move || {
+        let tick = Arc::new(move || {
             let Some(slot) = InFlight::take(&running) else {
                 metrics.checks_skipped.inc();
                 return;
@@ -152,10 +154,32 @@ impl Runner {
                     at,
                 });
             });
-        };
-        let task = tokio::spawn(ticks(every, tick));
+        });
+        let timer_tick = tick.clone();
+        let task = tokio::spawn(ticks(every, move || timer_tick()));
         // Replacing the entry drops (and stops) the previous generation's timer.
-        jobs.insert(key, Ticking { generation, task });
+        jobs.insert(
+            key,
+            Ticking {
+                generation,
+                task,
+                tick,
+            },
+        );
+    }
+
+    /// Starts one check of a scheduled Monitor now (`javari.ai/check-now`); false when it is
+    /// not scheduled. A check already running is the answer: no second one is started.
+    pub async fn check_now(&self, namespace: &str, name: &str) -> bool {
+        let key = format!("{namespace}/{name}");
+        let jobs = self.jobs.lock().await;
+        match jobs.get(&key) {
+            Some(ticking) => {
+                (ticking.tick)();
+                true
+            }
+            None => false,
+        }
     }
 
     pub async fn unschedule(&self, namespace: &str, name: &str) {
