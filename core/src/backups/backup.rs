@@ -102,6 +102,16 @@ async fn lock_policy(pool: &PgPool, policy: &str) -> Result<PgConnection, Backup
     Ok(conn)
 }
 
+/// Releases the policy lock before the connection closes: a dropped connection's backend
+/// may still hold it for a moment, and the next backup would be refused as busy.
+async fn unlock_policy(mut conn: PgConnection, policy: &str) {
+    let _ = sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1, 14))")
+        .bind(format!("javari-backup:{policy}"))
+        .execute(&mut conn)
+        .await;
+    let _ = conn.close().await;
+}
+
 /// What [`recover`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Recovery {
@@ -277,7 +287,7 @@ pub async fn take_backup(
             Err(e)
         }
     };
-    drop(lock);
+    unlock_policy(lock, &opts.policy).await;
     summary
 }
 
