@@ -79,8 +79,28 @@ fn kube_error(e: kube::Error) -> ApiError {
                 s.message
             ),
         ),
+        kube::Error::Api(s) if s.code == 404 => ApiError::not_found("object"),
+        kube::Error::Api(s) if s.code == 400 || s.code == 422 => {
+            ApiError::bad_request(format!("refused by the Kubernetes API: {}", s.message))
+        }
         e => ApiError::internal("cannot read from the Kubernetes API", e),
     }
+}
+
+/// A namespace (a DNS label) and an object name (a DNS subdomain), as Kubernetes takes them.
+fn check_object(ns: &str, name: &str) -> Result<(), ApiError> {
+    use javari_core::schema::target::is_dns_label;
+    if !is_dns_label(ns) {
+        return Err(ApiError::bad_request(
+            "namespace: lower-case letters, digits and '-', at most 63",
+        ));
+    }
+    if name.len() > 253 || !name.split('.').all(is_dns_label) {
+        return Err(ApiError::bad_request(
+            "name: a Kubernetes object name (lower-case letters, digits, '-' and '.')",
+        ));
+    }
+    Ok(())
 }
 
 /// One row of a list page, whatever the kind.
@@ -836,6 +856,7 @@ async fn set_value(
     name: &str,
     value: String,
 ) -> Result<i32, ApiError> {
+    check_object(ns, name)?;
     let value = javari_core::vault::SecretValue::from(value);
     let version = set_external_value(
         client(state)?,
