@@ -88,18 +88,29 @@ pub(crate) fn open_data_key(keys: &Keyring, m: &Manifest) -> Result<DataKey, Bac
 
 /// Holds the policy's advisory lock on a connection of its own: released when the process
 /// dies, so a killed backup never blocks the next one.
+/// A killed process's session lingers until its backend sees the socket close: a few
+/// milliseconds, or longer on a loaded server. A new run waits this long before it says busy.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
 async fn lock_policy(pool: &PgPool, policy: &str) -> Result<PgConnection, BackupError> {
     let mut conn = pool.acquire().await?.detach();
-    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 14))")
-        .bind(format!("javari-backup:{policy}"))
-        .fetch_one(&mut conn)
-        .await?;
-    if !got {
-        return Err(BackupError::Busy {
-            policy: policy.to_owned(),
-        });
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 14))")
+            .bind(format!("javari-backup:{policy}"))
+            .fetch_one(&mut conn)
+            .await?;
+        if got {
+            return Ok(conn);
+        }
+        if Instant::now() >= deadline {
+            let _ = conn.close().await;
+            return Err(BackupError::Busy {
+                policy: policy.to_owned(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Ok(conn)
 }
 
 /// Releases the policy lock before the connection closes: a dropped connection's backend
