@@ -89,13 +89,13 @@ fn kube_error(e: kube::Error) -> ApiError {
 
 /// A namespace (a DNS label) and an object name (a DNS subdomain), as Kubernetes takes them.
 fn check_object(ns: &str, name: &str) -> Result<(), ApiError> {
-    use javari_core::schema::target::is_dns_label;
+    use javari_core::schema::target::{is_dns_label, is_object_name};
     if !is_dns_label(ns) {
         return Err(ApiError::bad_request(
             "namespace: lower-case letters, digits and '-', at most 63",
         ));
     }
-    if name.len() > 253 || !name.split('.').all(is_dns_label) {
+    if !is_object_name(name) {
         return Err(ApiError::bad_request(
             "name: a Kubernetes object name (lower-case letters, digits, '-' and '.')",
         ));

@@ -175,16 +175,6 @@ pub struct RunInput {
     pub incident: Option<Uuid>,
 }
 
-fn valid_namespace(ns: &str) -> bool {
-    !ns.is_empty()
-        && ns.len() <= 63
-        && ns
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !ns.starts_with('-')
-        && !ns.ends_with('-')
-}
-
 /// The run's namespace and the values its placeholders take (for the preview).
 async fn resolve_input(
     state: &AppState,
@@ -204,7 +194,7 @@ async fn resolve_input(
         .clone()
         .or_else(|| incident.as_ref().and_then(|i| i.source_namespace.clone()))
         .ok_or_else(|| ApiError::bad_request("namespace: name the namespace the run acts in"))?;
-    if !valid_namespace(&namespace) {
+    if !javari_core::schema::target::is_dns_label(&namespace) {
         return Err(ApiError::bad_request(format!(
             "namespace {namespace:?} is not a Kubernetes namespace name"
         )));

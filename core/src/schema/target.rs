@@ -39,7 +39,7 @@ pub fn is_dns_label(s: &str) -> bool {
 }
 
 /// A Kubernetes object name (DNS subdomain: labels joined by dots, at most 253).
-fn is_object_name(s: &str) -> bool {
+pub fn is_object_name(s: &str) -> bool {
     s.len() <= 253 && s.split('.').all(is_dns_label)
 }
 
