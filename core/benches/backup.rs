@@ -23,7 +23,7 @@ const TABLES: usize = 4;
 const ROWS_PER_TABLE: i64 = 1_200_000;
 const JOBS: u32 = 2;
 /// The default policy's zstd level.
-const LEVEL: i32 = 3;
+const LEVEL: i32 = 1;
 
 fn server_url() -> String {
     std::env::var("DATABASE_URL").expect("DATABASE_URL is set by `make bench` (make test-pg)")

@@ -137,7 +137,7 @@ pub struct Destination {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Compression {
-    /// zstd level: 1 is fastest; compression is usually the bottleneck.
+    /// zstd level (default 1, the fastest: compression is usually the bottleneck).
     #[serde(default = "default_level")]
     #[schemars(range(min = 1, max = 19))]
     pub level: i32,
@@ -272,7 +272,7 @@ fn default_jobs() -> i32 {
     2
 }
 fn default_level() -> i32 {
-    3
+    1
 }
 fn default_keep_last() -> i32 {
     7

@@ -1,29 +1,37 @@
 //! Taking a backup: `pg_dump -Fd -j N` of an exported snapshot (row counts and schema hash
 //! read in the same snapshot), each file streamed through zstd and AES-256-GCM into the
-//! store, the manifest written last. Crash-safe: only the manifest makes a backup complete,
+//! store while pg_dump is still writing it (see `staged`) and deleted once stored, the
+//! manifest written last. Crash-safe: only the manifest makes a backup complete,
 //! and the next run of the policy completes or fails what a killed run left and deletes its
 //! partial objects.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use futures::StreamExt;
+use inotify::EventStream;
 use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
 use sha2::{Digest, Sha256};
 use sqlx::{Connection, PgConnection, PgPool};
+use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use super::format::{DataKey, Sink, seal_stream};
 use super::manifest::{FILES, MANIFEST, Manifest, ManifestFile, SealedKey};
 use super::pgtools::{self, ConnInfo};
 use super::records::{self, NewBackup};
+use super::staged::{self, GrowingFile, Seen};
 use super::store::Destination;
 use super::{BackupError, policy_prefix};
 use crate::vault::{Keyring, Sealed, SecretValue, seal_for};
 
 /// Bytes per multipart part (S3 needs at least 5 MiB for all but the last).
 const PART_SIZE: usize = 8 << 20;
+/// Bytes read from a staged file at a time.
+const READ_BUFFER: usize = 1 << 20;
 
 /// How to take one backup.
 #[derive(Clone, Debug)]
@@ -329,18 +337,24 @@ async fn write_backup(
         .fetch_one(&mut source)
         .await?;
     let snapshot_at = Utc::now();
-    if let Some(parent) = staging.parent() {
-        tokio::fs::create_dir_all(parent)
-            .await
-            .map_err(|e| BackupError::Io {
-                path: parent.display().to_string(),
-                reason: e.to_string(),
-            })?;
-    }
+    // pg_dump accepts an existing empty directory; it exists before pg_dump starts so the
+    // watch sees every file.
+    tokio::fs::create_dir_all(staging)
+        .await
+        .map_err(|e| BackupError::Io {
+            path: staging.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    let events = staged::watch(staging).map_err(|e| BackupError::Io {
+        path: staging.display().to_string(),
+        reason: format!("cannot watch the staging directory: {e}"),
+    })?;
     let args = vec![
         "--format=directory".to_owned(),
         format!("--jobs={}", opts.jobs.max(1)),
         "--compress=0".to_owned(),
+        // The staged files are read once and deleted: the store's copy is the durable one.
+        "--no-sync".to_owned(),
         format!("--snapshot={snapshot}"),
         format!("--file={}", staging.display()),
         format!("--dbname={}", conn_info.url_without_password),
@@ -351,58 +365,29 @@ async fn write_backup(
         let counts = pgtools::row_counts(&mut source).await?;
         Ok::<_, sqlx::Error>((hash, counts))
     };
-    let (dumped, facts) = tokio::join!(dump, facts);
-    dumped?;
+    let jobs = opts.jobs.max(1) as usize;
+    let uploader = Uploader {
+        store: dest.store.clone(),
+        files_prefix: prefix.clone().join(FILES),
+        key: Arc::new(
+            DataKey::from_bytes(key.expose()).ok_or_else(|| BackupError::Key {
+                backup: id.to_string(),
+                reason: "data key".to_owned(),
+            })?,
+        ),
+        backup_id: id.to_string(),
+        level: opts.level,
+        rate: opts.rate_limit.map(|r| r.max(1) / jobs as u64),
+        staging: staging.to_owned(),
+        progress: Arc::new(staged::Progress::default()),
+        slots: Arc::new(tokio::sync::Semaphore::new(jobs)),
+    };
+    let streaming = uploader.run(dump, events);
+    let (uploaded, facts) = tokio::join!(streaming, facts);
+    let mut uploaded = uploaded?;
     let (schema_hash, row_counts) = facts?;
     sqlx::query("COMMIT").execute(&mut source).await?;
     let _ = source.close().await;
-
-    // Largest files first, so the parallel uploads finish together.
-    let mut files: Vec<(String, u64)> = std::fs::read_dir(staging)
-        .map_err(|e| BackupError::Io {
-            path: staging.display().to_string(),
-            reason: e.to_string(),
-        })?
-        .filter_map(|e| {
-            let e = e.ok()?;
-            let len = e.metadata().ok()?.len();
-            Some((e.file_name().to_str()?.to_owned(), len))
-        })
-        .collect();
-    files.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-
-    let key = Arc::new(
-        DataKey::from_bytes(key.expose()).ok_or_else(|| BackupError::Key {
-            backup: id.to_string(),
-            reason: "data key".to_owned(),
-        })?,
-    );
-    let files_prefix = prefix.clone().join(FILES);
-    let jobs = opts.jobs.max(1) as usize;
-    let rate = opts.rate_limit.map(|r| r.max(1) / jobs as u64);
-    let slots = Arc::new(tokio::sync::Semaphore::new(jobs));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (name, _) in files {
-        let key = key.clone();
-        let local = staging.join(&name);
-        let path = files_prefix.clone().join(name.as_str());
-        let store = dest.store.clone();
-        let backup_id = id.to_string();
-        let level = opts.level;
-        let slots = slots.clone();
-        tasks.spawn(async move {
-            let _slot = slots.acquire_owned().await;
-            upload_file(store, path, local, key, backup_id, name, level, rate).await
-        });
-    }
-    let mut uploaded: Vec<ManifestFile> = Vec::new();
-    while let Some(done) = tasks.join_next().await {
-        let file = done.map_err(|e| BackupError::Io {
-            path: staging.display().to_string(),
-            reason: e.to_string(),
-        })??;
-        uploaded.push(file);
-    }
     uploaded.sort_by(|a, b| a.name.cmp(&b.name));
 
     let manifest = Manifest {
@@ -447,72 +432,229 @@ impl Sink for ChannelSink {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn upload_file(
+/// Streams the staged files of one backup into the store while pg_dump writes them.
+struct Uploader {
     store: Arc<dyn object_store::ObjectStore>,
-    path: object_store::path::Path,
-    local: PathBuf,
+    files_prefix: object_store::path::Path,
     key: Arc<DataKey>,
     backup_id: String,
-    name: String,
     level: i32,
+    /// Bytes per second per upload (None: unlimited).
     rate: Option<u64>,
-) -> Result<ManifestFile, BackupError> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
-    let sealing = {
-        let (local, name) = (local.clone(), name.clone());
-        tokio::task::spawn_blocking(move || {
-            let f = std::fs::File::open(&local)?;
-            seal_stream(
-                &key,
-                &backup_id,
-                &name,
-                level,
-                std::io::BufReader::with_capacity(1 << 20, f),
-                ChannelSink(tx),
-            )
-        })
-    };
-    let mut writer =
-        WriteMultipart::new_with_chunk_size(store.put_multipart(&path).await?, PART_SIZE);
-    let mut hasher = Sha256::new();
-    let mut stored: u64 = 0;
-    let started = Instant::now();
-    while let Some(bytes) = rx.recv().await {
-        hasher.update(&bytes);
-        stored += bytes.len() as u64;
-        if let Err(e) = writer.wait_for_capacity(2).await {
-            let _ = writer.abort().await;
-            return Err(e.into());
+    staging: PathBuf,
+    progress: Arc<staged::Progress>,
+    /// Files compressed, encrypted and uploaded at once (pg_dump's job count): bounds CPU
+    /// and memory (each holds a zstd context, one frame and two multipart parts).
+    slots: Arc<tokio::sync::Semaphore>,
+}
+
+type Upload = Result<ManifestFile, BackupError>;
+
+impl Uploader {
+    fn spawn(&self, tasks: &mut JoinSet<Upload>, name: String) {
+        let file = FileUpload {
+            store: self.store.clone(),
+            path: self.files_prefix.clone().join(name.as_str()),
+            staging: self.staging.clone(),
+            name,
+            key: self.key.clone(),
+            backup_id: self.backup_id.clone(),
+            level: self.level,
+            rate: self.rate,
+            progress: self.progress.clone(),
+        };
+        let slots = self.slots.clone();
+        tasks.spawn(async move {
+            let _slot = slots.acquire_owned().await;
+            file.upload().await
+        });
+    }
+
+    /// Runs pg_dump (`dump`) and uploads every file it writes, each from the moment it is
+    /// created; returns the files' manifest entries once all are stored. Any error stops
+    /// pg_dump (dropped, killed) and the other uploads.
+    async fn run(
+        self,
+        dump: impl std::future::Future<Output = Result<String, BackupError>>,
+        events: EventStream<Vec<u8>>,
+    ) -> Result<Vec<ManifestFile>, BackupError> {
+        let mut tasks = JoinSet::new();
+        let mut started: HashSet<String> = HashSet::new();
+        let mut uploaded = Vec::new();
+        let mut events = Some(events);
+        tokio::pin!(dump);
+        let dumped = loop {
+            tokio::select! {
+                ended = &mut dump => break ended,
+                seen = next_event(&mut events) => match seen {
+                    Seen::Created(name) if staged::streams_early(&name) => {
+                        if started.insert(name.clone()) {
+                            self.spawn(&mut tasks, name);
+                        }
+                    }
+                    Seen::Closed(name) => self.progress.closed(&name),
+                    Seen::Created(_) | Seen::Other => {}
+                },
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    match joined(done, &self.staging) {
+                        Ok(file) => uploaded.push(file),
+                        Err(e) => {
+                            self.progress.dump_ended(false);
+                            tasks.shutdown().await;
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+        };
+        drop(events);
+        self.progress.dump_ended(dumped.is_ok());
+        if let Err(e) = dumped {
+            tasks.shutdown().await;
+            return Err(e);
         }
-        writer.write(&bytes);
-        if let Some(rate) = rate {
-            let due = Duration::from_secs_f64(stored as f64 / rate as f64);
-            if let Some(wait) = due.checked_sub(started.elapsed()) {
-                tokio::time::sleep(wait).await;
+        // What the watch did not hand out: toc.dat, blobs.toc, files of lost events.
+        let mut rest: Vec<(String, u64)> = std::fs::read_dir(&self.staging)
+            .map_err(|e| BackupError::Io {
+                path: self.staging.display().to_string(),
+                reason: e.to_string(),
+            })?
+            .filter_map(|e| {
+                let e = e.ok()?;
+                let meta = e.metadata().ok()?;
+                meta.is_file()
+                    .then(|| Some((e.file_name().into_string().ok()?, meta.len())))?
+            })
+            .filter(|(name, _)| !started.contains(name))
+            .collect();
+        rest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        for (name, _) in rest {
+            started.insert(name.clone());
+            self.spawn(&mut tasks, name);
+        }
+        while let Some(done) = tasks.join_next().await {
+            match joined(done, &self.staging) {
+                Ok(file) => uploaded.push(file),
+                Err(e) => {
+                    tasks.shutdown().await;
+                    return Err(e);
+                }
             }
         }
+        Ok(uploaded)
     }
-    let io_err = |reason: String| BackupError::Io {
-        path: local.display().to_string(),
-        reason,
+}
+
+fn joined(done: Result<Upload, tokio::task::JoinError>, staging: &Path) -> Upload {
+    done.map_err(|e| BackupError::Io {
+        path: staging.display().to_string(),
+        reason: e.to_string(),
+    })?
+}
+
+/// The next thing the staging watch saw; never returns once the watch has failed (pg_dump's
+/// exit then completes the files).
+async fn next_event(events: &mut Option<EventStream<Vec<u8>>>) -> Seen {
+    let Some(stream) = events.as_mut() else {
+        return std::future::pending().await;
     };
-    let original = match sealing.await {
-        Ok(Ok(n)) => n,
-        Ok(Err(e)) => {
-            let _ = writer.abort().await;
-            return Err(io_err(e.to_string()));
+    match stream.next().await {
+        Some(Ok(ev)) => staged::seen(ev.mask, ev.name),
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, "staging watch failed: the remaining files are read when pg_dump exits");
+            *events = None;
+            Seen::Other
         }
-        Err(e) => {
-            let _ = writer.abort().await;
-            return Err(io_err(e.to_string()));
+        None => {
+            *events = None;
+            Seen::Other
         }
-    };
-    writer.finish().await?;
-    Ok(ManifestFile {
-        name,
-        original_bytes: original,
-        stored_bytes: stored,
-        sha256: hex::encode(hasher.finalize()),
-    })
+    }
+}
+
+/// One staged file on its way to the store.
+struct FileUpload {
+    store: Arc<dyn object_store::ObjectStore>,
+    path: object_store::path::Path,
+    staging: PathBuf,
+    name: String,
+    key: Arc<DataKey>,
+    backup_id: String,
+    level: i32,
+    rate: Option<u64>,
+    progress: Arc<staged::Progress>,
+}
+
+impl FileUpload {
+    /// Reads the file as pg_dump writes it, compresses and seals it on a blocking thread,
+    /// hashes and uploads the sealed bytes part by part, then deletes the staged file.
+    async fn upload(self) -> Upload {
+        let local = self.staging.join(&self.name);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+        let sealing = {
+            let (staging, name, progress) = (
+                self.staging.clone(),
+                self.name.clone(),
+                self.progress.clone(),
+            );
+            let (key, backup_id, level) = (self.key.clone(), self.backup_id.clone(), self.level);
+            tokio::task::spawn_blocking(move || {
+                let f = GrowingFile::open(&staging, &name, progress)?;
+                seal_stream(
+                    &key,
+                    &backup_id,
+                    &name,
+                    level,
+                    std::io::BufReader::with_capacity(READ_BUFFER, f),
+                    ChannelSink(tx),
+                )
+            })
+        };
+        let mut writer = WriteMultipart::new_with_chunk_size(
+            self.store.put_multipart(&self.path).await?,
+            PART_SIZE,
+        );
+        let mut hasher = Sha256::new();
+        let mut stored: u64 = 0;
+        let started = Instant::now();
+        while let Some(bytes) = rx.recv().await {
+            hasher.update(&bytes);
+            stored += bytes.len() as u64;
+            if let Err(e) = writer.wait_for_capacity(2).await {
+                let _ = writer.abort().await;
+                return Err(e.into());
+            }
+            writer.write(&bytes);
+            if let Some(rate) = self.rate {
+                let due = Duration::from_secs_f64(stored as f64 / rate as f64);
+                if let Some(wait) = due.checked_sub(started.elapsed()) {
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+        let io_err = |reason: String| BackupError::Io {
+            path: local.display().to_string(),
+            reason,
+        };
+        let original = match sealing.await {
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => {
+                let _ = writer.abort().await;
+                return Err(io_err(e.to_string()));
+            }
+            Err(e) => {
+                let _ = writer.abort().await;
+                return Err(io_err(e.to_string()));
+            }
+        };
+        writer.finish().await?;
+        // Stored: the staged copy is no longer needed (pg_dump has closed it for good).
+        let _ = tokio::fs::remove_file(&local).await;
+        Ok(ManifestFile {
+            name: self.name,
+            original_bytes: original,
+            stored_bytes: stored,
+            sha256: hex::encode(hasher.finalize()),
+        })
+    }
 }

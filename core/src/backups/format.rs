@@ -11,7 +11,7 @@
 
 use std::io::Write;
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aead::{Aead, AeadInOut, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -131,37 +131,45 @@ struct Sealer<S: Sink> {
 }
 
 impl<S: Sink> Sealer<S> {
+    /// A frame buffer: room for the length prefix, then up to a segment of compressed bytes,
+    /// then the tag. Sealed in place and handed to the sink as is (no copies).
+    fn frame_buffer() -> Vec<u8> {
+        let mut buf = Vec::with_capacity(4 + SEGMENT + TAG);
+        buf.extend_from_slice(&[0u8; 4]);
+        buf
+    }
+
+    fn filled(&self) -> usize {
+        self.buf.len() - 4
+    }
+
     fn seal_frame(&mut self, last: bool) -> std::io::Result<()> {
-        let msg = std::mem::take(&mut self.buf);
-        let ct = self
+        let mut frame = std::mem::replace(&mut self.buf, Self::frame_buffer());
+        let tag = self
             .cipher
-            .encrypt(
+            .encrypt_inout_detached(
                 &Nonce::from(nonce(&self.prefix, last, self.counter)),
-                Payload {
-                    msg: &msg,
-                    aad: &self.aad,
-                },
+                &self.aad,
+                (&mut frame[4..]).into(),
             )
             .map_err(|_| std::io::Error::other("AES-GCM encryption failed"))?;
+        frame.extend_from_slice(tag.as_slice());
         self.counter = self
             .counter
             .checked_add(1)
             .ok_or_else(|| std::io::Error::other("file too large for one backup object"))?;
-        let len = u32::try_from(ct.len()).map_err(std::io::Error::other)?;
-        let mut frame = Vec::with_capacity(4 + ct.len());
-        frame.extend_from_slice(&len.to_be_bytes());
-        frame.extend_from_slice(&ct);
-        self.buf = Vec::with_capacity(SEGMENT);
+        let len = u32::try_from(frame.len() - 4).map_err(std::io::Error::other)?;
+        frame[..4].copy_from_slice(&len.to_be_bytes());
         self.sink.put(frame)
     }
 }
 
 impl<S: Sink> Write for Sealer<S> {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let room = SEGMENT - self.buf.len();
+        let room = SEGMENT - self.filled();
         let n = room.min(data.len());
         self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == SEGMENT {
+        if self.filled() == SEGMENT {
             self.seal_frame(false)?;
         }
         Ok(n)
@@ -194,7 +202,7 @@ pub fn seal_stream<S: Sink>(
         prefix,
         aad: aad(backup_id, file),
         counter: 0,
-        buf: Vec::with_capacity(SEGMENT),
+        buf: Sealer::<S>::frame_buffer(),
         sink,
     };
     let mut encoder = zstd::stream::write::Encoder::new(sealer, level)?;

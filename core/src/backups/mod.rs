@@ -11,6 +11,7 @@ mod records;
 mod requests;
 mod restore;
 pub mod retention;
+mod staged;
 mod store;
 mod verify;
 

@@ -1,6 +1,7 @@
 //! Restores: download, check, decrypt and decompress every file of a backup into a local
 //! directory, then `pg_restore -j N` into a database created for it (never an existing one).
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +14,7 @@ use uuid::Uuid;
 
 use super::backup::{backup_path, open_data_key};
 use super::format::{DataKey, Opener};
-use super::manifest::{FILES, Manifest};
+use super::manifest::{FILES, Manifest, ManifestFile};
 use super::pgtools::{self, ConnInfo};
 use super::store::Destination;
 use super::{BackupError, valid_database_name};
@@ -39,8 +40,57 @@ impl RestoreReport {
     }
 }
 
-/// Downloads one file, checking its SHA-256 against the manifest as it streams, and writes
-/// its plaintext to `out_dir/name`.
+/// Bytes of plaintext buffered before a write to the output file or pipe.
+const WRITE_BUFFER: usize = 1 << 20;
+
+fn manifest_entry<'m>(m: &'m Manifest, name: &str) -> Result<&'m ManifestFile, BackupError> {
+    m.files
+        .iter()
+        .find(|f| f.name == name)
+        .ok_or_else(|| BackupError::Corrupt {
+            backup: m.backup_id.to_string(),
+            reason: format!("{name} is not in the manifest"),
+        })
+}
+
+async fn object_stream(
+    dest: &Destination,
+    base: &object_store::path::Path,
+    m: &Manifest,
+    name: &str,
+) -> Result<futures::stream::BoxStream<'static, object_store::Result<bytes::Bytes>>, BackupError> {
+    let path = base.clone().join(FILES).join(name);
+    match dest.store.get(&path).await {
+        Ok(r) => Ok(r.into_stream()),
+        Err(object_store::Error::NotFound { .. }) => Err(BackupError::Corrupt {
+            backup: m.backup_id.to_string(),
+            reason: format!("file {name} is missing from the store"),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn check_digest(
+    m: &Manifest,
+    entry: &ManifestFile,
+    hasher: Sha256,
+    size: u64,
+) -> Result<(), BackupError> {
+    let sha = hex::encode(hasher.finalize());
+    if sha != entry.sha256 || size != entry.stored_bytes {
+        return Err(BackupError::Corrupt {
+            backup: m.backup_id.to_string(),
+            reason: format!(
+                "file {}: stored object differs from the manifest (SHA-256 {sha}, {size} bytes; manifest {}, {} bytes)",
+                entry.name, entry.sha256, entry.stored_bytes
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Downloads one file, checking its SHA-256 against the manifest as it streams; with a key and
+/// a directory also writes its plaintext to `out_dir/name`.
 pub(crate) async fn fetch_file(
     dest: &Destination,
     base: &object_store::path::Path,
@@ -49,78 +99,88 @@ pub(crate) async fn fetch_file(
     name: &str,
     out_dir: Option<&Path>,
 ) -> Result<(), BackupError> {
-    let backup = m.backup_id.to_string();
-    let Some(entry) = m.files.iter().find(|f| f.name == name) else {
-        return Err(BackupError::Corrupt {
-            backup,
-            reason: format!("{name} is not in the manifest"),
-        });
-    };
-    let path = base.clone().join(FILES).join(name);
-    let mut stream = match dest.store.get(&path).await {
-        Ok(r) => r.into_stream(),
-        Err(object_store::Error::NotFound { .. }) => {
-            return Err(BackupError::Corrupt {
-                backup,
-                reason: format!("file {name} is missing from the store"),
-            });
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let mut opener = match (key, out_dir) {
-        (Some(key), Some(dir)) => {
-            let out_path = dir.join(name);
-            let f = std::fs::File::create(&out_path).map_err(|e| BackupError::Io {
-                path: out_path.display().to_string(),
-                reason: e.to_string(),
-            })?;
-            Some(
-                Opener::new(key, &backup, name, std::io::BufWriter::new(f)).map_err(|source| {
-                    BackupError::Format {
-                        backup: backup.clone(),
-                        source,
-                    }
-                })?,
-            )
-        }
-        _ => None,
-    };
+    if let (Some(key), Some(dir)) = (key, out_dir) {
+        let out_path = dir.join(name);
+        let f = std::fs::File::create(&out_path).map_err(|e| BackupError::Io {
+            path: out_path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let key = DataKey::from_bytes(key.expose()).ok_or_else(|| BackupError::Key {
+            backup: m.backup_id.to_string(),
+            reason: "data key".to_owned(),
+        })?;
+        return fetch_into(dest, base, m, Arc::new(key), name, f).await;
+    }
+    let entry = manifest_entry(m, name)?;
+    let mut stream = object_stream(dest, base, m, name).await?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
         hasher.update(&chunk);
         size += chunk.len() as u64;
-        if let Some(o) = opener.as_mut() {
-            // Decryption is CPU work; chunks are small (the store's read size).
-            o.feed(&chunk).map_err(|source| BackupError::Format {
+    }
+    check_digest(m, entry, hasher, size)
+}
+
+/// Downloads one file, checking its SHA-256 against the manifest as it streams, and writes its
+/// plaintext to `out` (a file or a pipe pg_restore reads); decryption and decompression run
+/// on a blocking thread beside the download.
+pub(crate) async fn fetch_into(
+    dest: &Destination,
+    base: &object_store::path::Path,
+    m: &Manifest,
+    key: Arc<DataKey>,
+    name: &str,
+    out: std::fs::File,
+) -> Result<(), BackupError> {
+    let entry = manifest_entry(m, name)?;
+    let mut stream = object_stream(dest, base, m, name).await?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
+    let opening = {
+        let (backup, name) = (m.backup_id.to_string(), name.to_owned());
+        tokio::task::spawn_blocking(move || -> Result<(), BackupError> {
+            let format = |source| BackupError::Format {
                 backup: backup.clone(),
                 source,
-            })?;
+            };
+            let out = std::io::BufWriter::with_capacity(WRITE_BUFFER, out);
+            let mut opener = Opener::new(&key, &backup, &name, out).map_err(format)?;
+            while let Some(chunk) = rx.blocking_recv() {
+                opener.feed(&chunk).map_err(format)?;
+            }
+            let mut w = opener.finish().map_err(format)?;
+            w.flush().map_err(|e| BackupError::Io {
+                path: name.clone(),
+                reason: e.to_string(),
+            })
+        })
+    };
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut fetched = Ok(());
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                fetched = Err(BackupError::from(e));
+                break;
+            }
+        };
+        hasher.update(&chunk);
+        size += chunk.len() as u64;
+        if tx.send(chunk).await.is_err() {
+            // The opener stopped early; its error says why.
+            break;
         }
     }
-    let sha = hex::encode(hasher.finalize());
-    if sha != entry.sha256 || size != entry.stored_bytes {
-        return Err(BackupError::Corrupt {
-            backup,
-            reason: format!(
-                "file {name}: stored object differs from the manifest (SHA-256 {sha}, {size} bytes; manifest {}, {} bytes)",
-                entry.sha256, entry.stored_bytes
-            ),
-        });
-    }
-    if let Some(o) = opener {
-        use std::io::Write;
-        let mut w = o.finish().map_err(|source| BackupError::Format {
-            backup: backup.clone(),
-            source,
-        })?;
-        w.flush().map_err(|e| BackupError::Io {
-            path: name.to_owned(),
-            reason: e.to_string(),
-        })?;
-    }
-    Ok(())
+    drop(tx);
+    opening.await.map_err(|e| BackupError::Io {
+        path: name.to_owned(),
+        reason: e.to_string(),
+    })??;
+    fetched?;
+    check_digest(m, entry, hasher, size)
 }
 
 /// Creates `database` on the server of `server` (fails if it exists).
@@ -196,8 +256,8 @@ pub(crate) async fn restore_to(
         let slots = Arc::new(tokio::sync::Semaphore::new(jobs.max(1) as usize));
         let shared = Arc::new((dest.clone(), base, m.clone(), key.clone(), dir.clone()));
         let mut tasks = tokio::task::JoinSet::new();
-        for f in &m.files {
-            let (slots, shared, name) = (slots.clone(), shared.clone(), f.name.clone());
+        for name in m.files.iter().map(|f| f.name.clone()) {
+            let (slots, shared) = (slots.clone(), shared.clone());
             tasks.spawn(async move {
                 let _slot = slots.acquire_owned().await;
                 let (dest, base, m, key, dir) = &*shared;
@@ -222,19 +282,15 @@ pub(crate) async fn restore_to(
             v
         };
         let pg_restore = pgtools::tool("pg_restore", major)?;
-        pgtools::run(
-            &pg_restore,
-            &[
-                format!("--jobs={}", jobs.max(1)),
-                "--no-owner".to_owned(),
-                "--no-privileges".to_owned(),
-                "--exit-on-error".to_owned(),
-                format!("--dbname={}", target.url_without_password),
-                dir.display().to_string(),
-            ],
-            &target,
-        )
-        .await?;
+        let args = [
+            format!("--jobs={}", jobs.max(1)),
+            "--no-owner".to_owned(),
+            "--no-privileges".to_owned(),
+            "--exit-on-error".to_owned(),
+            format!("--dbname={}", target.url_without_password),
+            dir.display().to_string(),
+        ];
+        pgtools::run(&pg_restore, &args, &target).await?;
         let duration = started.elapsed();
         let mut c = PgConnection::connect(&target.full_url())
             .await

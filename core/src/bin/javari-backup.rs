@@ -42,7 +42,8 @@ async fn run() -> Result<(), String> {
     let opts = BackupOptions {
         policy: var("JAVARI_BACKUP_POLICY")?,
         source_url: source,
-        level: 3,
+        // The BackupPolicy default.
+        level: javari_crds::backup_policy::Compression::default().level,
         jobs: std::env::var("JAVARI_BACKUP_JOBS")
             .ok()
             .and_then(|v| v.parse().ok())
