@@ -26,7 +26,7 @@ test: deps bins lint test-pg
 
 bench: deps bins test-pg
 	DATABASE_URL=$(TEST_DATABASE_URL) cargo bench -p javari-core --bench backup
-	DATABASE_URL=$(TEST_DATABASE_URL) cargo bench -p javari-operator --profile lean --bench credentials --bench platform --bench hanging
+	DATABASE_URL=$(TEST_DATABASE_URL) cargo bench -p javari-operator --bench credentials --bench platform --bench hanging
 	DATABASE_URL=$(TEST_DATABASE_URL) cargo bench -p javari-console --bench chat --bench signin --bench hostile --bench oncall --bench schema
 
 deps:
