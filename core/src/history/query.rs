@@ -226,7 +226,25 @@ pub async fn windows_stats(
         raw_from.push(plan.raw_from);
     }
     let parts: Vec<WindowPart> = sqlx::query_as(
-        "SELECT w.i, t.checks::int8, t.up::int8, t.response_sum_ms::int8, t.response_count::int8,                 NULL::int4, t.histogram          FROM unnest($3::int4[], $4::date[], $5::date[]) AS w(i, lo, hi)          JOIN javari_health_check_daily t ON t.monitor_namespace = $1 AND t.monitor_name = $2               AND t.day >= w.lo AND t.day < w.hi          UNION ALL          SELECT w.i, t.checks::int8, t.up::int8, t.response_sum_ms::int8, t.response_count::int8,                 NULL::int4, t.histogram          FROM unnest($6::int4[], $7::timestamptz[], $8::timestamptz[]) AS w(i, lo, hi)          JOIN javari_health_check_hourly t ON t.monitor_namespace = $1 AND t.monitor_name = $2               AND t.hour >= w.lo AND t.hour < w.hi          UNION ALL          SELECT w.i, count(*), count(*) FILTER (WHERE t.status = 'up'),                 coalesce(sum(t.response_time_ms), 0)::int8, count(t.response_time_ms),                 width_bucket(t.response_time_ms, $11::int[]), NULL::int4[]          FROM unnest($9::int4[], $10::timestamptz[]) AS w(i, lo)          JOIN javari_health_checks t ON t.monitor_namespace = $1 AND t.monitor_name = $2               AND t.checked_at >= w.lo          GROUP BY w.i, 6",
+        "SELECT w.i, t.checks::int8, t.up::int8, t.response_sum_ms::int8, t.response_count::int8, \
+                NULL::int4, t.histogram \
+         FROM unnest($3::int4[], $4::date[], $5::date[]) AS w(i, lo, hi) \
+         JOIN javari_health_check_daily t ON t.monitor_namespace = $1 AND t.monitor_name = $2 \
+              AND t.day >= w.lo AND t.day < w.hi \
+         UNION ALL \
+         SELECT w.i, t.checks::int8, t.up::int8, t.response_sum_ms::int8, t.response_count::int8, \
+                NULL::int4, t.histogram \
+         FROM unnest($6::int4[], $7::timestamptz[], $8::timestamptz[]) AS w(i, lo, hi) \
+         JOIN javari_health_check_hourly t ON t.monitor_namespace = $1 AND t.monitor_name = $2 \
+              AND t.hour >= w.lo AND t.hour < w.hi \
+         UNION ALL \
+         SELECT w.i, count(*), count(*) FILTER (WHERE t.status = 'up'), \
+                coalesce(sum(t.response_time_ms), 0)::int8, count(t.response_time_ms), \
+                width_bucket(t.response_time_ms, $11::int[]), NULL::int4[] \
+         FROM unnest($9::int4[], $10::timestamptz[]) AS w(i, lo) \
+         JOIN javari_health_checks t ON t.monitor_namespace = $1 AND t.monitor_name = $2 \
+              AND t.checked_at >= w.lo AND t.checked_at >= $12 \
+         GROUP BY w.i, 6",
     )
     .bind(ns)
     .bind(name)
@@ -239,6 +257,9 @@ pub async fn windows_stats(
     .bind(&raw_i)
     .bind(&raw_from)
     .bind(BUCKETS_MS.to_vec())
+    // The earliest raw start as a plain bound too, so the index range starts there (without
+    // it every raw row of the Monitor is read once per window, and the planner goes parallel).
+    .bind(raw_from.iter().min().copied().unwrap_or(now))
     .fetch_all(pool)
     .await?;
     let mut all: Vec<WindowStats> = windows
@@ -412,11 +433,17 @@ pub(super) async fn hourly_hours(
 ) -> Result<Hours, sqlx::Error> {
     let (ns, name) = monitor.map_or((None, None), |(ns, name)| (Some(ns), Some(name)));
     let mut hours = Hours::new();
-    let sums: Vec<(DateTime<Utc>, i64, i64)> = sqlx::query_as(
+    // One Monitor's rows by its key, every Monitor's by the hour: two statements, so each
+    // keeps a good cached plan (an `$3 IS NULL OR ...` filter plans as a scan of every row).
+    let sums: Vec<(DateTime<Utc>, i64, i64)> = sqlx::query_as(if monitor.is_some() {
         "SELECT hour, sum(checks)::int8, sum(up)::int8 FROM javari_health_check_hourly \
-         WHERE hour >= $1 AND hour < $2 AND ($3::text IS NULL OR (monitor_namespace = $3 AND monitor_name = $4)) \
-         GROUP BY hour",
-    )
+         WHERE hour >= $1 AND hour < $2 AND monitor_namespace = $3 AND monitor_name = $4 \
+         GROUP BY hour"
+    } else {
+        "SELECT hour, sum(checks)::int8, sum(up)::int8 FROM javari_health_check_hourly \
+         WHERE hour >= $1 AND hour < $2 AND $3::text IS NULL AND $4::text IS NULL \
+         GROUP BY hour"
+    })
     .bind(from)
     .bind(until)
     .bind(ns)
@@ -428,11 +455,15 @@ pub(super) async fn hourly_hours(
         p.checks += checks;
         p.up += up;
     }
-    let buckets: Vec<(DateTime<Utc>, i64, i64)> = sqlx::query_as(
+    let buckets: Vec<(DateTime<Utc>, i64, i64)> = sqlx::query_as(if monitor.is_some() {
         "SELECT hour, i, sum(c)::int8 FROM javari_health_check_hourly, unnest(histogram) WITH ORDINALITY AS u(c, i) \
-         WHERE hour >= $1 AND hour < $2 AND ($3::text IS NULL OR (monitor_namespace = $3 AND monitor_name = $4)) \
-         GROUP BY hour, i",
-    )
+         WHERE hour >= $1 AND hour < $2 AND monitor_namespace = $3 AND monitor_name = $4 \
+         GROUP BY hour, i"
+    } else {
+        "SELECT hour, i, sum(c)::int8 FROM javari_health_check_hourly, unnest(histogram) WITH ORDINALITY AS u(c, i) \
+         WHERE hour >= $1 AND hour < $2 AND $3::text IS NULL AND $4::text IS NULL \
+         GROUP BY hour, i"
+    })
     .bind(from)
     .bind(until)
     .bind(ns)
@@ -459,14 +490,19 @@ pub(super) async fn raw_hours(
     until: Option<DateTime<Utc>>,
 ) -> Result<Hours, sqlx::Error> {
     let (ns, name) = monitor.map_or((None, None), |(ns, name)| (Some(ns), Some(name)));
-    let raw: Vec<RawHourBucket> = sqlx::query_as(
+    let raw: Vec<RawHourBucket> = sqlx::query_as(if monitor.is_some() {
+        "SELECT date_trunc('hour', checked_at), width_bucket(response_time_ms, $2::int[]), count(*), \
+                count(*) FILTER (WHERE status = 'up'), count(response_time_ms) \
+         FROM javari_health_checks WHERE checked_at >= $1 AND checked_at < coalesce($5, 'infinity') \
+           AND monitor_namespace = $3 AND monitor_name = $4 \
+         GROUP BY 1, 2"
+    } else {
         "SELECT date_trunc('hour', checked_at), width_bucket(response_time_ms, $2::int[]), count(*), \
                 count(*) FILTER (WHERE status = 'up'), count(response_time_ms) \
          FROM javari_health_checks WHERE checked_at >= $1 AND ($5::timestamptz IS NULL OR checked_at < $5) \
-           AND monitor_name IS NOT NULL \
-           AND ($3::text IS NULL OR (monitor_namespace = $3 AND monitor_name = $4)) \
-         GROUP BY 1, 2",
-    )
+           AND monitor_name IS NOT NULL AND $3::text IS NULL AND $4::text IS NULL \
+         GROUP BY 1, 2"
+    })
     .bind(from)
     .bind(BUCKETS_MS.to_vec())
     .bind(ns)
