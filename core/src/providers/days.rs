@@ -169,10 +169,10 @@ mod tests {
     fn counts_add_up_per_provider_and_day() {
         let t = ProviderDayTally::new();
         let d1 = DateTime::parse_from_rfc3339("2026-11-30T23:59:59Z")
-            .unwrap()
+            .expect("time")
             .to_utc();
         let d2 = DateTime::parse_from_rfc3339("2026-12-01T00:00:01Z")
-            .unwrap()
+            .expect("time")
             .to_utc();
         t.fell_back("ns", "a", d1);
         t.fell_back("ns", "a", d1);
@@ -180,7 +180,7 @@ mod tests {
         t.truncated("ns", "a", d2);
         t.fell_back("other", "a", d1);
         assert_eq!(t.pending(), 3);
-        let pending = t.pending.lock().unwrap();
+        let pending = t.pending.lock().expect("lock");
         assert_eq!(
             pending[&("ns".into(), "a".into(), d1.date_naive())],
             DayCounts {
