@@ -32,7 +32,7 @@ pub struct AppState {
     /// The vault (external Credentials' values are set into it; its master keys open backups'
     /// data keys for restores); `None` without a key.
     pub(crate) vault: Option<Vault>,
-    /// Monitors, Projects and Credentials kept in memory by watching (with `kube`).
+    /// Monitors, Projects, Credentials and Providers kept in memory by watching (with `kube`).
     pub(crate) watched: Option<Arc<crate::platform::WatchedKinds>>,
     /// The status page's public components and its figures, cached for a few seconds.
     pub(crate) public: Arc<crate::platform::PublicComponents>,
@@ -47,6 +47,8 @@ pub struct AppState {
     pub(crate) schema_catalogs: Arc<crate::schema_cache::CatalogCache>,
     /// Slots for restores started from the console.
     pub(crate) restores: Arc<tokio::sync::Semaphore>,
+    /// Chat fallbacks and truncations per Provider per day not yet written.
+    pub provider_days: Arc<javari_core::providers::ProviderDayTally>,
 }
 
 impl AppState {
@@ -70,6 +72,8 @@ impl AppState {
         let crawl_slots = Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent_crawls));
         let gateway = Gateway::new(settings.gateway.clone());
         let metrics = Arc::new(HttpMetrics::new());
+        let provider_days = Arc::new(javari_core::providers::ProviderDayTally::new());
+        crate::chat::spawn_provider_days_flush(db.clone(), &provider_days);
         let chat = ChatService::new(
             db.clone(),
             directory.clone(),
@@ -80,7 +84,10 @@ impl AppState {
                 max_answers_in_flight_per_user: settings.max_answers_in_flight_per_user,
                 ..ChatSettings::default()
             },
-            metrics.clone(),
+            Arc::new(crate::chat::ChatOutcomes {
+                metrics: metrics.clone(),
+                days: provider_days.clone(),
+            }),
         );
         let uploads = Arc::new(tokio::sync::Semaphore::new(
             settings.upload_concurrency.max(1),
@@ -122,6 +129,7 @@ impl AppState {
             )),
             schema_pools: Arc::default(),
             schema_catalogs: Arc::default(),
+            provider_days,
             db,
         }
     }

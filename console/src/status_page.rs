@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use javari_core::history::{DayBar, Window, day_bars, tiers, window_stats};
+use javari_core::history::{DayBar, Window, day_bars, tiers, windows_stats};
 use javari_core::statuspage::{ComponentState, Indicator, MonitorFacts, indicator, monitor_state};
 use javari_crds::Monitor;
 use kube::ResourceExt;
@@ -147,7 +147,7 @@ impl StatusCache {
 async fn compute(state: &AppState) -> Result<StatusSummary, ApiError> {
     let monitors = state
         .public
-        .monitors(state.kube.as_ref())
+        .monitors(state.kube.as_ref(), state.watched.as_deref())
         .await
         .map_err(|e| ApiError::internal("cannot list public Monitors", e))?;
     let now = Utc::now();
@@ -182,19 +182,19 @@ pub async fn component(
 ) -> Result<Component, ApiError> {
     let ns = m.namespace().unwrap_or_default();
     let name = m.name_any();
-    let mut uptimes = Vec::with_capacity(Window::ALL.len());
-    let mut day_stats = None;
-    let mut windows = Vec::with_capacity(Window::ALL.len());
-    for w in Window::ALL {
-        let stats = window_stats(&state.db, t, &ns, &name, now, w.duration()).await?;
-        uptimes.push(stats.uptime());
-        if w == Window::Day {
-            day_stats = Some(stats.clone());
-        }
-        windows.push((w, stats));
-    }
-    let day_stats = day_stats.unwrap_or_default();
-    let bars = day_bars(&state.db, t, &ns, &name, now, BAR_DAYS).await?;
+    let durations = Window::ALL.map(Window::duration);
+    let (all, bars) = tokio::try_join!(
+        windows_stats(&state.db, t, &ns, &name, now, &durations),
+        day_bars(&state.db, t, &ns, &name, now, BAR_DAYS),
+    )?;
+    let uptimes: Vec<Option<f64>> = all.iter().map(|s| s.uptime()).collect();
+    let day_stats = Window::ALL
+        .iter()
+        .position(|w| *w == Window::Day)
+        .and_then(|i| all.get(i).cloned())
+        .unwrap_or_default();
+    let windows: Vec<(Window, javari_core::history::WindowStats)> =
+        Window::ALL.into_iter().zip(all).collect();
     let status = m.status.clone().unwrap_or_default();
     let latency = m.spec.latency.as_ref();
     let p95 = day_stats.percentile(0.95);

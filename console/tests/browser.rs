@@ -8,7 +8,10 @@ mod support;
 
 use std::time::Duration;
 
-use browser_harness::{browser, processes_using, script_text, sign_in_as, tempdir, wait_until};
+use browser_harness::{
+    action_buttons, browser, close, post_action_from_page, script_text, sign_in_as, sign_out,
+    tempdir, wait_until,
+};
 use fantoccini::{Client, Locator};
 use serde_json::json;
 use sqlx::PgPool;
@@ -198,15 +201,7 @@ async fn sign_in_chat_stream_and_search_in_a_browser(pool: PgPool) {
             .unwrap_or_default()
             .contains("search=zebras")
     );
-    c.close().await.expect("close the browser");
-    let profile = driver.profile.clone();
-    drop(driver);
-    wait_until(
-        "no browser process is left",
-        Duration::from_secs(10),
-        async || processes_using(&profile).is_empty().then_some(()),
-    )
-    .await;
+    close(c, driver).await;
 }
 
 async fn screenshot(c: &Client, name: &str) {
@@ -304,56 +299,18 @@ async fn overview_resources_and_actions_in_a_browser(pool: PgPool) {
     assert!(who.starts_with("operator@example.test: rollback"), "{who}");
 
     // Sign out; the viewer sees no button, and posting the form anyway is refused.
-    c.find(Locator::Css(".who button"))
-        .await
-        .expect("sign out")
-        .click()
-        .await
-        .expect("sign out");
-    wait_until("signed out", Duration::from_secs(10), async || {
-        script_text(
-            &c,
-            "return location.pathname.startsWith('/login') ? 'out' : '';",
-        )
-        .await
-        .filter(|s| s == "out")
-    })
-    .await;
+    sign_out(&c).await;
     let project = format!("/projects/{ns}/web");
     sign_in_as(&c, &h, &h.viewer.email, &project).await;
-    let buttons = script_text(
-        &c,
-        "return String(document.querySelectorAll('form.action button').length);",
-    )
-    .await;
     assert_eq!(
-        buttons.as_deref(),
+        action_buttons(&c).await.as_deref(),
         Some("0"),
         "a viewer sees no action buttons"
     );
-    let status = c
-        .execute_async(
-            &format!(
-                "const done = arguments[arguments.length - 1]; \
-                 const csrf = document.querySelector('input[name=csrf_token]').value; \
-                 fetch('{project}/rollback', {{method: 'POST', headers: {{'content-type': 'application/x-www-form-urlencoded'}}, \
-                   body: 'csrf_token=' + encodeURIComponent(csrf)}}).then(r => done(String(r.status)));"
-            ),
-            vec![],
-        )
-        .await
-        .expect("post as a viewer");
-    assert_eq!(status.as_str(), Some("403"));
+    let status = post_action_from_page(&c, &format!("{project}/rollback")).await;
+    assert_eq!(status, "403");
 
-    c.close().await.expect("close the browser");
-    let profile = driver.profile.clone();
-    drop(driver);
-    wait_until(
-        "no browser process is left",
-        Duration::from_secs(10),
-        async || processes_using(&profile).is_empty().then_some(()),
-    )
-    .await;
+    close(c, driver).await;
 }
 
 const PROBE_RUNBOOK: &str = r#"---

@@ -16,18 +16,17 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
-use browser_harness::{browser, processes_using, script_text, sign_in_as, wait_until};
+use browser_harness::{
+    action_buttons, browser, close, post_action_from_page, script_text, sign_in_as, sign_out,
+    wait_until,
+};
 use fantoccini::{Client, Locator};
 use javari_crds::{Credential, Monitor, Project};
-use javari_operator::Context;
-use javari_operator::metrics::Metrics;
-use javari_operator::timer::Timer;
-use javari_testenv::{ControlPlane, fresh_database};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 use support::Harness;
-use tokio::sync::oneshot;
+use support::operator::{Operator, cluster_and_database};
 
 /// Answers 200 while `healthy`, else 503.
 async fn target(healthy: Arc<AtomicBool>) -> String {
@@ -94,15 +93,7 @@ async fn image(deployments: &Api<Deployment>, name: &str) -> Option<String> {
 
 #[tokio::test]
 async fn on_call_actions_in_a_browser_with_the_operator_running() {
-    javari_core::http::install_crypto_provider();
-    let cp = ControlPlane::shared();
-    let client = cp.client().await.expect("client");
-    let ns = cp.test_namespace(&client).await.expect("namespace");
-    let database_url = fresh_database().await.expect("database");
-    let pool = javari_core::db::connect(&database_url, 10)
-        .await
-        .expect("connect");
-    javari_core::db::migrate(&pool).await.expect("migrate");
+    let (client, ns, pool) = cluster_and_database().await;
     let kube = client.clone();
     let h = Harness::start_with(pool.clone(), support::cluster::settings(), move |s| {
         s.with_kube(kube)
@@ -110,20 +101,7 @@ async fn on_call_actions_in_a_browser_with_the_operator_running() {
     .await;
     let healthy = Arc::new(AtomicBool::new(true));
     let url = target(healthy.clone()).await;
-    let (timer, wake) = Timer::start().await.expect("scheduler");
-    let ctx = Arc::new(
-        Context::new(
-            client.clone(),
-            h.vault.clone(),
-            Arc::new(Metrics::new()),
-            timer,
-        )
-        .watching(Some(ns.clone())),
-    );
-    let (stop, stopped) = oneshot::channel::<()>();
-    let operator = tokio::spawn(javari_operator::run_controllers(ctx, wake, async move {
-        let _ = stopped.await;
-    }));
+    let operator = Operator::start(&client, h.vault.clone(), &ns).await;
 
     let monitors: Api<Monitor> = Api::namespaced(client.clone(), &ns);
     let projects: Api<Project> = Api::namespaced(client.clone(), &ns);
@@ -304,61 +282,22 @@ async fn on_call_actions_in_a_browser_with_the_operator_running() {
     assert_eq!(shown, version + 1);
 
     // A viewer: no action buttons, and posting one anyway is refused.
-    c.find(Locator::Css(".who button"))
-        .await
-        .expect("sign out")
-        .click()
-        .await
-        .expect("sign out");
-    wait_until("signed out", Duration::from_secs(10), async || {
-        script_text(
-            &c,
-            "return location.pathname.startsWith('/login') ? 'out' : '';",
-        )
-        .await
-        .filter(|s| s == "out")
-    })
-    .await;
+    sign_out(&c).await;
     let monitor_page = format!("/monitors/{ns}/checkout");
     sign_in_as(&c, &h, &h.viewer.email, &monitor_page).await;
-    let buttons = script_text(
-        &c,
-        "return String(document.querySelectorAll('form.action button').length);",
-    )
-    .await;
     assert_eq!(
-        buttons.as_deref(),
+        action_buttons(&c).await.as_deref(),
         Some("0"),
         "a viewer sees no action buttons"
     );
-    let status = c
-        .execute_async(
-            &format!(
-                "const done = arguments[arguments.length - 1]; \
-                 const csrf = document.querySelector('input[name=csrf_token]').value; \
-                 fetch('{monitor_page}/check-now', {{method: 'POST', headers: {{'content-type': 'application/x-www-form-urlencoded'}}, \
-                   body: 'csrf_token=' + encodeURIComponent(csrf)}}).then(r => done(String(r.status)));"
-            ),
-            vec![],
-        )
-        .await
-        .expect("post as a viewer");
-    assert_eq!(status.as_str(), Some("403"));
+    let status = post_action_from_page(&c, &format!("{monitor_page}/check-now")).await;
+    assert_eq!(status, "403");
     let m = monitors.get("checkout").await.expect("monitor");
     assert!(
         !kube::ResourceExt::annotations(&m).contains_key("javari.ai/requested-by"),
         "the viewer's post changed nothing"
     );
 
-    c.close().await.expect("close the browser");
-    let profile = driver.profile.clone();
-    drop(driver);
-    wait_until(
-        "no browser process is left",
-        Duration::from_secs(10),
-        async || processes_using(&profile).is_empty().then_some(()),
-    )
-    .await;
-    drop(stop);
-    operator.await.expect("controllers stopped");
+    close(c, driver).await;
+    operator.stop().await;
 }

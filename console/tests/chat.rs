@@ -527,3 +527,52 @@ async fn twenty_concurrent_chats_cannot_pass_a_budget_with_room_for_five(pool: P
     assert_eq!(next.status, 402, "{}", next.text);
     assert_eq!(h.openai.chat_requests(), before);
 }
+
+/// A fallback away from OpenAI and a truncated Gemini answer end up in
+/// `javari_provider_days` (today, per Provider), written by the console's batched flush.
+#[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
+async fn fallbacks_and_truncations_are_stored_per_provider_per_day(pool: PgPool) {
+    let h = Harness::start(pool).await;
+    h.openai
+        .set(Behaviour::Status(500))
+        .await
+        .expect("script fault");
+    let code = "Fix this bug:\n```python\ndef f(): return 1/0\n```";
+    let chat = h
+        .chat(json!({"message": code, "includeKnowledge": false}))
+        .await;
+    assert_eq!(chat.complete()["provider"], "anthropic", "{}", chat.text);
+    h.gemini.set(Behaviour::Truncate(2)).await.expect("fault");
+    let cut = h
+        .chat(json!({"message": "hi there", "includeKnowledge": false}))
+        .await;
+    assert_eq!(cut.last()["data"]["truncated"], true, "{}", cut.text);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let rows: Vec<(String, String, chrono::NaiveDate, i64, i64)> = sqlx::query_as(
+            "SELECT p.namespace, p.name, d.day, d.fallbacks, d.truncations \
+             FROM javari_provider_days d JOIN javari_providers p ON p.id = d.provider_id \
+             ORDER BY p.name",
+        )
+        .fetch_all(&h.pool)
+        .await
+        .expect("rows");
+        let today = chrono::Utc::now().date_naive();
+        if rows.len() == 2 {
+            assert_eq!(
+                rows,
+                vec![
+                    ("default".to_owned(), "gemini".to_owned(), today, 0, 1),
+                    ("default".to_owned(), "openai".to_owned(), today, 1, 0),
+                ]
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not written within 30 s: {rows:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

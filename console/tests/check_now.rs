@@ -7,35 +7,21 @@ mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
 use javari_core::vault::{Keyring, MasterKey, Vault};
 use javari_crds::Monitor;
 use javari_crds::monitor::CHECK_NOW_ANNOTATION;
-use javari_operator::Context;
-use javari_operator::metrics::Metrics;
-use javari_operator::timer::Timer;
-use javari_testenv::{ControlPlane, fresh_database};
 use k8s_openapi::api::core::v1::Event;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
 use support::Harness;
 use support::forms::{client_from, page_csrf, sign_in};
-use tokio::sync::oneshot;
-
-async fn wait_for<T>(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+use support::operator::{Operator, cluster_and_database};
+use support::wait_for;
 
 /// Counts requests and the most ever in flight at once; each answer takes `delay`.
 #[derive(Default)]
@@ -77,15 +63,7 @@ async fn checks_stored(pool: &sqlx::PgPool, ns: &str) -> i64 {
 
 #[tokio::test]
 async fn check_now_runs_one_check_at_once_and_clears_the_request() {
-    javari_core::http::install_crypto_provider();
-    let cp = ControlPlane::shared();
-    let client = cp.client().await.expect("client");
-    let ns = cp.test_namespace(&client).await.expect("namespace");
-    let database_url = fresh_database().await.expect("database");
-    let pool = javari_core::db::connect(&database_url, 10)
-        .await
-        .expect("connect");
-    javari_core::db::migrate(&pool).await.expect("migrate");
+    let (client, ns, pool) = cluster_and_database().await;
 
     let target = Arc::new(Target::default());
     let url = serve_target(target.clone(), Duration::from_millis(1500)).await;
@@ -94,15 +72,7 @@ async fn check_now_runs_one_check_at_once_and_clears_the_request() {
         pool.clone(),
         Arc::new(Keyring::new(MasterKey::generate(), vec![])),
     );
-    let (timer, wake) = Timer::start().await.expect("scheduler");
-    let ctx = Arc::new(
-        Context::new(client.clone(), vault, Arc::new(Metrics::new()), timer)
-            .watching(Some(ns.clone())),
-    );
-    let (stop, stopped) = oneshot::channel::<()>();
-    let operator = tokio::spawn(javari_operator::run_controllers(ctx, wake, async move {
-        let _ = stopped.await;
-    }));
+    let operator = Operator::start(&client, vault, &ns).await;
     let kube = client.clone();
     let h = Harness::start_with(pool.clone(), support::test_settings(), move |s| {
         s.with_kube(kube)
@@ -267,6 +237,5 @@ async fn check_now_runs_one_check_at_once_and_clears_the_request() {
         vec![h.operator.email.clone(), h.operator.email.clone()]
     );
 
-    drop(stop);
-    operator.await.expect("controllers stopped");
+    operator.stop().await;
 }

@@ -6,46 +6,23 @@
 
 mod support;
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use javari_crds::Credential;
-use javari_operator::Context;
-use javari_operator::metrics::Metrics;
-use javari_operator::timer::Timer;
-use javari_testenv::{ControlPlane, fresh_database};
 use k8s_openapi::api::core::v1::{Event, Secret};
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::{Value, json};
 use support::Harness;
 use support::forms::{client_from, page_csrf, sign_in};
-use tokio::sync::oneshot;
-
-async fn wait_for<T>(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+use support::operator::{Operator, cluster_and_database};
+use support::wait_for;
 
 const FIRST: &str = "sk-live-first-0123456789abcdef";
 const SECOND: &str = "sk-live-second-fedcba9876543210";
 
 #[tokio::test]
 async fn an_external_credential_value_is_set_write_only_and_its_version_goes_up() {
-    javari_core::http::install_crypto_provider();
-    let cp = ControlPlane::shared();
-    let client = cp.client().await.expect("client");
-    let ns = cp.test_namespace(&client).await.expect("namespace");
-    let database_url = fresh_database().await.expect("database");
-    let pool = javari_core::db::connect(&database_url, 10)
-        .await
-        .expect("connect");
-    javari_core::db::migrate(&pool).await.expect("migrate");
+    let (client, ns, pool) = cluster_and_database().await;
     let kube = client.clone();
     let h = Harness::start_with(pool.clone(), support::test_settings(), move |s| {
         s.with_kube(kube)
@@ -53,20 +30,7 @@ async fn an_external_credential_value_is_set_write_only_and_its_version_goes_up(
     .await;
 
     // The operator, with the same vault (key and database) as the console.
-    let (timer, wake) = Timer::start().await.expect("scheduler");
-    let ctx = Arc::new(
-        Context::new(
-            client.clone(),
-            h.vault.clone(),
-            Arc::new(Metrics::new()),
-            timer,
-        )
-        .watching(Some(ns.clone())),
-    );
-    let (stop, stopped) = oneshot::channel::<()>();
-    let operator = tokio::spawn(javari_operator::run_controllers(ctx, wake, async move {
-        let _ = stopped.await;
-    }));
+    let operator = Operator::start(&client, h.vault.clone(), &ns).await;
 
     let credentials: Api<Credential> = Api::namespaced(client.clone(), &ns);
     for body in [
@@ -300,6 +264,5 @@ async fn an_external_credential_value_is_set_write_only_and_its_version_goes_up(
         }
     }
 
-    drop(stop);
-    operator.await.expect("controllers stopped");
+    operator.stop().await;
 }

@@ -90,6 +90,99 @@ async fn lists_filter_by_namespace_and_state(pool: PgPool) {
     assert_eq!(status, 404, "{missing}");
 }
 
+/// A long list is whole (more than the 500 the pages used to cut at) and paged in the page:
+/// rows 1–100 of 620, the next page link keeps the filters, a page past the end shows the last.
+/// The rows come from the watched store; a Monitor changed after the watch is current shows
+/// up on the list once the watch delivers it.
+#[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
+async fn long_lists_are_whole_and_paged(pool: PgPool) {
+    use futures::StreamExt;
+    let (client, ns) = cluster().await;
+    let total = 620;
+    futures::stream::iter(0..total)
+        .map(|i| {
+            let (client, ns) = (client.clone(), ns.clone());
+            async move {
+                support::cluster::create::<Monitor>(
+                    &client,
+                    &ns,
+                    serde_json::json!({"apiVersion": "javari.ai/v1alpha1", "kind": "Monitor",
+                           "metadata": {"name": format!("m-{i:04}"), "namespace": ns},
+                           "spec": {"url": "http://127.0.0.1:9/", "interval": "30s"}}),
+                )
+                .await
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<Monitor>>()
+        .await;
+    let h = Harness::with_kube(pool, settings(), Some(client.clone())).await;
+
+    let (status, first) = page(&h, &h.viewer_token, &format!("/monitors?namespace={ns}")).await;
+    assert_eq!(status, 200, "{first}");
+    assert!(first.contains("1–100 of 620 (page 1 of 7)"), "{first}");
+    assert!(first.contains(&format!("{ns}/m-0000<")) && first.contains(&format!("{ns}/m-0099<")));
+    assert!(
+        !first.contains(&format!("{ns}/m-0100<")),
+        "one page of 100 rows"
+    );
+    assert!(
+        first.contains(&format!("href=\"/monitors?namespace={ns}&#38;page=2\"")),
+        "the next link keeps the namespace filter: {first}"
+    );
+    let (_, last) = page(
+        &h,
+        &h.viewer_token,
+        &format!("/monitors?namespace={ns}&page=7"),
+    )
+    .await;
+    assert!(last.contains("601–620 of 620 (page 7 of 7)"), "{last}");
+    assert!(last.contains(&format!("{ns}/m-0619<")) && !last.contains("rel=\"next\""));
+    let (_, past) = page(
+        &h,
+        &h.viewer_token,
+        &format!("/monitors?namespace={ns}&page=99"),
+    )
+    .await;
+    assert!(past.contains("601–620 of 620 (page 7 of 7)"), "{past}");
+    let (status, bad) = page(
+        &h,
+        &h.viewer_token,
+        &format!("/monitors?namespace={ns}&page=-1"),
+    )
+    .await;
+    assert_eq!(status, 400, "{bad}");
+
+    // A change reaches the list through the watch: one Monitor goes Down.
+    support::cluster::set_status::<Monitor>(
+        &client,
+        &ns,
+        "m-0307",
+        serde_json::json!({"state": "Down", "consecutiveFailures": 3}),
+    )
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, down) = page(
+            &h,
+            &h.viewer_token,
+            &format!("/monitors?namespace={ns}&state=major_outage"),
+        )
+        .await;
+        if down.contains("1–1 of 1 (page 1 of 1)") {
+            assert!(down.contains(&format!("{ns}/m-0307<")), "{down}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Down Monitor never reached the list: {down}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, detail) = page(&h, &h.viewer_token, &format!("/monitors/{ns}/m-0307")).await;
+    assert_eq!(status, 200, "{detail}");
+}
+
 #[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
 async fn actions_need_the_operator_role_and_say_who_asked(pool: PgPool) {
     let (client, ns) = cluster().await;
@@ -672,5 +765,89 @@ async fn chat_answers_render_markdown_and_never_raw_html(pool: PgPool) {
     assert!(
         html.contains("show me &#60;b&#62;code&#60;/b&#62;"),
         "the user's own text stays text"
+    );
+}
+
+/// The Provider page's fallbacks and truncations per day are the rows of
+/// `javari_provider_days`: two days written directly, today's added to by a batched flush
+/// (which skips a Provider that has no row), and a day older than 14 left out.
+#[sqlx::test(migrator = "javari_core::db::MIGRATOR")]
+async fn provider_fallbacks_and_truncations_per_day_match_the_rows(pool: PgPool) {
+    let (client, ns) = cluster().await;
+    fixtures(&client, &ns).await;
+    let id: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO javari_providers (namespace, name, provider_type) \
+         VALUES ($1, 'local-llm', 'openai-compatible') RETURNING id",
+    )
+    .bind(&ns)
+    .fetch_one(&pool)
+    .await
+    .expect("provider row");
+    let today = chrono::Utc::now().date_naive();
+    for (days_ago, fallbacks, truncations) in [(0, 4, 1), (3, 2, 7), (20, 99, 99)] {
+        sqlx::query(
+            "INSERT INTO javari_provider_days (provider_id, day, fallbacks, truncations) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(today - chrono::TimeDelta::days(days_ago))
+        .bind(fallbacks as i64)
+        .bind(truncations as i64)
+        .execute(&pool)
+        .await
+        .expect("day row");
+    }
+    let tally = javari_core::providers::ProviderDayTally::new();
+    let now = chrono::Utc::now();
+    tally.fell_back(&ns, "local-llm", now);
+    tally.truncated(&ns, "local-llm", now);
+    tally.truncated(&ns, "local-llm", now);
+    tally.fell_back(&ns, "no-such-provider", now);
+    assert_eq!(
+        tally.flush(&pool).await.expect("flush"),
+        1,
+        "one known Provider"
+    );
+    assert_eq!(tally.pending(), 0);
+
+    let h = Harness::with_kube(pool.clone(), settings(), Some(client)).await;
+    let (status, html) = page(&h, &h.viewer_token, &format!("/providers/{ns}/local-llm")).await;
+    assert_eq!(status, 200, "{html}");
+    let table = &html[html.find("id=\"failure-days\"").expect("table")..];
+    let table = &table[..table.find("</table>").expect("end")];
+    let cell = |row: &str, class: &str| -> i64 {
+        let at = row
+            .find(&format!("class=\"{class}\">"))
+            .unwrap_or_else(|| panic!("{class} in {row}"));
+        let rest = &row[at + class.len() + 9..];
+        rest[..rest.find('<').expect("cell end")]
+            .parse()
+            .expect("a number")
+    };
+    let shown: Vec<(chrono::NaiveDate, i64, i64)> = table
+        .split("<tr data-day=\"")
+        .skip(1)
+        .map(|row| {
+            (
+                row[..10].parse().expect("day"),
+                cell(row, "fallbacks"),
+                cell(row, "truncated"),
+            )
+        })
+        .collect();
+    let stored: Vec<(chrono::NaiveDate, i64, i64)> = sqlx::query_as(
+        "SELECT day, fallbacks, truncations FROM javari_provider_days \
+         WHERE provider_id = $1 AND day >= $2 ORDER BY day DESC",
+    )
+    .bind(id)
+    .bind(today - chrono::TimeDelta::days(14))
+    .fetch_all(&pool)
+    .await
+    .expect("rows");
+    assert_eq!(shown, stored, "{table}");
+    assert_eq!(
+        stored,
+        vec![(today, 5, 3), (today - chrono::TimeDelta::days(3), 2, 7),],
+        "the flush added to today's row"
     );
 }

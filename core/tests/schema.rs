@@ -494,6 +494,18 @@ async fn scans_mark_new_findings_and_suppressions_hide_until_expiry(pool: PgPool
         .await
         .expect("report");
     assert_eq!(report.new_count(), 0);
+
+    // A page that lists only the first finding still counts every open one, errors first.
+    let all = report;
+    let page = health::report_page(&pool, PLATFORM, Utc::now(), Some(1))
+        .await
+        .expect("page");
+    assert_eq!(page.open.len(), 1);
+    assert_eq!(page.counts, all.counts);
+    assert_eq!(page.counts.total(), all.open.len());
+    assert_eq!(page.unlisted(), all.open.len() - 1);
+    assert_eq!(page.open[0].finding.key, all.open[0].finding.key);
+    assert_eq!(page.open[0].finding.level, Level::Error);
 }
 
 #[sqlx::test(migrator = "javari_core::db::MIGRATOR")]

@@ -79,6 +79,10 @@ pub struct Config {
     /// Backups and drills run at once (the rest wait their turn).
     #[arg(long, env = "JAVARI_BACKUP_CONCURRENCY", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
     pub backup_concurrency: u32,
+    /// Reconciles each controller runs at once (the rest wait in its queue); bounds the
+    /// apiserver connections and the memory they hold.
+    #[arg(long, env = "JAVARI_RECONCILE_CONCURRENCY", default_value_t = crate::context::DEFAULT_RECONCILE_CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub reconcile_concurrency: u16,
     /// Database connections in the pool.
     #[arg(long, env = "JAVARI_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,

@@ -29,7 +29,14 @@ pub struct Context {
     pub project_url: String,
     /// Where BackupPolicies store and stage backups, and the platform's own database.
     pub backups: crate::backups::Settings,
+    /// Reconciles one controller runs at once. Each in-flight reconcile holds its own
+    /// connection to the apiserver (TLS and HTTP buffers, ~100 KiB), so this bounds memory:
+    /// unbounded, 1,000 new Projects opened 1,000 connections.
+    pub reconcile_concurrency: u16,
 }
+
+/// Default of [`Context::reconcile_concurrency`] (`JAVARI_RECONCILE_CONCURRENCY`).
+pub const DEFAULT_RECONCILE_CONCURRENCY: u16 = 16;
 
 /// In-cluster address of a Project's Service.
 pub const DEFAULT_PROJECT_URL: &str = "http://{name}.{namespace}.svc.cluster.local{path}";
@@ -60,6 +67,7 @@ impl Context {
             github_api: javari_core::github::DEFAULT_API_URL.to_owned(),
             project_url: DEFAULT_PROJECT_URL.to_owned(),
             backups: crate::backups::Settings::default(),
+            reconcile_concurrency: DEFAULT_RECONCILE_CONCURRENCY,
         }
     }
 
@@ -78,6 +86,12 @@ impl Context {
     /// Backup settings (directory, platform database, concurrency).
     pub fn with_backups(mut self, settings: crate::backups::Settings) -> Self {
         self.backups = settings;
+        self
+    }
+
+    /// Runs at most `n` reconciles of each controller at once (at least one).
+    pub fn with_reconcile_concurrency(mut self, n: u16) -> Self {
+        self.reconcile_concurrency = n.max(1);
         self
     }
 

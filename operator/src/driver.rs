@@ -17,7 +17,7 @@ use javari_crds::{BackupPolicy, Credential, Monitor, Project, Provider};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::controller::Action;
+use kube::runtime::controller::{self, Action};
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{self, Event as Finalizer, finalizer};
 use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
@@ -99,12 +99,15 @@ impl<E: Failure> Error<E> {
 }
 
 /// A controller for `K` whose cache keeps only what reconciles read: managed fields and
-/// kubectl's last-applied copy of the whole object are dropped as objects arrive.
-pub fn controller<K: Reconciled>(api: Api<K>) -> Controller<K> {
+/// kubectl's last-applied copy of the whole object are dropped as objects arrive. At most
+/// `ctx.reconcile_concurrency` reconciles run at once. (Owned objects added with
+/// `Controller::owns` are watched metadata-only and not cached.)
+pub fn controller<K: Reconciled>(api: Api<K>, ctx: &Context) -> Controller<K> {
     let writer = reflector::store::Writer::<K>::default();
     let reader = writer.as_reader();
     let trimmed = watcher(api, watcher::Config::default().any_semantic()).modify(trim::<K>);
     Controller::for_stream(reflector(writer, trimmed).applied_objects(), reader)
+        .with_config(controller::Config::default().concurrency(ctx.reconcile_concurrency))
 }
 
 /// What a cached object does not need.

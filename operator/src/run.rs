@@ -43,7 +43,8 @@ pub async fn run(config: Config) -> Result<(), Error> {
         )
         .watching(config.watch_namespace.clone())
         .with_github_api(config.github_api_url.clone())
-        .with_backups(crate::backups::Settings::from_config(&config)),
+        .with_backups(crate::backups::Settings::from_config(&config))
+        .with_reconcile_concurrency(config.reconcile_concurrency),
     );
     // A standby replica is ready too: it serves probes and waits for the Lease.
     probe.set_ready(true);

@@ -4,6 +4,7 @@
 mod errors;
 mod input;
 mod observer;
+pub(crate) use observer::{ChatOutcomes, spawn_provider_days_flush};
 
 pub use errors::{chat_error, follow_error};
 pub use input::{ChatInput, MAX_MESSAGE_CHARS};

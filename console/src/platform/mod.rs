@@ -12,4 +12,4 @@ pub use actions::{Action, ActionError, REQUESTED_BY_ANNOTATION, perform};
 pub use external::{MAX_VALUE_BYTES, SetValueError, set_external_value};
 pub use public::{PUBLIC_LABEL, PublicComponents, STATUS_NAME_ANNOTATION};
 pub use read::{EventView, events, get, list};
-pub use watch::{Watched, WatchedKind, WatchedKinds, list_watched};
+pub use watch::{Watched, WatchedKind, WatchedKinds, get_watched, list_watched};

@@ -7,8 +7,12 @@ use kube::api::ListParams;
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 
-/// Resources listed per kind at most (a page, not an export).
-pub const LIST_LIMIT: u32 = 500;
+/// Resources asked for per API request when a list reads from the API (the watch is not
+/// current yet); the list follows the continue token until it is whole.
+pub const LIST_CHUNK: u32 = 500;
+/// Resources read from the API per kind at most (a bound on the console's memory when a
+/// watch is down; the watched store has no such cut).
+pub const LIST_MAX: usize = 50_000;
 /// Events shown with a resource.
 pub const EVENTS_SHOWN: usize = 20;
 
@@ -29,10 +33,21 @@ where
     K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
     <K as Resource>::DynamicType: Default,
 {
-    let mut items = api::<K>(client, namespace)
-        .list(&ListParams::default().limit(LIST_LIMIT))
-        .await?
-        .items;
+    let api = api::<K>(client, namespace);
+    let mut items = Vec::new();
+    let mut params = ListParams::default().limit(LIST_CHUNK);
+    loop {
+        let chunk = api.list(&params).await?;
+        items.extend(chunk.items);
+        match chunk.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(token) if items.len() < LIST_MAX => params = params.continue_token(&token),
+            Some(_) => {
+                tracing::warn!(kind = %K::kind(&Default::default()), shown = items.len(), "list cut at LIST_MAX while reading from the API");
+                break;
+            }
+            None => break,
+        }
+    }
     items.sort_by(|a, b| {
         (a.meta().namespace.as_deref(), a.meta().name.as_deref())
             .cmp(&(b.meta().namespace.as_deref(), b.meta().name.as_deref()))

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::StreamExt;
-use javari_crds::{Credential, Monitor, Project};
+use javari_crds::{Credential, Monitor, Project, Provider};
 use k8s_openapi::NamespaceResourceScope;
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
@@ -59,6 +59,12 @@ where
     /// Every object in `namespace` (all with `None`), sorted by namespace and name; `None`
     /// while the watch is not current.
     pub fn list(&self, namespace: Option<&str>) -> Option<Vec<K>> {
+        self.list_where(|k| namespace.is_none_or(|ns| k.meta().namespace.as_deref() == Some(ns)))
+    }
+
+    /// Every object `keep` keeps (tested before it is copied), sorted by namespace and name;
+    /// `None` while the watch is not current.
+    pub fn list_where(&self, keep: impl Fn(&K) -> bool) -> Option<Vec<K>> {
         if !self.current.load(Ordering::SeqCst) {
             return None;
         }
@@ -66,7 +72,7 @@ where
             .store
             .state()
             .into_iter()
-            .filter(|k| namespace.is_none_or(|ns| k.meta().namespace.as_deref() == Some(ns)))
+            .filter(|k| keep(k))
             .map(|k| (*k).clone())
             .collect();
         items.sort_by(|a, b| {
@@ -75,13 +81,25 @@ where
         });
         Some(items)
     }
+
+    /// `namespace/name` from memory: `None` while the watch is not current or when the store
+    /// does not hold it (yet: a just-created object), so the caller asks the API.
+    pub fn get(&self, namespace: &str, name: &str) -> Option<K> {
+        if !self.current.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.store
+            .get(&ObjectRef::new(name).within(namespace))
+            .map(|k| (*k).clone())
+    }
 }
 
-/// The kinds the overview and the list pages read.
+/// The kinds the overview, the list and the detail pages read.
 pub struct WatchedKinds {
     pub monitors: Watched<Monitor>,
     pub projects: Watched<Project>,
     pub credentials: Watched<Credential>,
+    pub providers: Watched<Provider>,
 }
 
 impl WatchedKinds {
@@ -92,6 +110,7 @@ impl WatchedKinds {
             monitors: Watched::start(client, &runtime),
             projects: Watched::start(client, &runtime),
             credentials: Watched::start(client, &runtime),
+            providers: Watched::start(client, &runtime),
         })
     }
 }
@@ -121,9 +140,9 @@ impl WatchedKind for Credential {
     }
 }
 
-impl WatchedKind for javari_crds::Provider {
-    fn watched(_: &WatchedKinds) -> Option<&Watched<Self>> {
-        None
+impl WatchedKind for Provider {
+    fn watched(kinds: &WatchedKinds) -> Option<&Watched<Self>> {
+        Some(&kinds.providers)
     }
 }
 
@@ -148,4 +167,30 @@ where
         return Ok(items);
     }
     super::list(client, namespace).await
+}
+
+/// `namespace/name`: from memory when its watch is current and holds it, else from the API.
+pub async fn get_watched<K>(
+    kinds: Option<&WatchedKinds>,
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<K>, kube::Error>
+where
+    K: WatchedKind
+        + Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    if let Some(item) = kinds
+        .and_then(K::watched)
+        .and_then(|w| w.get(namespace, name))
+    {
+        return Ok(Some(item));
+    }
+    super::get(client, namespace, name).await
 }

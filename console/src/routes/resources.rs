@@ -1,6 +1,9 @@
-//! Pages for each kind of Javari resource, list and detail, read through the Kubernetes API
-//! (filters: `?namespace=` and `?state=` with a Statuspage state), and the actions on them
-//! (operator role; the gate checks the role and the CSRF token).
+//! Pages for each kind of Javari resource, list and detail, read from the console's watched
+//! stores (the Kubernetes API only until a watch is current, for an object the store does not
+//! hold yet, and right after the viewer's own action so the page shows it), with filters
+//! (`?namespace=` and `?state=` with a Statuspage state) and pages of [`PAGE_SIZE`] rows
+//! (`?page=`), and the actions on them (operator role; the gate checks the role and the CSRF
+//! token).
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -14,6 +17,7 @@ use javari_core::overview::{
     AuditRow, FailureDay, OpenIncident, ProviderDay, RecentCheck, audit_log, failure_days,
     incidents_of, probe_hours, provider_days, providers, recent_checks,
 };
+use javari_core::providers::{ProviderDayCounts, provider_day_counts};
 use javari_core::statuspage::{
     ComponentState, monitor_state, project_state, provider_health_from_text, provider_state,
 };
@@ -28,16 +32,21 @@ use crate::AppState;
 use crate::auth::{CurrentUser, Role, User};
 use crate::error::{ApiError, PageError};
 use crate::platform::{
-    Action, ActionError, EventView, REQUESTED_BY_ANNOTATION, SetValueError, events, get, list,
-    perform, set_external_value,
+    Action, ActionError, EventView, REQUESTED_BY_ANNOTATION, SetValueError, WatchedKind, events,
+    get, get_watched, list_watched, perform, set_external_value,
 };
 use crate::status_page::component;
+
+/// Rows per list page.
+pub const PAGE_SIZE: usize = 100;
 
 #[derive(Deserialize, Default)]
 pub struct Filters {
     namespace: Option<String>,
     state: Option<String>,
     notice: Option<String>,
+    /// 1-based; past the last page shows the last one.
+    page: Option<usize>,
 }
 
 impl Filters {
@@ -133,6 +142,57 @@ struct ListPage {
     namespace: String,
     state_filter: String,
     states: Vec<ComponentState>,
+    paging: Paging,
+}
+
+/// Where a list page is within all the rows that match its filters.
+#[derive(Debug, PartialEq)]
+pub struct Paging {
+    pub page: usize,
+    pub pages: usize,
+    pub total: usize,
+    /// 1-based positions of the first and last row shown (0 and 0 when nothing matches).
+    pub first: usize,
+    pub last: usize,
+    pub prev_href: Option<String>,
+    pub next_href: Option<String>,
+}
+
+impl Paging {
+    /// Page `asked` (1-based, clamped to the pages there are) of `total` rows.
+    fn new(path: &str, f: &Filters, total: usize, asked: Option<usize>) -> Self {
+        let pages = total.div_ceil(PAGE_SIZE).max(1);
+        let page = asked.unwrap_or(1).clamp(1, pages);
+        let first = (page - 1) * PAGE_SIZE;
+        let last = (first + PAGE_SIZE).min(total);
+        let href = |p: usize| {
+            let mut query: Vec<(&str, String)> = Vec::new();
+            if let Some(ns) = f.namespace() {
+                query.push(("namespace", ns.to_owned()));
+            }
+            if let Some(s) = f.state.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                query.push(("state", s.to_owned()));
+            }
+            query.push(("page", p.to_string()));
+            format!(
+                "{path}?{}",
+                serde_urlencoded::to_string(&query).unwrap_or_default()
+            )
+        };
+        Self {
+            page,
+            pages,
+            total,
+            first: if total == 0 { 0 } else { first + 1 },
+            last,
+            prev_href: (page > 1).then(|| href(page - 1)),
+            next_href: (page < pages).then(|| href(page + 1)),
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<usize> {
+        self.first.saturating_sub(1)..self.last
+    }
 }
 
 fn list_page(
@@ -140,9 +200,11 @@ fn list_page(
     title: &'static str,
     path: &'static str,
     headers: Vec<&'static str>,
-    rows: Vec<Row>,
+    mut rows: Vec<Row>,
     f: &Filters,
 ) -> Response {
+    let paging = Paging::new(path, f, rows.len(), f.page);
+    let rows: Vec<Row> = rows.drain(paging.range()).collect();
     ListPage {
         csrf: current.csrf.clone().unwrap_or_default(),
         user: current.user,
@@ -153,8 +215,26 @@ fn list_page(
         namespace: f.namespace().unwrap_or_default().to_owned(),
         state_filter: f.state.clone().unwrap_or_default(),
         states: STATES.to_vec(),
+        paging,
     }
     .into_response()
+}
+
+/// Every `K` matching the namespace filter, from the watched store.
+async fn listed<K>(state: &AppState, f: &Filters) -> Result<Vec<K>, ApiError>
+where
+    K: WatchedKind
+        + kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    list_watched::<K>(state.watched.as_deref(), client(state)?, f.namespace())
+        .await
+        .map_err(kube_error)
 }
 
 fn time(t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -> String {
@@ -174,9 +254,7 @@ pub async fn projects(
     Extension(current): Extension<CurrentUser>,
     Query(f): Query<Filters>,
 ) -> Result<Response, PageError> {
-    let items = list::<Project>(client(&state)?, f.namespace())
-        .await
-        .map_err(kube_error)?;
+    let items = listed::<Project>(&state, &f).await?;
     let rows = items
         .iter()
         .filter_map(|p| {
@@ -222,9 +300,7 @@ pub async fn monitors(
     Extension(current): Extension<CurrentUser>,
     Query(f): Query<Filters>,
 ) -> Result<Response, PageError> {
-    let items = list::<Monitor>(client(&state)?, f.namespace())
-        .await
-        .map_err(kube_error)?;
+    let items = listed::<Monitor>(&state, &f).await?;
     let rows = items
         .iter()
         .filter_map(|m| {
@@ -320,9 +396,7 @@ pub async fn credentials(
     Extension(current): Extension<CurrentUser>,
     Query(f): Query<Filters>,
 ) -> Result<Response, PageError> {
-    let items = list::<Credential>(client(&state)?, f.namespace())
-        .await
-        .map_err(kube_error)?;
+    let items = listed::<Credential>(&state, &f).await?;
     let now = Utc::now();
     let rows = items
         .iter()
@@ -401,10 +475,20 @@ async fn common(
 ) -> Result<Common, ApiError> {
     let namespace = meta.namespace.clone().unwrap_or_default();
     let name = meta.name.clone().unwrap_or_default();
-    let events = events(client(state)?, kind, &namespace, &name)
-        .await
-        .map_err(kube_error)?;
-    let audit = audit_log(&state.db, Some((kind, &format!("{namespace}/{name}"))), 20).await?;
+    let client = client(state)?;
+    let resource = format!("{namespace}/{name}");
+    let (events, audit) = tokio::try_join!(
+        async {
+            events(client, kind, &namespace, &name)
+                .await
+                .map_err(kube_error)
+        },
+        async {
+            audit_log(&state.db, Some((kind, &resource)), 20)
+                .await
+                .map_err(ApiError::from)
+        },
+    )?;
     Ok(Common {
         requested_by: meta
             .annotations
@@ -430,16 +514,32 @@ struct ProjectPage {
     monitors: Vec<Row>,
 }
 
-async fn found<K>(state: &AppState, ns: &str, name: &str, what: &str) -> Result<K, ApiError>
+/// `ns/name` from the watched store, or from the API when the page follows the viewer's own
+/// action (`fresh`: the store may not have seen the write yet).
+async fn found<K>(
+    state: &AppState,
+    ns: &str,
+    name: &str,
+    what: &str,
+    fresh: bool,
+) -> Result<K, ApiError>
 where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+    K: WatchedKind
+        + kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
         + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-    <K as kube::Resource>::DynamicType: Default,
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
 {
-    get::<K>(client(state)?, ns, name)
-        .await
+    let client = client(state)?;
+    let object = if fresh {
+        get::<K>(client, ns, name).await
+    } else {
+        get_watched::<K>(state.watched.as_deref(), client, ns, name).await
+    };
+    object
         .map_err(kube_error)?
         .ok_or_else(|| ApiError::not_found(what))
 }
@@ -451,10 +551,10 @@ pub async fn project(
     Path((ns, name)): Path<(String, String)>,
     Query(f): Query<Filters>,
 ) -> Result<Response, PageError> {
-    let p: Project = found(&state, &ns, &name, "Project").await?;
+    let p: Project = found(&state, &ns, &name, "Project", f.notice.is_some()).await?;
     let s = project_state(p.status.clone().unwrap_or_default().health);
     let c = common(&state, &current, "Project", &p.metadata, s, f.notice).await?;
-    let monitors = list::<Monitor>(client(&state)?, Some(&ns))
+    let monitors = list_watched::<Monitor>(state.watched.as_deref(), client(&state)?, Some(&ns))
         .await
         .map_err(kube_error)?
         .iter()
@@ -495,7 +595,38 @@ struct ProviderPage {
     latency_svg: String,
     probes: i64,
     failed_probes: i64,
-    failures: Vec<FailureDay>,
+    failures: Vec<FailureRow>,
+}
+
+/// One day of a Provider's failures: answers and errors from its performance rows,
+/// truncations and fallbacks from `javari_provider_days`.
+#[derive(Debug, Default, PartialEq)]
+pub struct FailureRow {
+    pub day: chrono::NaiveDate,
+    pub answers: i64,
+    pub errors: i64,
+    pub truncated: i64,
+    pub fallbacks: i64,
+}
+
+/// The days of either source, newest first.
+fn failure_rows(performance: Vec<FailureDay>, counted: Vec<ProviderDayCounts>) -> Vec<FailureRow> {
+    let mut days: std::collections::BTreeMap<chrono::NaiveDate, FailureRow> =
+        std::collections::BTreeMap::new();
+    for d in performance {
+        let row = days.entry(d.day).or_default();
+        row.answers = d.answers;
+        row.errors = d.errors;
+    }
+    for d in counted {
+        let row = days.entry(d.day).or_default();
+        row.truncated = d.truncations;
+        row.fallbacks = d.fallbacks;
+    }
+    days.into_iter()
+        .rev()
+        .map(|(day, row)| FailureRow { day, ..row })
+        .collect()
 }
 
 /// `GET /providers/{ns}/{name}`.
@@ -505,13 +636,17 @@ pub async fn provider(
     Path((ns, name)): Path<(String, String)>,
     Query(f): Query<Filters>,
 ) -> Result<Response, PageError> {
-    let p: Provider = found(&state, &ns, &name, "Provider").await?;
+    let p: Provider = found(&state, &ns, &name, "Provider", f.notice.is_some()).await?;
     let status = p.status.clone().unwrap_or_default();
     let s = provider_state(status.health, p.spec.enabled);
     let c = common(&state, &current, "Provider", &p.metadata, s, f.notice).await?;
     let now = Utc::now();
     let days = provider_days(&state.db, &name, now - TimeDelta::days(14)).await?;
-    let failures = failure_days(&state.db, &ns, &name, now - TimeDelta::days(14)).await?;
+    let since = now - TimeDelta::days(14);
+    let failures = failure_rows(
+        failure_days(&state.db, &ns, &name, since).await?,
+        provider_day_counts(&state.db, &ns, &name, since.date_naive()).await?,
+    );
     let (latency_svg, probes, failed_probes) = probe_chart(&state, &ns, &name, now).await?;
     Ok(ProviderPage {
         csrf: current.csrf.clone().unwrap_or_default(),
@@ -606,10 +741,40 @@ pub async fn monitor(
     Path((ns, name)): Path<(String, String)>,
     Query(f): Query<Filters>,
 ) -> Result<Response, PageError> {
-    let m: Monitor = found(&state, &ns, &name, "Monitor").await?;
+    let m: Monitor = found(&state, &ns, &name, "Monitor", f.notice.is_some()).await?;
     let now = Utc::now();
     let t = tiers(&state.db).await?;
-    let figures = component(&state, t, &m, now).await?;
+    // The page's reads are independent: run them together (each on its own connection).
+    let (figures, trend, checks, incidents, c) = tokio::try_join!(
+        component(&state, t, &m, now),
+        async {
+            monitor_trend(&state.db, t, &ns, &name, now, 24)
+                .await
+                .map_err(ApiError::from)
+        },
+        async {
+            recent_checks(&state.db, &ns, &name, 20)
+                .await
+                .map_err(ApiError::from)
+        },
+        async {
+            incidents_of(&state.db, "monitor", &ns, &name, 10)
+                .await
+                .map_err(ApiError::from)
+        },
+        common(
+            &state,
+            &current,
+            "Monitor",
+            &m.metadata,
+            monitor_state(monitor_facts(&m)),
+            f.notice.clone(),
+        ),
+    )?;
+    let c = Common {
+        state: figures.status,
+        ..c
+    };
     let mut windows = Vec::new();
     for (w, stats) in &figures.windows {
         windows.push(WindowRow {
@@ -637,7 +802,6 @@ pub async fn monitor(
         ),
         &bars,
     );
-    let trend = monitor_trend(&state.db, t, &ns, &name, now, 24).await?;
     let labels: Vec<String> = trend
         .iter()
         .map(|p| p.hour.format("%H:00").to_string())
@@ -670,17 +834,6 @@ pub async fn monitor(
             },
         ],
     );
-    let checks = recent_checks(&state.db, &ns, &name, 20).await?;
-    let incidents = incidents_of(&state.db, "monitor", &ns, &name, 10).await?;
-    let c = common(
-        &state,
-        &current,
-        "Monitor",
-        &m.metadata,
-        figures.status,
-        f.notice,
-    )
-    .await?;
     Ok(MonitorPage {
         csrf: current.csrf.clone().unwrap_or_default(),
         user: current.user,
@@ -716,7 +869,7 @@ pub async fn credential(
     Path((ns, name)): Path<(String, String)>,
     Query(f): Query<Filters>,
 ) -> Result<Response, PageError> {
-    let k: Credential = found(&state, &ns, &name, "Credential").await?;
+    let k: Credential = found(&state, &ns, &name, "Credential", f.notice.is_some()).await?;
     let s = credential_state(&k);
     let c = common(&state, &current, "Credential", &k.metadata, s, f.notice).await?;
     let trail = recent_audit(&state.db, &ns, &name, 20).await?;

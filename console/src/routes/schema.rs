@@ -492,22 +492,17 @@ pub async fn findings_page(
 ) -> Result<Response, PageError> {
     let target = schema_targets::parse(&current.user, params.db.as_deref())?;
     let now = Utc::now();
-    let mut report = health::report(&state.db, &target.key(), now)
+    let listed = (params.all.as_deref() != Some("1")).then_some(SHOWN_FINDINGS);
+    let report = health::report_page(&state.db, &target.key(), now, listed)
         .await
         .map_err(db_error)?;
-    let (errors, warnings, infos, new_count) = (
+    let (errors, warnings, infos, new_count, hidden) = (
         report.count(Level::Error),
         report.count(Level::Warn),
         report.count(Level::Info),
         report.new_count(),
+        report.unlisted(),
     );
-    let hidden = if params.all.as_deref() == Some("1") {
-        0
-    } else {
-        let hidden = report.open.len().saturating_sub(SHOWN_FINDINGS);
-        report.open.truncate(SHOWN_FINDINGS);
-        hidden
-    };
     let is_admin = current.user.role >= Role::Admin;
     let (choices, choices_note) = choices_for(&state, &current, &target).await;
     let connections = if is_admin {

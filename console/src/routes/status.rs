@@ -110,17 +110,28 @@ async fn public_component(
             .cloned()
             .ok_or_else(|| ApiError::not_found("public component"));
     }
-    let monitors = state
-        .public
-        .monitors(state.kube.as_ref())
-        .await
-        .map_err(|e| ApiError::internal("cannot list public Monitors", e))?;
-    let monitor = monitors
-        .iter()
-        .find(|m| m.namespace().as_deref() == Some(namespace) && m.name_any() == name)
-        .ok_or_else(|| ApiError::not_found("public component"))?;
+    // One Monitor from the watched store (no list); through the public list otherwise.
+    let watched = state
+        .watched
+        .as_deref()
+        .and_then(|w| w.monitors.get(namespace, name));
+    let monitor = match watched {
+        Some(m) => m,
+        None => state
+            .public
+            .monitors(state.kube.as_ref(), state.watched.as_deref())
+            .await
+            .map_err(|e| ApiError::internal("cannot list public Monitors", e))?
+            .iter()
+            .find(|m| m.namespace().as_deref() == Some(namespace) && m.name_any() == name)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found("public component"))?,
+    };
+    if !crate::platform::public::is_public(&monitor) {
+        return Err(ApiError::not_found("public component"));
+    }
     let tiers = javari_core::history::tiers(&state.db).await?;
-    crate::status_page::component(state, tiers, monitor, chrono::Utc::now()).await
+    crate::status_page::component(state, tiers, &monitor, chrono::Utc::now()).await
 }
 
 fn svg(body: String) -> Response {

@@ -236,3 +236,63 @@ pub async fn sign_in_as(c: &Client, h: &Harness, email: &str, next: &str) {
     )
     .await;
 }
+
+/// Signs out with the header's button and waits for the sign-in page.
+pub async fn sign_out(c: &Client) {
+    c.find(Locator::Css(".who button"))
+        .await
+        .expect("sign out")
+        .click()
+        .await
+        .expect("sign out");
+    wait_until("signed out", Duration::from_secs(10), async || {
+        script_text(
+            c,
+            "return location.pathname.startsWith('/login') ? 'out' : '';",
+        )
+        .await
+        .filter(|s| s == "out")
+    })
+    .await;
+}
+
+/// How many action buttons the page shows.
+pub async fn action_buttons(c: &Client) -> Option<String> {
+    script_text(
+        c,
+        "return String(document.querySelectorAll('form.action button').length);",
+    )
+    .await
+}
+
+/// Posts an action form to `path` from the page, with the page's CSRF token (as a viewer
+/// who made the button up would); the HTTP status.
+pub async fn post_action_from_page(c: &Client, path: &str) -> String {
+    c.execute_async(
+        &format!(
+            "const done = arguments[arguments.length - 1]; \
+             const csrf = document.querySelector('input[name=csrf_token]').value; \
+             fetch('{path}', {{method: 'POST', headers: {{'content-type': 'application/x-www-form-urlencoded'}}, \
+               body: 'csrf_token=' + encodeURIComponent(csrf)}}).then(r => done(String(r.status)));"
+        ),
+        vec![],
+    )
+    .await
+    .expect("post from the page")
+    .as_str()
+    .unwrap_or_default()
+    .to_owned()
+}
+
+/// Closes the browser and waits until none of its processes is left.
+pub async fn close(c: Client, driver: Driver) {
+    c.close().await.expect("close the browser");
+    let profile = driver.profile.clone();
+    drop(driver);
+    wait_until(
+        "no browser process is left",
+        Duration::from_secs(10),
+        async || processes_using(&profile).is_empty().then_some(()),
+    )
+    .await;
+}

@@ -6,6 +6,7 @@
 
 pub mod cluster;
 pub mod forms;
+pub mod operator;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -401,4 +402,23 @@ pub fn parse_sse(text: &str) -> Vec<Value> {
         })
         .filter_map(|d| serde_json::from_str(&d).ok())
         .collect()
+}
+
+/// Polls `check` every 100 ms until it gives a value, failing with `what` after `limit`.
+pub async fn wait_for<T>(
+    what: &str,
+    limit: Duration,
+    mut check: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

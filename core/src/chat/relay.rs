@@ -140,6 +140,7 @@ impl Relay {
         };
         let (created, ending) = tokio::join!(create, self.relay(&mut open));
         let provider = open.provider.name.clone();
+        let namespace = open.provider.namespace.clone();
         let provider_id = open.provider.id;
         let model = open.model.clone();
         drop(open);
@@ -191,7 +192,7 @@ impl Relay {
         };
         inner
             .observer
-            .answered(&provider, &model.name, truncated, cost);
+            .answered(&namespace, &provider, &model.name, truncated, cost);
         let message_id = match stored {
             Ok((_, assistant)) => {
                 guard.reservation = None;

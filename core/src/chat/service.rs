@@ -59,8 +59,17 @@ impl Default for ChatSettings {
 
 /// What the service reports for metrics (the console implements it).
 pub trait ChatObserver: Send + Sync + 'static {
-    fn answered(&self, provider: &str, model: &str, truncated: bool, cost_usd: f64);
-    fn fell_back(&self, provider: &str);
+    /// An answer from Provider `namespace/provider`, cut short when `truncated`.
+    fn answered(
+        &self,
+        namespace: &str,
+        provider: &str,
+        model: &str,
+        truncated: bool,
+        cost_usd: f64,
+    );
+    /// Provider `namespace/provider` failed and a lower-priority one was tried.
+    fn fell_back(&self, namespace: &str, provider: &str);
     fn unanswered(&self);
 }
 
@@ -68,8 +77,8 @@ pub trait ChatObserver: Send + Sync + 'static {
 pub struct NoObserver;
 
 impl ChatObserver for NoObserver {
-    fn answered(&self, _: &str, _: &str, _: bool, _: f64) {}
-    fn fell_back(&self, _: &str) {}
+    fn answered(&self, _: &str, _: &str, _: &str, _: bool, _: f64) {}
+    fn fell_back(&self, _: &str, _: &str) {}
     fn unanswered(&self) {}
 }
 
@@ -342,17 +351,17 @@ impl ChatService {
         let (open, reservation) = self
             .open_and_reserve(user, candidates, messages, temperature, estimate)
             .await?;
-        // Once per provider left behind (`namespace/name` in attempts; metrics use the name).
+        // Once per provider left behind (`namespace/name` in attempts).
         let answered = format!("{}/{}", open.provider.namespace, open.provider.name);
-        let mut left: Vec<&str> = open
+        let mut left: Vec<(&str, &str)> = open
             .attempts
             .iter()
             .filter(|a| a.provider != answered)
-            .map(|a| a.provider.rsplit('/').next().unwrap_or(&a.provider))
+            .map(|a| a.provider.split_once('/').unwrap_or(("", &a.provider)))
             .collect();
         left.dedup();
-        for name in left {
-            inner.observer.fell_back(name);
+        for (namespace, name) in left {
+            inner.observer.fell_back(namespace, name);
         }
 
         // Nothing is written before a provider answers: a new conversation is stored by the

@@ -13,6 +13,6 @@ pub use fleet::FleetTrend;
 pub use histogram::{BUCKETS_MS, Histogram, bucket_of, bucket_upper_ms};
 pub use query::{
     DayBar, HourPoint, TierPlan, Tiers, Window, WindowStats, day_bars, effective_start,
-    fleet_trend, floor_hour, monitor_trend, tier_plan, tiers, window_stats,
+    fleet_trend, floor_hour, monitor_trend, tier_plan, tiers, window_stats, windows_stats,
 };
 pub use rollup::{ROLLUP_LOCK, Retention, RollupReport, rollup_once, start_rollups};

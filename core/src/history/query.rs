@@ -178,19 +178,6 @@ pub fn tier_plan(start: DateTime<Utc>, tiers: Tiers) -> TierPlan {
     }
 }
 
-type RollupSums = (i32, i32, i64, i32, Vec<i32>);
-
-fn add_rollups(stats: &mut WindowStats, rows: Vec<RollupSums>) {
-    for (checks, up, sum, count, histogram) in rows {
-        stats.checks += i64::from(checks);
-        stats.up += i64::from(up);
-        stats.response_sum_ms += sum;
-        stats.response_count += i64::from(count);
-        let counts: Vec<i64> = histogram.into_iter().map(i64::from).collect();
-        stats.histogram.add_counts(&counts);
-    }
-}
-
 /// Uptime and response times of `ns/name` over the `window` ending at `now`.
 pub async fn window_stats(
     pool: &PgPool,
@@ -200,65 +187,113 @@ pub async fn window_stats(
     now: DateTime<Utc>,
     window: TimeDelta,
 ) -> Result<WindowStats, sqlx::Error> {
-    let start = effective_start(now - window, tiers.hourly_until);
-    let plan = tier_plan(start, tiers);
-    let mut stats = WindowStats {
-        histogram: Histogram::empty(),
-        ..WindowStats::default()
-    };
-    if let Some((from, until)) = plan.daily {
-        let rows: Vec<RollupSums> = sqlx::query_as(
-            "SELECT checks, up, response_sum_ms, response_count, histogram FROM javari_health_check_daily \
-             WHERE monitor_namespace = $1 AND monitor_name = $2 AND day >= $3 AND day < $4",
-        )
-        .bind(ns)
-        .bind(name)
-        .bind(from)
-        .bind(until)
-        .fetch_all(pool)
-        .await?;
-        add_rollups(&mut stats, rows);
+    let mut all = windows_stats(pool, tiers, ns, name, now, &[window]).await?;
+    Ok(all.pop().unwrap_or_default())
+}
+
+/// Window, checks, passing, response sum, timed checks, raw histogram bucket, rollup histogram.
+type WindowPart = (i32, i64, i64, i64, i64, Option<i32>, Option<Vec<i32>>);
+
+/// Uptime and response times of `ns/name` over each of `windows` ending at `now`, in one
+/// query: each window's daily, hourly and raw ranges ([`tier_plan`]) are joined to the
+/// three tables (their primary keys lead with the Monitor and the time), so a 90-day window
+/// reads about 90 daily rows, a day of hourly rows and the raw rows since the last rollup.
+pub async fn windows_stats(
+    pool: &PgPool,
+    tiers: Tiers,
+    ns: &str,
+    name: &str,
+    now: DateTime<Utc>,
+    windows: &[TimeDelta],
+) -> Result<Vec<WindowStats>, sqlx::Error> {
+    let (mut daily_i, mut daily_from, mut daily_until) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut hourly_i, mut hourly_from, mut hourly_until) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut raw_i, mut raw_from) = (Vec::new(), Vec::new());
+    for (i, window) in windows.iter().enumerate() {
+        let i = i32::try_from(i).unwrap_or(i32::MAX);
+        let plan = tier_plan(effective_start(now - *window, tiers.hourly_until), tiers);
+        if let Some((from, until)) = plan.daily {
+            daily_i.push(i);
+            daily_from.push(from);
+            daily_until.push(until);
+        }
+        for (from, until) in plan.hourly.into_iter().flatten() {
+            hourly_i.push(i);
+            hourly_from.push(from);
+            hourly_until.push(until);
+        }
+        raw_i.push(i);
+        raw_from.push(plan.raw_from);
     }
-    for (from, until) in plan.hourly.into_iter().flatten() {
-        let rows: Vec<RollupSums> = sqlx::query_as(
-            "SELECT checks, up, response_sum_ms, response_count, histogram FROM javari_health_check_hourly \
-             WHERE monitor_namespace = $1 AND monitor_name = $2 AND hour >= $3 AND hour < $4",
-        )
-        .bind(ns)
-        .bind(name)
-        .bind(from)
-        .bind(until)
-        .fetch_all(pool)
-        .await?;
-        add_rollups(&mut stats, rows);
-    }
-    let raw_from = plan.raw_from;
-    let groups: Vec<(Option<i32>, i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT width_bucket(response_time_ms, $4::int[]), count(*), count(*) FILTER (WHERE status = 'up'), \
-                coalesce(sum(response_time_ms), 0)::int8, count(response_time_ms) \
-         FROM javari_health_checks WHERE monitor_namespace = $1 AND monitor_name = $2 AND checked_at >= $3 \
-         GROUP BY 1",
+    let parts: Vec<WindowPart> = sqlx::query_as(
+        "SELECT w.i, t.checks::int8, t.up::int8, t.response_sum_ms::int8, t.response_count::int8, \
+                NULL::int4, t.histogram \
+         FROM unnest($3::int4[], $4::date[], $5::date[]) AS w(i, lo, hi) \
+         JOIN javari_health_check_daily t ON t.monitor_namespace = $1 AND t.monitor_name = $2 \
+              AND t.day >= w.lo AND t.day < w.hi \
+         UNION ALL \
+         SELECT w.i, t.checks::int8, t.up::int8, t.response_sum_ms::int8, t.response_count::int8, \
+                NULL::int4, t.histogram \
+         FROM unnest($6::int4[], $7::timestamptz[], $8::timestamptz[]) AS w(i, lo, hi) \
+         JOIN javari_health_check_hourly t ON t.monitor_namespace = $1 AND t.monitor_name = $2 \
+              AND t.hour >= w.lo AND t.hour < w.hi \
+         UNION ALL \
+         SELECT w.i, count(*), count(*) FILTER (WHERE t.status = 'up'), \
+                coalesce(sum(t.response_time_ms), 0)::int8, count(t.response_time_ms), \
+                width_bucket(t.response_time_ms, $11::int[]), NULL::int4[] \
+         FROM unnest($9::int4[], $10::timestamptz[]) AS w(i, lo) \
+         JOIN javari_health_checks t ON t.monitor_namespace = $1 AND t.monitor_name = $2 \
+              AND t.checked_at >= w.lo AND t.checked_at >= $12 \
+         GROUP BY w.i, 6",
     )
     .bind(ns)
     .bind(name)
-    .bind(raw_from)
+    .bind(&daily_i)
+    .bind(&daily_from)
+    .bind(&daily_until)
+    .bind(&hourly_i)
+    .bind(&hourly_from)
+    .bind(&hourly_until)
+    .bind(&raw_i)
+    .bind(&raw_from)
     .bind(BUCKETS_MS.to_vec())
+    // The earliest raw start as a plain bound too, so the index range starts there (without
+    // it every raw row of the Monitor is read once per window, and the planner goes parallel).
+    .bind(raw_from.iter().min().copied().unwrap_or(now))
     .fetch_all(pool)
     .await?;
-    for (bucket, checks, up, sum, count) in groups {
+    let mut all: Vec<WindowStats> = windows
+        .iter()
+        .map(|_| WindowStats {
+            histogram: Histogram::empty(),
+            ..WindowStats::default()
+        })
+        .collect();
+    for (i, checks, up, sum, count, bucket, histogram) in parts {
+        let Some(stats) = usize::try_from(i).ok().and_then(|i| all.get_mut(i)) else {
+            continue;
+        };
         stats.checks += checks;
         stats.up += up;
         stats.response_sum_ms += sum;
         stats.response_count += count;
-        if let Some(b) = bucket
-            .and_then(|b| usize::try_from(b).ok())
-            .filter(|b| *b >= 1)
-            && let Some(slot) = stats.histogram.0.get_mut(b - 1)
-        {
-            *slot += count;
+        match histogram {
+            Some(h) => {
+                let counts: Vec<i64> = h.into_iter().map(i64::from).collect();
+                stats.histogram.add_counts(&counts);
+            }
+            None => {
+                if let Some(b) = bucket
+                    .and_then(|b| usize::try_from(b).ok())
+                    .filter(|b| *b >= 1)
+                    && let Some(slot) = stats.histogram.0.get_mut(b - 1)
+                {
+                    *slot += count;
+                }
+            }
         }
     }
-    Ok(stats)
+    Ok(all)
 }
 
 /// One day of a Monitor's uptime bar (UTC dates).
@@ -287,54 +322,33 @@ pub async fn day_bars(
 ) -> Result<Vec<DayBar>, sqlx::Error> {
     let today = now.date_naive();
     let first = today - TimeDelta::days(days - 1);
-    let mut counts: BTreeMap<NaiveDate, (i64, i64)> = BTreeMap::new();
-    let mut hourly_from = day_start(first);
-    if let Some(daily_until) = tiers.daily_until.filter(|d| *d > first) {
-        let rows: Vec<(NaiveDate, i32, i32)> = sqlx::query_as(
-            "SELECT day, checks, up FROM javari_health_check_daily \
-             WHERE monitor_namespace = $1 AND monitor_name = $2 AND day >= $3 AND day < $4",
-        )
-        .bind(ns)
-        .bind(name)
-        .bind(first)
-        .bind(daily_until)
-        .fetch_all(pool)
-        .await?;
-        for (day, checks, up) in rows {
-            let slot = counts.entry(day).or_default();
-            slot.0 += i64::from(checks);
-            slot.1 += i64::from(up);
-        }
-        hourly_from = day_start(daily_until);
-    }
-    let mut raw_from = hourly_from;
-    if let Some(until) = tiers.hourly_until.filter(|u| *u > hourly_from) {
-        let rows: Vec<(NaiveDate, i64, i64)> = sqlx::query_as(
-            "SELECT (hour AT TIME ZONE 'UTC')::date, sum(checks)::int8, sum(up)::int8 FROM javari_health_check_hourly \
-             WHERE monitor_namespace = $1 AND monitor_name = $2 AND hour >= $3 AND hour < $4 GROUP BY 1",
-        )
-        .bind(ns)
-        .bind(name)
-        .bind(hourly_from)
-        .bind(until)
-        .fetch_all(pool)
-        .await?;
-        for (day, checks, up) in rows {
-            let slot = counts.entry(day).or_default();
-            slot.0 += checks;
-            slot.1 += up;
-        }
-        raw_from = until;
-    }
+    // Daily rows for whole days before `daily_until`, hourly rows from there to
+    // `hourly_until`, raw rows after: three ranges that do not overlap, in one query (a
+    // range left out has NULL bounds and matches nothing).
+    let daily = tiers.daily_until.filter(|d| *d > first);
+    let hourly_from = daily.map_or(day_start(first), day_start);
+    let hourly_until = tiers.hourly_until.filter(|u| *u > hourly_from);
+    let raw_from = hourly_until.unwrap_or(hourly_from);
     let rows: Vec<(NaiveDate, i64, i64)> = sqlx::query_as(
-        "SELECT (checked_at AT TIME ZONE 'UTC')::date, count(*), count(*) FILTER (WHERE status = 'up') \
-         FROM javari_health_checks WHERE monitor_namespace = $1 AND monitor_name = $2 AND checked_at >= $3 GROUP BY 1",
+        "SELECT day, checks::int8, up::int8 FROM javari_health_check_daily \
+         WHERE monitor_namespace = $1 AND monitor_name = $2 AND day >= $3 AND day < $4 \
+         UNION ALL \
+         SELECT (hour AT TIME ZONE 'UTC')::date, sum(checks)::int8, sum(up)::int8 FROM javari_health_check_hourly \
+         WHERE monitor_namespace = $1 AND monitor_name = $2 AND hour >= $5 AND hour < $6 GROUP BY 1 \
+         UNION ALL \
+         SELECT (checked_at AT TIME ZONE 'UTC')::date, count(*), count(*) FILTER (WHERE status = 'up') \
+         FROM javari_health_checks WHERE monitor_namespace = $1 AND monitor_name = $2 AND checked_at >= $7 GROUP BY 1",
     )
     .bind(ns)
     .bind(name)
+    .bind(first)
+    .bind(daily)
+    .bind(hourly_from)
+    .bind(hourly_until)
     .bind(raw_from)
     .fetch_all(pool)
     .await?;
+    let mut counts: BTreeMap<NaiveDate, (i64, i64)> = BTreeMap::new();
     for (day, checks, up) in rows {
         let slot = counts.entry(day).or_default();
         slot.0 += checks;
@@ -419,11 +433,17 @@ pub(super) async fn hourly_hours(
 ) -> Result<Hours, sqlx::Error> {
     let (ns, name) = monitor.map_or((None, None), |(ns, name)| (Some(ns), Some(name)));
     let mut hours = Hours::new();
-    let sums: Vec<(DateTime<Utc>, i64, i64)> = sqlx::query_as(
+    // One Monitor's rows by its key, every Monitor's by the hour: two statements, so each
+    // keeps a good cached plan (an `$3 IS NULL OR ...` filter plans as a scan of every row).
+    let sums: Vec<(DateTime<Utc>, i64, i64)> = sqlx::query_as(if monitor.is_some() {
         "SELECT hour, sum(checks)::int8, sum(up)::int8 FROM javari_health_check_hourly \
-         WHERE hour >= $1 AND hour < $2 AND ($3::text IS NULL OR (monitor_namespace = $3 AND monitor_name = $4)) \
-         GROUP BY hour",
-    )
+         WHERE hour >= $1 AND hour < $2 AND monitor_namespace = $3 AND monitor_name = $4 \
+         GROUP BY hour"
+    } else {
+        "SELECT hour, sum(checks)::int8, sum(up)::int8 FROM javari_health_check_hourly \
+         WHERE hour >= $1 AND hour < $2 AND $3::text IS NULL AND $4::text IS NULL \
+         GROUP BY hour"
+    })
     .bind(from)
     .bind(until)
     .bind(ns)
@@ -435,11 +455,15 @@ pub(super) async fn hourly_hours(
         p.checks += checks;
         p.up += up;
     }
-    let buckets: Vec<(DateTime<Utc>, i64, i64)> = sqlx::query_as(
+    let buckets: Vec<(DateTime<Utc>, i64, i64)> = sqlx::query_as(if monitor.is_some() {
         "SELECT hour, i, sum(c)::int8 FROM javari_health_check_hourly, unnest(histogram) WITH ORDINALITY AS u(c, i) \
-         WHERE hour >= $1 AND hour < $2 AND ($3::text IS NULL OR (monitor_namespace = $3 AND monitor_name = $4)) \
-         GROUP BY hour, i",
-    )
+         WHERE hour >= $1 AND hour < $2 AND monitor_namespace = $3 AND monitor_name = $4 \
+         GROUP BY hour, i"
+    } else {
+        "SELECT hour, i, sum(c)::int8 FROM javari_health_check_hourly, unnest(histogram) WITH ORDINALITY AS u(c, i) \
+         WHERE hour >= $1 AND hour < $2 AND $3::text IS NULL AND $4::text IS NULL \
+         GROUP BY hour, i"
+    })
     .bind(from)
     .bind(until)
     .bind(ns)
@@ -466,14 +490,19 @@ pub(super) async fn raw_hours(
     until: Option<DateTime<Utc>>,
 ) -> Result<Hours, sqlx::Error> {
     let (ns, name) = monitor.map_or((None, None), |(ns, name)| (Some(ns), Some(name)));
-    let raw: Vec<RawHourBucket> = sqlx::query_as(
+    let raw: Vec<RawHourBucket> = sqlx::query_as(if monitor.is_some() {
+        "SELECT date_trunc('hour', checked_at), width_bucket(response_time_ms, $2::int[]), count(*), \
+                count(*) FILTER (WHERE status = 'up'), count(response_time_ms) \
+         FROM javari_health_checks WHERE checked_at >= $1 AND checked_at < coalesce($5, 'infinity') \
+           AND monitor_namespace = $3 AND monitor_name = $4 \
+         GROUP BY 1, 2"
+    } else {
         "SELECT date_trunc('hour', checked_at), width_bucket(response_time_ms, $2::int[]), count(*), \
                 count(*) FILTER (WHERE status = 'up'), count(response_time_ms) \
          FROM javari_health_checks WHERE checked_at >= $1 AND ($5::timestamptz IS NULL OR checked_at < $5) \
-           AND monitor_name IS NOT NULL \
-           AND ($3::text IS NULL OR (monitor_namespace = $3 AND monitor_name = $4)) \
-         GROUP BY 1, 2",
-    )
+           AND monitor_name IS NOT NULL AND $3::text IS NULL AND $4::text IS NULL \
+         GROUP BY 1, 2"
+    })
     .bind(from)
     .bind(BUCKETS_MS.to_vec())
     .bind(ns)

@@ -105,6 +105,6 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let runner = Arc::new(Runner::new(ctx.backups.concurrency));
-    let controller = crate::driver::controller(ctx.watched_api::<BackupPolicy>());
+    let controller = crate::driver::controller(ctx.watched_api::<BackupPolicy>(), &ctx);
     crate::driver::run(controller, Arc::new(Policies { ctx, runner }), shutdown).await;
 }

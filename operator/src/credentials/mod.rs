@@ -33,7 +33,7 @@ pub async fn run(
 ) {
     let credentials: Api<Credential> = ctx.watched_api();
     let secrets: Api<Secret> = ctx.watched_api();
-    let controller = crate::driver::controller(credentials)
+    let controller = crate::driver::controller(credentials, &ctx)
         .owns(
             secrets,
             watcher::Config::default()

@@ -296,12 +296,14 @@ async fn apply(project: &Project, ctx: &Context) -> Result<Action, Error> {
         upsert_row(ctx, project, &rendered, &status).await?;
     }
     crate::report::write_status(ctx, project, project.status.is_some(), &prev, &status).await?;
-    Ok(Action::requeue(if progressing {
-        Duration::from_secs(10)
-    } else {
-        Duration::from_secs(300)
-    }))
+    // Health is read from the Deployment, whose every status change wakes this Project through
+    // the owned-Deployment watch; no polling while a rollout progresses (a stuck rollout would
+    // otherwise cost a full reconcile every few seconds per Project).
+    Ok(Action::requeue(RESYNC))
 }
+
+/// How often a Project is reconciled when nothing it watches changed.
+const RESYNC: Duration = Duration::from_secs(300);
 
 /// Whether every Monitor of this Project has passed its success threshold since the rollout
 /// (a Project without Monitors is confirmed by its Deployment's health alone).

@@ -9,6 +9,7 @@ pub mod store;
 pub use checks::{Thresholds, is_user_owned, run_checks};
 pub use finding::{Category, Check, Finding, Level};
 pub use store::{
-    HealthError, NewSuppression, PLATFORM, Report, Scan, ScanResult, ShownFinding, Suppression,
-    check_database, check_database_with, open_error_count, report, scan, suppress, unsuppress,
+    HealthError, NewSuppression, OpenCounts, PLATFORM, Report, Scan, ScanResult, ShownFinding,
+    Suppression, check_database, check_database_with, open_error_count, report, report_page, scan,
+    suppress, unsuppress,
 };

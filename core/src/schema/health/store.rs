@@ -2,7 +2,6 @@
 //! the latest scan's findings less the unexpired suppressions, marking what the scan before
 //! did not have.
 
-use std::collections::HashSet;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -92,24 +91,47 @@ pub struct ShownFinding {
     pub suppression: Option<Suppression>,
 }
 
-/// The latest scan's findings: open ones and suppressed ones.
+/// The latest scan's findings: open ones (possibly only the first few, see [`report_page`])
+/// and suppressed ones, with counts over every open finding.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Report {
     pub scan: Option<Scan>,
     pub previous: Option<Scan>,
     pub open: Vec<ShownFinding>,
     pub suppressed: Vec<ShownFinding>,
+    /// Open findings by level (all of them, listed or not).
+    pub counts: OpenCounts,
+}
+
+/// Open (unsuppressed) findings of a scan by level, and how many are new since the scan before.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OpenCounts {
+    pub errors: usize,
+    pub warnings: usize,
+    pub infos: usize,
+    pub new: usize,
+}
+
+impl OpenCounts {
+    pub fn total(&self) -> usize {
+        self.errors + self.warnings + self.infos
+    }
 }
 
 impl Report {
     pub fn count(&self, level: Level) -> usize {
-        self.open
-            .iter()
-            .filter(|f| f.finding.level == level)
-            .count()
+        match level {
+            Level::Error => self.counts.errors,
+            Level::Warn => self.counts.warnings,
+            Level::Info => self.counts.infos,
+        }
     }
     pub fn new_count(&self) -> usize {
-        self.open.iter().filter(|f| f.new).count()
+        self.counts.new
+    }
+    /// Open findings counted but not listed.
+    pub fn unlisted(&self) -> usize {
+        self.counts.total().saturating_sub(self.open.len())
     }
 }
 
@@ -316,97 +338,132 @@ struct FindingRow {
     object: String,
     description: String,
     remediation: String,
+    new: bool,
 }
 
 impl FindingRow {
-    fn into_finding(self) -> Option<Finding> {
-        Some(Finding {
-            check: Check::parse(&self.check_name)?,
-            level: Level::parse(&self.level)?,
-            category: Category::parse(&self.category)?,
-            object: self.object,
-            description: self.description,
-            remediation: self.remediation,
-            key: self.key,
+    fn into_shown(self, suppression: Option<Suppression>) -> Option<ShownFinding> {
+        Some(ShownFinding {
+            finding: Finding {
+                check: Check::parse(&self.check_name)?,
+                level: Level::parse(&self.level)?,
+                category: Category::parse(&self.category)?,
+                object: self.object,
+                description: self.description,
+                remediation: self.remediation,
+                key: self.key,
+            },
+            new: self.new,
+            suppression,
         })
     }
 }
 
-async fn findings_of(store: &PgPool, scan: Uuid) -> Result<Vec<Finding>, sqlx::Error> {
-    let rows: Vec<FindingRow> = sqlx::query_as(
-        "SELECT key, check_name, level, category, object, description, remediation
-         FROM javari_schema_scan_findings WHERE scan_id = $1
-         ORDER BY CASE level WHEN 'error' THEN 0 WHEN 'warn' THEN 1 ELSE 2 END, check_name, object",
-    )
-    .bind(scan)
-    .fetch_all(store)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(FindingRow::into_finding)
-        .collect())
+#[derive(sqlx::FromRow)]
+struct SuppressedRow {
+    #[sqlx(flatten)]
+    finding: FindingRow,
+    #[sqlx(flatten)]
+    suppression: Suppression,
 }
 
-/// Unexpired suppressions of `target` at `now`.
-pub async fn active_suppressions(
-    store: &PgPool,
-    target: &str,
-    now: DateTime<Utc>,
-) -> Result<Vec<Suppression>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, target, key, reason, owner, expires_at, created_by, created_at
-         FROM javari_schema_suppressions WHERE target = $1 AND expires_at > $2 ORDER BY key",
-    )
-    .bind(target)
-    .bind(now)
-    .fetch_all(store)
-    .await
-}
+/// The predicates the report's queries share: `f` is a finding of scan `$1`, `$2` the
+/// previous scan (or NULL), `$3` the target and `$4` now.
+const IS_NEW: &str = "($2::uuid IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM javari_schema_scan_findings p WHERE p.scan_id = $2 AND p.key = f.key))";
+const IS_SUPPRESSED: &str = "EXISTS (SELECT 1 FROM javari_schema_suppressions s
+        WHERE s.target = $3 AND s.key = f.key AND s.expires_at > $4)";
 
-/// The latest scan's findings of `target` as of `now`.
+/// The latest scan's findings of `target` as of `now`, every open one listed.
 pub async fn report(
     store: &PgPool,
     target: &str,
     now: DateTime<Utc>,
+) -> Result<Report, sqlx::Error> {
+    report_page(store, target, now, None).await
+}
+
+/// The latest scan's findings of `target` as of `now`: the first `listed` open findings
+/// (errors first; all with `None`), every suppressed one, and counts of all open ones. The
+/// database filters, counts and cuts, so the page costs the same at any number of findings.
+pub async fn report_page(
+    store: &PgPool,
+    target: &str,
+    now: DateTime<Utc>,
+    listed: Option<usize>,
 ) -> Result<Report, sqlx::Error> {
     let mut scans = completed_scans(store, target, 2).await?.into_iter();
     let Some(scan) = scans.next() else {
         return Ok(Report::default());
     };
     let previous = scans.next();
-    let before: HashSet<String> = match &previous {
-        Some(p) => {
-            let keys: Vec<String> = sqlx::query_scalar(
-                "SELECT key FROM javari_schema_scan_findings WHERE scan_id = $1",
-            )
-            .bind(p.id)
-            .fetch_all(store)
-            .await?;
-            keys.into_iter().collect()
+    let previous_id = previous.as_ref().map(|p| p.id);
+    let counts: Vec<(String, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT f.level, count(*), count(*) FILTER (WHERE {IS_NEW})
+         FROM javari_schema_scan_findings f
+         WHERE f.scan_id = $1 AND NOT {IS_SUPPRESSED} GROUP BY f.level"
+    )))
+    .bind(scan.id)
+    .bind(previous_id)
+    .bind(target)
+    .bind(now)
+    .fetch_all(store)
+    .await?;
+    let mut open_counts = OpenCounts::default();
+    for (level, n, new) in counts {
+        let n = usize::try_from(n).unwrap_or(0);
+        match Level::parse(&level) {
+            Some(Level::Error) => open_counts.errors = n,
+            Some(Level::Warn) => open_counts.warnings = n,
+            Some(Level::Info) => open_counts.infos = n,
+            None => continue,
         }
-        None => HashSet::new(),
-    };
-    let suppressions = active_suppressions(store, target, now).await?;
-    let mut report = Report {
-        scan: Some(scan.clone()),
-        previous: previous.clone(),
-        ..Report::default()
-    };
-    for finding in findings_of(store, scan.id).await? {
-        let new = previous.is_some() && !before.contains(&finding.key);
-        let suppression = suppressions.iter().find(|s| s.key == finding.key).cloned();
-        let shown = ShownFinding {
-            finding,
-            new,
-            suppression,
-        };
-        if shown.suppression.is_some() {
-            report.suppressed.push(shown);
-        } else {
-            report.open.push(shown);
-        }
+        open_counts.new += usize::try_from(new).unwrap_or(0);
     }
-    Ok(report)
+    let limit = listed.map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
+    let open: Vec<FindingRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT f.key, f.check_name, f.level, f.category, f.object, f.description, f.remediation,
+                {IS_NEW} AS new
+         FROM javari_schema_scan_findings f
+         WHERE f.scan_id = $1 AND NOT {IS_SUPPRESSED}
+         ORDER BY CASE f.level WHEN 'error' THEN 0 WHEN 'warn' THEN 1 ELSE 2 END, f.check_name, f.object
+         LIMIT $5"
+    )))
+    .bind(scan.id)
+    .bind(previous_id)
+    .bind(target)
+    .bind(now)
+    .bind(limit)
+    .fetch_all(store)
+    .await?;
+    let suppressed: Vec<SuppressedRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT f.key, f.check_name, f.level, f.category, f.object, f.description, f.remediation,
+                {IS_NEW} AS new,
+                s.id, s.target, s.key, s.reason, s.owner, s.expires_at, s.created_by, s.created_at
+         FROM javari_schema_scan_findings f
+         JOIN javari_schema_suppressions s ON s.target = $3 AND s.key = f.key AND s.expires_at > $4
+         WHERE f.scan_id = $1
+         ORDER BY CASE f.level WHEN 'error' THEN 0 WHEN 'warn' THEN 1 ELSE 2 END, f.check_name, f.object"
+    )))
+    .bind(scan.id)
+    .bind(previous_id)
+    .bind(target)
+    .bind(now)
+    .fetch_all(store)
+    .await?;
+    Ok(Report {
+        scan: Some(scan),
+        previous,
+        open: open
+            .into_iter()
+            .filter_map(|f| f.into_shown(None))
+            .collect(),
+        suppressed: suppressed
+            .into_iter()
+            .filter_map(|r| r.finding.into_shown(Some(r.suppression)))
+            .collect(),
+        counts: open_counts,
+    })
 }
 
 /// Error-level findings of the latest scan of the platform's database that no unexpired
