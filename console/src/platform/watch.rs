@@ -115,11 +115,18 @@ impl WatchedKinds {
     }
 }
 
-/// Which store holds `K`.
-pub trait WatchedKind: Sized {
-    fn watched(kinds: &WatchedKinds) -> Option<&Watched<Self>>
-    where
-        Self: Resource<DynamicType = ()> + 'static;
+/// A namespaced Javari kind the console watches, with the bounds every reader of a store
+/// needs, and which store holds it.
+pub trait WatchedKind:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + DeserializeOwned
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+    fn watched(kinds: &WatchedKinds) -> Option<&Watched<Self>>;
 }
 
 impl WatchedKind for Monitor {
@@ -154,14 +161,7 @@ pub async fn list_watched<K>(
     namespace: Option<&str>,
 ) -> Result<Vec<K>, kube::Error>
 where
-    K: WatchedKind
-        + Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: WatchedKind,
 {
     if let Some(items) = kinds.and_then(K::watched).and_then(|w| w.list(namespace)) {
         return Ok(items);
@@ -177,14 +177,7 @@ pub async fn get_watched<K>(
     name: &str,
 ) -> Result<Option<K>, kube::Error>
 where
-    K: WatchedKind
-        + Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: WatchedKind,
 {
     if let Some(item) = kinds
         .and_then(K::watched)

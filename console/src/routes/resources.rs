@@ -223,14 +223,7 @@ fn list_page(
 /// Every `K` matching the namespace filter, from the watched store.
 async fn listed<K>(state: &AppState, f: &Filters) -> Result<Vec<K>, ApiError>
 where
-    K: WatchedKind
-        + kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: WatchedKind,
 {
     list_watched::<K>(state.watched.as_deref(), client(state)?, f.namespace())
         .await
@@ -524,14 +517,7 @@ async fn found<K>(
     fresh: bool,
 ) -> Result<K, ApiError>
 where
-    K: WatchedKind
-        + kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: WatchedKind,
 {
     let client = client(state)?;
     let object = if fresh {
