@@ -3,6 +3,7 @@
 //! provider for the metrics summary.
 
 use chrono::{DateTime, Utc};
+use javari_crds::provider::ProviderHealth;
 use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -77,7 +78,9 @@ pub struct ProviderRow {
     pub provider_type: String,
     pub enabled: bool,
     pub priority: i32,
-    pub health: Option<String>,
+    /// `Unknown` before the first probe.
+    #[sqlx(try_from = "String")]
+    pub health: ProviderHealth,
     pub latency_ms: Option<i32>,
     pub last_probe_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
@@ -92,7 +95,7 @@ pub async fn providers(
     day_start: DateTime<Utc>,
 ) -> Result<Vec<ProviderRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT p.namespace, p.name, p.provider_type, p.enabled, p.priority, p.health, p.latency_ms, \
+        "SELECT p.namespace, p.name, p.provider_type, p.enabled, p.priority, coalesce(p.health, 'unknown') AS health, p.latency_ms, \
                 p.last_probe_at, p.last_error, \
                 coalesce(c.cost, 0)::float8 AS cost_today_usd, coalesce(c.answers, 0)::int8 AS answers_today \
          FROM javari_providers p LEFT JOIN ( \

@@ -53,7 +53,7 @@ fn entry(
         endpoint,
         api_key: Some(Arc::new(SecretValue::from(key.to_owned()))),
         priority,
-        health: Some("operational".into()),
+        health: javari_crds::provider::ProviderHealth::Operational,
         rate_limit_rpm: None,
         models,
     }

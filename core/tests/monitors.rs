@@ -5,6 +5,7 @@ use chrono::{TimeDelta, Utc};
 use javari_core::monitors::{
     CheckRow, insert_checks, latency_stats, open_incident, resolve_incident, uptime, uptime_windows,
 };
+use javari_crds::common::Severity;
 use sqlx::PgPool;
 
 fn row(i: i32, passed: bool) -> CheckRow {
@@ -94,7 +95,7 @@ async fn one_incident_per_outage(pool: PgPool) {
         &pool,
         key,
         "web is down",
-        "P1",
+        Severity::P1,
         source,
         Some("api-down"),
         "3 checks failed",
@@ -105,7 +106,7 @@ async fn one_incident_per_outage(pool: PgPool) {
         &pool,
         key,
         "web is down",
-        "P1",
+        Severity::P1,
         source,
         Some("api-down"),
         "still failing",
@@ -141,8 +142,16 @@ async fn one_incident_per_outage(pool: PgPool) {
     .expect("timeline");
     assert_eq!(timeline, ["opened", "recurred", "resolved"]);
 
-    let next = open_incident(&pool, key, "web is down", "P1", source, None, "down again")
-        .await
-        .expect("open");
+    let next = open_incident(
+        &pool,
+        key,
+        "web is down",
+        Severity::P1,
+        source,
+        None,
+        "down again",
+    )
+    .await
+    .expect("open");
     assert_ne!(next, first, "a new outage is a new incident");
 }

@@ -46,7 +46,7 @@ fn entry(endpoint: &str) -> ProviderEntry {
         endpoint: endpoint.to_owned(),
         api_key: Some(Arc::new(SecretValue::from(KEY.to_owned()))),
         priority: 1,
-        health: None,
+        health: javari_crds::provider::ProviderHealth::Unknown,
         rate_limit_rpm: None,
         models: vec![ModelInfo {
             name: "text-embedding-3-small".into(),

@@ -68,7 +68,7 @@ async fn a_failed_deployment_run_confirms_retries_and_resumes(pool: PgPool) {
         &pool,
         "monitor:prod/web",
         "web is down",
-        "P1",
+        javari_crds::common::Severity::P1,
         ("monitor", "prod", "web"),
         None,
         "failed",

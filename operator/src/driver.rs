@@ -6,6 +6,7 @@
 
 use std::fmt::Debug;
 use std::future::Future;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +21,7 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{self, Action};
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{self, Event as Finalizer, finalizer};
-use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
+use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, reflector, watcher};
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -98,16 +99,50 @@ impl<E: Failure> Error<E> {
     }
 }
 
+/// Which changes to an object wake its reconcile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// Spec (generation), labels, annotations (the actions), finalizers and deletion; not the
+    /// controller's own status writes, which would otherwise reconcile every object twice.
+    OnChange,
+    /// Every write, status included, for controllers that read their own progress back.
+    OnEveryWrite,
+}
+
 /// A controller for `K` whose cache keeps only what reconciles read: managed fields and
 /// kubectl's last-applied copy of the whole object are dropped as objects arrive. At most
 /// `ctx.reconcile_concurrency` reconciles run at once. (Owned objects added with
 /// `Controller::owns` are watched metadata-only and not cached.)
-pub fn controller<K: Reconciled>(api: Api<K>, ctx: &Context) -> Controller<K> {
+pub fn controller<K: Reconciled>(api: Api<K>, ctx: &Context, wake: Wake) -> Controller<K> {
     let writer = reflector::store::Writer::<K>::default();
     let reader = writer.as_reader();
     let trimmed = watcher(api, watcher::Config::default().any_semantic()).modify(trim::<K>);
-    Controller::for_stream(reflector(writer, trimmed).applied_objects(), reader)
-        .with_config(controller::Config::default().concurrency(ctx.reconcile_concurrency))
+    let config = controller::Config::default().concurrency(ctx.reconcile_concurrency);
+    let objects = reflector(writer, trimmed).applied_objects();
+    match wake {
+        // The store still sees every write; only the reconcile trigger is filtered.
+        Wake::OnChange => Controller::for_stream(
+            objects.predicate_filter(changed::<K>, PredicateConfig::default()),
+            reader,
+        ),
+        Wake::OnEveryWrite => Controller::for_stream(objects, reader),
+    }
+    .with_config(config)
+}
+
+/// A hash of everything but status, for [`Wake::OnChange`].
+fn changed<K: Resource>(obj: &K) -> Option<u64> {
+    let meta = obj.meta();
+    let mut hasher = std::hash::DefaultHasher::new();
+    (
+        meta.generation,
+        &meta.labels,
+        &meta.annotations,
+        &meta.finalizers,
+        meta.deletion_timestamp.as_ref().map(|t| t.0),
+    )
+        .hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 /// What a cached object does not need.
@@ -295,6 +330,42 @@ mod tests {
         let annotations = project.metadata.annotations.expect("annotations");
         assert_eq!(annotations.len(), 1);
         assert_eq!(annotations["keep"], "me");
+    }
+
+    #[test]
+    fn status_writes_do_not_wake_a_reconcile_but_actions_and_specs_do() {
+        let project =
+            |generation: i64, annotations: serde_json::Value, status: serde_json::Value| {
+                let p: Project = serde_json::from_value(serde_json::json!({
+                "apiVersion": "javari.ai/v1alpha1", "kind": "Project",
+                "metadata": {"name": "web", "generation": generation, "annotations": annotations},
+                "spec": {"image": "nginx"}, "status": status}))
+                .expect("project");
+                changed(&p)
+            };
+        let first = project(1, serde_json::json!({}), serde_json::json!({}));
+        assert_eq!(
+            first,
+            project(
+                1,
+                serde_json::json!({}),
+                serde_json::json!({"deployedImage": "nginx"})
+            ),
+            "a status write is not a change"
+        );
+        assert_ne!(
+            first,
+            project(2, serde_json::json!({}), serde_json::json!({}))
+        );
+        assert_ne!(
+            first,
+            project(
+                1,
+                serde_json::json!({"javari.ai/rollback": "now"}),
+                serde_json::json!({})
+            ),
+            "an action annotation is a change"
+        );
     }
 
     #[test]

@@ -18,8 +18,7 @@ use futures::Stream;
 use javari_core::history::tiers;
 use javari_core::overview::{OpenIncident, open_incidents, providers};
 use javari_core::statuspage::{
-    ComponentState, MonitorFacts, indicator, monitor_state, project_state,
-    provider_health_from_text, provider_state,
+    ComponentState, MonitorFacts, indicator, monitor_state, project_state, provider_state,
 };
 use javari_core::svg::{Series, line_chart};
 use javari_crds::monitor::MonitorState;
@@ -266,8 +265,7 @@ pub async fn tiles(state: &AppState) -> Result<Tiles, ApiError> {
         .and_utc();
     let mut provider_tiles = Vec::new();
     for p in providers(&state.db, day_start).await? {
-        let health = provider_health_from_text(p.health.as_deref());
-        let s = provider_state(health, p.enabled);
+        let s = provider_state(p.health, p.enabled);
         components.push(ComponentRow {
             kind: "Provider",
             href: href("providers", &p.namespace, &p.name),
@@ -278,7 +276,7 @@ pub async fn tiles(state: &AppState) -> Result<Tiles, ApiError> {
             name: format!("{}/{}", p.namespace, p.name),
             href: href("providers", &p.namespace, &p.name),
             health: if p.enabled {
-                p.health.clone().unwrap_or_else(|| "Unknown".to_owned())
+                p.health.to_string()
             } else {
                 "Disabled".to_owned()
             },

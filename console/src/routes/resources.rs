@@ -18,9 +18,7 @@ use javari_core::overview::{
     incidents_of, probe_hours, provider_days, providers, recent_checks,
 };
 use javari_core::providers::{ProviderDayCounts, provider_day_counts};
-use javari_core::statuspage::{
-    ComponentState, monitor_state, project_state, provider_health_from_text, provider_state,
-};
+use javari_core::statuspage::{ComponentState, monitor_state, project_state, provider_state};
 use javari_core::svg::{Bar, Series, line_chart, percent, uptime_bars};
 use javari_core::vault::{AuditEntry, recent_audit};
 use javari_crds::{Credential, Monitor, Project, Provider};
@@ -353,14 +351,14 @@ pub async fn providers_page(
         .into_iter()
         .filter(|p| f.namespace().is_none_or(|ns| ns == p.namespace))
         .filter_map(|p| {
-            let s = provider_state(provider_health_from_text(p.health.as_deref()), p.enabled);
+            let s = provider_state(p.health, p.enabled);
             f.keeps(s).then(|| Row {
                 href: format!("/providers/{}/{}", p.namespace, p.name),
                 cells: vec![
                     p.provider_type.clone(),
                     p.priority.to_string(),
                     if p.enabled {
-                        p.health.clone().unwrap_or_else(|| "Unknown".to_owned())
+                        p.health.to_string()
                     } else {
                         "Disabled".to_owned()
                     },

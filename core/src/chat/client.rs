@@ -358,7 +358,7 @@ mod tests {
             endpoint,
             api_key: None,
             priority: 1,
-            health: None,
+            health: javari_crds::provider::ProviderHealth::Unknown,
             rate_limit_rpm: None,
             models: Vec::new(),
         }

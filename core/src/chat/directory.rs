@@ -93,7 +93,9 @@ pub async fn load_providers(
                     endpoint,
                     api_key: None,
                     priority: row.try_get("priority")?,
-                    health: row.try_get("health")?,
+                    health: crate::statuspage::provider_health_from_text(
+                        row.try_get::<Option<&str>, _>("health")?,
+                    ),
                     rate_limit_rpm: row.try_get("rate_limit_rpm")?,
                     models: Vec::new(),
                 },

@@ -343,6 +343,7 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use javari_crds::provider::ProviderHealth;
 
     fn model(name: &str, input: f64, output: f64, caps: &[&str], window: i32) -> ModelInfo {
         ModelInfo {
@@ -371,7 +372,7 @@ mod tests {
             endpoint: format!("http://{name}"),
             api_key: None,
             priority,
-            health: Some("operational".into()),
+            health: ProviderHealth::Operational,
             rate_limit_rpm: None,
             models,
         }
@@ -547,7 +548,7 @@ mod tests {
     #[test]
     fn unavailable_and_down_providers_are_skipped() {
         let mut fleet = fleet();
-        fleet[0].health = Some("down".into());
+        fleet[0].health = ProviderHealth::Down;
         let cooling = |p: &ProviderEntry| p.name == "anthropic";
         let c = plan(&fleet, None, TaskKind::Code, 0, &cooling).expect("plan");
         assert_eq!(names(&c), vec![pair("gemini", "gemini-1.5-flash")]);
@@ -556,7 +557,7 @@ mod tests {
     #[test]
     fn all_unavailable_still_tries_everyone_down_last() {
         let mut fleet = fleet();
-        fleet[0].health = Some("down".into());
+        fleet[0].health = ProviderHealth::Down;
         let all = |_: &ProviderEntry| true;
         let c = plan(&fleet, None, TaskKind::General, 0, &all).expect("plan");
         assert_eq!(

@@ -83,15 +83,15 @@ pub struct ProviderEntry {
     pub api_key: Option<Arc<SecretValue>>,
     /// 1 is tried first.
     pub priority: i32,
-    /// Last probe result: `operational`, `degraded`, `down`, `unknown` or none yet.
-    pub health: Option<String>,
+    /// Last probe result; `Unknown` before the first.
+    pub health: ProviderHealth,
     pub rate_limit_rpm: Option<i32>,
     pub models: Vec<ModelInfo>,
 }
 
 impl ProviderEntry {
     pub fn is_down(&self) -> bool {
-        crate::statuspage::provider_health_from_text(self.health.as_deref()) == ProviderHealth::Down
+        self.health == ProviderHealth::Down
     }
 
     pub fn model(&self, name: &str) -> Option<&ModelInfo> {

@@ -2,6 +2,7 @@
 //! Monitor's status shows (uptime, latency percentiles), computed from the rows themselves.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use javari_crds::common::Severity;
 use sqlx::PgPool;
 
 use crate::incidents::open_statuses;
@@ -143,7 +144,7 @@ pub async fn open_incident(
     pool: &PgPool,
     dedup_key: &str,
     title: &str,
-    severity: &str,
+    severity: Severity,
     source: (&str, &str, &str),
     runbook: Option<&str>,
     message: &str,
@@ -171,7 +172,7 @@ pub async fn open_incident(
             )
             .bind(dedup_key)
             .bind(title)
-            .bind(severity)
+            .bind(severity.as_str())
             .bind(source.0)
             .bind(source.1)
             .bind(source.2)

@@ -105,6 +105,10 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let runner = Arc::new(Runner::new(ctx.backups.concurrency));
-    let controller = crate::driver::controller(ctx.watched_api::<BackupPolicy>(), &ctx);
+    let controller = crate::driver::controller(
+        ctx.watched_api::<BackupPolicy>(),
+        &ctx,
+        crate::driver::Wake::OnEveryWrite,
+    );
     crate::driver::run(controller, Arc::new(Policies { ctx, runner }), shutdown).await;
 }

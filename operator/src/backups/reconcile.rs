@@ -199,7 +199,7 @@ async fn apply(
             ctx.vault.pool(),
             &dedup,
             &format!("Backups of {key} are stale"),
-            spec.severity.as_str(),
+            spec.severity,
             (
                 "BackupPolicy",
                 &policy.namespace().unwrap_or_default(),

@@ -33,12 +33,13 @@ pub async fn run(
 ) {
     let credentials: Api<Credential> = ctx.watched_api();
     let secrets: Api<Secret> = ctx.watched_api();
-    let controller = crate::driver::controller(credentials, &ctx)
-        .owns(
-            secrets,
-            watcher::Config::default()
-                .labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}")),
-        )
-        .reconcile_on(wake);
+    let controller =
+        crate::driver::controller(credentials, &ctx, crate::driver::Wake::OnEveryWrite)
+            .owns(
+                secrets,
+                watcher::Config::default()
+                    .labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}")),
+            )
+            .reconcile_on(wake);
     crate::driver::run(controller, Arc::new(Credentials(ctx)), shutdown).await;
 }

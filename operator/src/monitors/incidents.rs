@@ -4,9 +4,11 @@
 use std::time::Duration;
 
 use javari_core::monitors::{Transition, add_timeline_event, open_incident, resolve_incident};
+use javari_crds::common::Severity;
 use javari_crds::project::ROLLBACK_ANNOTATION;
 use javari_crds::{Monitor, Project, Provider};
 use kube::api::{Api, Patch, PatchParams};
+use serde::Serialize;
 use serde_json::json;
 use tracing::{info, warn};
 use uuid::Uuid;
@@ -80,7 +82,7 @@ pub(super) async fn went_down(
         pool,
         &dedup_key(plan),
         &title,
-        &plan.severity,
+        plan.severity,
         source,
         runbook,
         &message,
@@ -123,7 +125,7 @@ pub(super) async fn went_down(
         add_timeline_event(pool, incident, "action", &note, MANAGER).await?;
     }
     if let Some(url) = &actions.webhook {
-        let note = notify(ctx, url, plan, "down", Some(incident)).await;
+        let note = notify(ctx, url, plan, AlertState::Down, Some(incident)).await;
         add_timeline_event(pool, incident, "webhook", &note, MANAGER).await?;
     }
     Ok(incident)
@@ -152,11 +154,30 @@ pub(super) async fn recovered(ctx: &Context, plan: &Plan) -> Result<(), sqlx::Er
             }
         }
         if let Some(url) = &actions.webhook {
-            let note = notify(ctx, url, plan, "resolved", Some(incident)).await;
+            let note = notify(ctx, url, plan, AlertState::Resolved, Some(incident)).await;
             add_timeline_event(pool, incident, "webhook", &note, MANAGER).await?;
         }
     }
     Ok(())
+}
+
+/// What a Monitor's webhook says happened.
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum AlertState {
+    Down,
+    Resolved,
+}
+
+/// The body POSTed to `spec.actions.webhook`.
+#[derive(Serialize, Debug)]
+struct Alert<'a> {
+    monitor: &'a str,
+    namespace: &'a str,
+    state: AlertState,
+    severity: Severity,
+    incident: Option<Uuid>,
+    target: &'a str,
 }
 
 /// POSTs the alert, retrying with back-off; returns what happened, for the timeline.
@@ -164,11 +185,17 @@ async fn notify(
     ctx: &Context,
     url: &str,
     plan: &Plan,
-    state: &str,
+    state: AlertState,
     incident: Option<Uuid>,
 ) -> String {
-    let body = json!({"monitor": plan.name, "namespace": plan.namespace, "state": state, "severity": plan.severity,
-                      "incident": incident, "target": plan.target});
+    let body = Alert {
+        monitor: &plan.name,
+        namespace: &plan.namespace,
+        state,
+        severity: plan.severity,
+        incident,
+        target: &plan.target,
+    };
     let mut last = String::new();
     for attempt in 1..=3u32 {
         match ctx

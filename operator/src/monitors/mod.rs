@@ -64,6 +64,6 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let monitors: Api<Monitor> = ctx.watched_api();
-    let controller = crate::driver::controller(monitors, &ctx);
+    let controller = crate::driver::controller(monitors, &ctx, crate::driver::Wake::OnChange);
     crate::driver::run(controller, Arc::new(Monitors { ctx, runner }), shutdown).await;
 }

@@ -131,7 +131,7 @@ async fn apply(monitor: &Monitor, ctx: &Context, runner: &Runner) -> Result<Acti
         conditions,
         failure_threshold: spec.failure_threshold,
         success_threshold: spec.success_threshold,
-        severity: spec.severity.as_str().to_owned(),
+        severity: spec.severity,
         actions: spec.actions.clone(),
         project,
         initial: Counters {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::channel::mpsc;
 use javari_core::monitors::{CheckResult, Condition, Counters, evaluate_all, next_occurrence};
+use javari_crds::common::Severity;
 use javari_crds::monitor::{CheckRequest, MonitorActions, MonitorStatus};
 use tokio::sync::Mutex;
 
@@ -32,7 +33,7 @@ pub struct Plan {
     pub conditions: Vec<Condition>,
     pub failure_threshold: i32,
     pub success_threshold: i32,
-    pub severity: String,
+    pub severity: Severity,
     pub actions: Option<MonitorActions>,
     pub project: Option<String>,
     pub initial: Counters,

@@ -51,7 +51,7 @@ pub async fn run(
 ) {
     let projects: Api<Project> = ctx.watched_api();
     let managed = watcher::Config::default().labels("app.kubernetes.io/managed-by=javari");
-    let controller = crate::driver::controller(projects, &ctx)
+    let controller = crate::driver::controller(projects, &ctx, crate::driver::Wake::OnChange)
         .owns(ctx.watched_api::<Deployment>(), managed.clone())
         .owns(ctx.watched_api::<Service>(), managed);
     crate::driver::run(controller, Arc::new(Projects(ctx)), shutdown).await;

@@ -43,6 +43,6 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let providers: Api<Provider> = ctx.watched_api();
-    let controller = crate::driver::controller(providers, &ctx);
+    let controller = crate::driver::controller(providers, &ctx, crate::driver::Wake::OnChange);
     crate::driver::run(controller, Arc::new(Providers(ctx)), shutdown).await;
 }
