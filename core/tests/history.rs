@@ -153,6 +153,30 @@ async fn figures_match_the_rows_before_and_after_the_rollup(pool: PgPool) {
     let now = Utc::now();
     let rows = fixture(now);
     insert_checks(&pool, &rows).await.expect("insert");
+    // Provider calls and days, one of each past its retention.
+    let provider: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO javari_providers (namespace, name, provider_type) \
+         VALUES ('prod', 'openai', 'openai') RETURNING id",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("provider");
+    sqlx::query(
+        "INSERT INTO javari_provider_performance (provider_id, success, created_at) \
+         VALUES ($1, true, now() - interval '91 days'), ($1, true, now() - interval '89 days')",
+    )
+    .bind(provider)
+    .execute(&pool)
+    .await
+    .expect("calls");
+    sqlx::query(
+        "INSERT INTO javari_provider_days (provider_id, day, fallbacks) \
+         VALUES ($1, current_date - 800, 1), ($1, current_date - 10, 2)",
+    )
+    .bind(provider)
+    .execute(&pool)
+    .await
+    .expect("days");
 
     // Raw rows only.
     assert_pages_match_rows(&pool, &rows, now).await;
@@ -164,6 +188,16 @@ async fn figures_match_the_rows_before_and_after_the_rollup(pool: PgPool) {
     assert!(report.hours >= 90, "{report:?}");
     assert!(report.days >= 3, "{report:?}");
     assert!(report.raw_pruned > 0, "{report:?}");
+    assert_eq!(
+        (report.provider_calls_pruned, report.provider_days_pruned),
+        (1, 1),
+        "Provider calls older than 90 days and days older than two years are pruned"
+    );
+    let calls: i64 = sqlx::query_scalar("SELECT count(*) FROM javari_provider_performance")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(calls, 1, "the 89-day-old call stays");
     let t = tiers(&pool).await.expect("tiers");
     let hourly_until = t.hourly_until.expect("hourly watermark");
     assert!(hourly_until <= now && now - hourly_until < TimeDelta::minutes(63));

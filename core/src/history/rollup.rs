@@ -22,6 +22,8 @@ pub struct Retention {
     pub raw: TimeDelta,
     pub hourly: TimeDelta,
     pub daily: TimeDelta,
+    /// Per-call Provider rows (`javari_provider_performance`), kept as long as hourly health.
+    pub provider_calls: TimeDelta,
     /// How long after an hour ends it is rolled up (checks are written in batches).
     pub settle: TimeDelta,
     /// Raw rows deleted per statement while pruning.
@@ -34,6 +36,7 @@ impl Default for Retention {
             raw: TimeDelta::hours(48),
             hourly: TimeDelta::days(90),
             daily: TimeDelta::days(730),
+            provider_calls: TimeDelta::days(90),
             settle: TimeDelta::minutes(2),
             prune_batch: 50_000,
         }
@@ -49,6 +52,8 @@ pub struct RollupReport {
     pub raw_pruned: u64,
     pub hourly_pruned: u64,
     pub daily_pruned: u64,
+    pub provider_calls_pruned: u64,
+    pub provider_days_pruned: u64,
 }
 
 type Key = (String, String);
@@ -362,6 +367,27 @@ async fn prune(
         .execute(pool)
         .await?
         .rows_affected();
+    loop {
+        let deleted = sqlx::query(
+            "DELETE FROM javari_provider_performance WHERE id IN ( \
+               SELECT id FROM javari_provider_performance WHERE created_at < $1 LIMIT $2)",
+        )
+        .bind(now - retention.provider_calls)
+        .bind(retention.prune_batch)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        report.provider_calls_pruned += deleted;
+        if deleted < retention.prune_batch as u64 {
+            break;
+        }
+    }
+    report.provider_days_pruned =
+        sqlx::query("DELETE FROM javari_provider_days WHERE day < $1::date")
+            .bind((now - retention.daily).date_naive().to_string())
+            .execute(pool)
+            .await?
+            .rows_affected();
     Ok(())
 }
 
