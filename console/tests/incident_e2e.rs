@@ -17,15 +17,11 @@ use axum::routing::get;
 use javari_console::auth::{Role, create_token, create_user};
 use javari_core::vault::{Keyring, MasterKey, Vault};
 use javari_crds::{Monitor, Project};
-use javari_operator::Context;
-use javari_operator::metrics::Metrics;
-use javari_operator::timer::Timer;
-use javari_testenv::{ControlPlane, fresh_database};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
+use support::operator::{Operator, cluster_and_database};
 use support::{Harness, PASSWORD, test_settings};
-use tokio::sync::oneshot;
 
 /// Polls `check` until it gives a value, failing with `what` after `limit`.
 async fn wait_for<T>(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {
@@ -89,15 +85,7 @@ async fn get_json(h: &Harness, token: &str, path: &str) -> (u16, Value) {
 
 #[tokio::test]
 async fn a_failed_check_to_a_postmortem_through_a_runbook() {
-    javari_core::http::install_crypto_provider();
-    let cp = ControlPlane::shared();
-    let client = cp.client().await.expect("client");
-    let ns = cp.test_namespace(&client).await.expect("namespace");
-    let database_url = fresh_database().await.expect("database");
-    let pool = javari_core::db::connect(&database_url, 10)
-        .await
-        .expect("connect");
-    javari_core::db::migrate(&pool).await.expect("migrate");
+    let (client, ns, pool) = cluster_and_database().await;
 
     // The "cluster": the application fails while registry.local/api:2 runs.
     let healthy = Arc::new(AtomicBool::new(true));
@@ -109,16 +97,8 @@ async fn a_failed_check_to_a_postmortem_through_a_runbook() {
         pool.clone(),
         Arc::new(Keyring::new(MasterKey::generate(), vec![])),
     );
-    let (timer, wake) = Timer::start().await.expect("scheduler");
-    let ctx = Arc::new(
-        Context::new(client.clone(), vault, Arc::new(Metrics::new()), timer)
-            .watching(Some(ns.clone()))
-            .with_project_url(project_url.clone()),
-    );
-    let (stop, stopped) = oneshot::channel::<()>();
-    let operator = tokio::spawn(javari_operator::run_controllers(ctx, wake, async move {
-        let _ = stopped.await;
-    }));
+    let url = project_url.clone();
+    let operator = Operator::start_with(&client, vault, &ns, |ctx| ctx.with_project_url(url)).await;
 
     // The console, with the cluster, the repository's runbooks and the same project URL.
     let mut settings = test_settings();
@@ -506,6 +486,5 @@ async fn a_failed_check_to_a_postmortem_through_a_runbook() {
     assert_eq!(export.as_str(), Some(md), "the export is the postmortem");
 
     follower.abort();
-    drop(stop);
-    operator.await.expect("controllers stopped");
+    operator.stop().await;
 }

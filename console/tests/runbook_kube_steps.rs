@@ -4,6 +4,8 @@
 //! rotated to a new version, a Provider marked down. The actions no runbook uses yet (scale,
 //! suspend and resume a Monitor) and `verify` are exercised too.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -15,15 +17,12 @@ use javari_core::runbooks::{Action, Catalogue, KubeAction, StepExecutor, Values,
 use javari_core::vault::{Keyring, MasterKey, Vault};
 use javari_crds::monitor::MonitorState;
 use javari_crds::{Credential, Monitor, Project, Provider};
-use javari_operator::Context;
-use javari_operator::metrics::Metrics;
-use javari_operator::timer::Timer;
-use javari_testenv::{ControlPlane, fresh_database, workspace_root};
+use javari_testenv::workspace_root;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
-use tokio::sync::oneshot;
+use support::operator::{Operator, cluster_and_database};
 
 async fn wait_for<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -42,15 +41,7 @@ fn create<K: serde::de::DeserializeOwned>(value: serde_json::Value) -> K {
 
 #[tokio::test]
 async fn every_kube_step_of_the_runbooks_changes_the_cluster() {
-    javari_core::http::install_crypto_provider();
-    let cp = ControlPlane::shared();
-    let client = cp.client().await.expect("client");
-    let ns = cp.test_namespace(&client).await.expect("namespace");
-    let database_url = fresh_database().await.expect("database");
-    let pool = javari_core::db::connect(&database_url, 5)
-        .await
-        .expect("connect");
-    javari_core::db::migrate(&pool).await.expect("migrate");
+    let (client, ns, pool) = cluster_and_database().await;
     let healthy = Arc::new(AtomicBool::new(true));
     let h = healthy.clone();
     let app = Router::new().fallback(get(move || {
@@ -73,15 +64,7 @@ async fn every_kube_step_of_the_runbooks_changes_the_cluster() {
         pool.clone(),
         Arc::new(Keyring::new(MasterKey::generate(), vec![])),
     );
-    let (timer, wake) = Timer::start().await.expect("scheduler");
-    let ctx = Arc::new(
-        Context::new(client.clone(), vault, Arc::new(Metrics::new()), timer)
-            .watching(Some(ns.clone())),
-    );
-    let (stop, stopped) = oneshot::channel::<()>();
-    let operator = tokio::spawn(javari_operator::run_controllers(ctx, wake, async move {
-        let _ = stopped.await;
-    }));
+    let operator = Operator::start(&client, vault, &ns).await;
     let executor = javari_core::runbooks::KubeExecutor::new(
         Some(client.clone()),
         javari_core::runbooks::DEFAULT_PROJECT_URL,
@@ -411,6 +394,5 @@ async fn every_kube_step_of_the_runbooks_changes_the_cluster() {
             .suspend
     );
 
-    drop(stop);
-    operator.await.expect("controllers stopped");
+    operator.stop().await;
 }

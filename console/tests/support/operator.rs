@@ -38,11 +38,21 @@ pub struct Operator {
 impl Operator {
     /// Controllers watching `ns` with `vault` (share the console's to share its key).
     pub async fn start(client: &Client, vault: Vault, ns: &str) -> Self {
+        Self::start_with(client, vault, ns, |ctx| ctx).await
+    }
+
+    /// [`Operator::start`] with settings of the test's own (`configure` gets the context).
+    pub async fn start_with(
+        client: &Client,
+        vault: Vault,
+        ns: &str,
+        configure: impl FnOnce(Context) -> Context,
+    ) -> Self {
         let (timer, wake) = Timer::start().await.expect("scheduler");
-        let ctx = Arc::new(
+        let ctx = Arc::new(configure(
             Context::new(client.clone(), vault, Arc::new(Metrics::new()), timer)
                 .watching(Some(ns.to_owned())),
-        );
+        ));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(javari_operator::run_controllers(ctx, wake, async move {
             let _ = stopped.await;
