@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use javari_core::backups::{
-    BackupError, BackupOptions, Destination, RetentionRule, S3Keys, StoreConfig, VerificationLevel,
-    list_backups, list_verifications, prune, restorable_in_store, restore_into_new_database,
-    staging_path, take_backup, verify,
+    BackupError, BackupOptions, BackupStatus, Destination, RetentionRule, S3Keys, StoreConfig,
+    VerificationLevel, list_backups, list_verifications, prune, restorable_in_store,
+    restore_into_new_database, staging_path, take_backup, verify,
 };
 use javari_core::vault::{Keyring, MasterKey};
 use javari_testenv::{FakeS3, fresh_database};
@@ -312,7 +312,7 @@ async fn a_flipped_byte_is_caught_by_verification_and_named(pool: PgPool) {
     let row = &list_backups(&pool, Some("prod/flip"), 1)
         .await
         .expect("rows")[0];
-    assert_eq!(row.status, "corrupt");
+    assert_eq!(row.status, BackupStatus::Corrupt);
     let last = &list_verifications(&pool, s.id)
         .await
         .expect("verifications")[0];
@@ -575,7 +575,7 @@ async fn kill_9_mid_backup_leaves_nothing_complete_and_the_next_run_cleans_up(po
         .into_iter()
         .find(|r| r.id == running)
         .expect("old row");
-    assert_eq!(old.status, "failed");
+    assert_eq!(old.status, BackupStatus::Failed);
     assert!(
         old.error
             .as_deref()

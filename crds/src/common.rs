@@ -64,6 +64,10 @@ pub mod condition {
     pub const READY: &str = "Ready";
     pub const PROGRESSING: &str = "Progressing";
     pub const DEGRADED: &str = "Degraded";
+    /// A Credential's rotation is under way (or waits for a value).
+    pub const ROTATING: &str = "Rotating";
+    /// A Credential's value expires within its renewal window.
+    pub const EXPIRING: &str = "Expiring";
 }
 
 /// A reference to another object of the platform in the same namespace.

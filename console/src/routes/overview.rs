@@ -160,10 +160,10 @@ pub fn monitor_facts(m: &Monitor) -> MonitorFacts {
 pub fn credential_due(c: &Credential, now: DateTime<Utc>) -> Option<String> {
     let status = c.status.clone().unwrap_or_default();
     let horizon = now + TimeDelta::days(DUE_DAYS);
-    let rotating = status
-        .conditions
-        .iter()
-        .any(|k| k.type_ == "Rotating" && k.status == "True");
+    let rotating = javari_core::conditions::is_true(
+        &status.conditions,
+        javari_crds::common::condition::ROTATING,
+    );
     if rotating {
         return Some("rotating now".to_owned());
     }

@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Json};
 use chrono::{TimeDelta, Utc};
+use javari_core::conditions::is_true;
 use javari_core::history::{monitor_trend, tiers};
 use javari_core::overview::{
     AuditRow, FailureDay, OpenIncident, ProviderDay, RecentCheck, audit_log, failure_days,
@@ -21,6 +22,7 @@ use javari_core::providers::{ProviderDayCounts, provider_day_counts};
 use javari_core::statuspage::{ComponentState, monitor_state, project_state, provider_state};
 use javari_core::svg::{Bar, Series, line_chart, percent, uptime_bars};
 use javari_core::vault::{AuditEntry, recent_audit};
+use javari_crds::common::condition::{DEGRADED, READY, ROTATING};
 use javari_crds::{Credential, Monitor, Project, Provider};
 use kube::{Client, ResourceExt};
 use serde::{Deserialize, Serialize};
@@ -422,22 +424,11 @@ pub async fn credentials(
     ))
 }
 
-fn condition_true(
-    conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
-    t: &str,
-) -> bool {
-    conditions
-        .iter()
-        .any(|c| c.type_ == t && c.status == "True")
-}
-
 fn credential_state(c: &Credential) -> ComponentState {
     let status = c.status.clone().unwrap_or_default();
-    if condition_true(&status.conditions, "Degraded") {
+    if is_true(&status.conditions, DEGRADED) {
         ComponentState::PartialOutage
-    } else if condition_true(&status.conditions, "Rotating")
-        || !condition_true(&status.conditions, "Ready")
-    {
+    } else if is_true(&status.conditions, ROTATING) || !is_true(&status.conditions, READY) {
         ComponentState::DegradedPerformance
     } else {
         ComponentState::Operational

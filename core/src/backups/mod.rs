@@ -20,8 +20,8 @@ pub use format::{DataKey, FormatError};
 pub use manifest::{MANIFEST, Manifest, ManifestFile, SealedKey};
 pub use pgtools::{ConnInfo, tool as pg_tool};
 pub use records::{
-    BackupRow, VerificationRow, freshest_backup, get_backup, last_drill, list_backups,
-    list_verifications, newest_verified, prune, restorable_in_store,
+    BackupRow, BackupStatus, VerificationRow, freshest_backup, get_backup, last_drill,
+    list_backups, list_verifications, newest_verified, prune, restorable_in_store,
 };
 pub use requests::{
     DecisionError, RestoreMode, RestoreRequest, RestoreStatus, database_exists, decide,

@@ -14,12 +14,84 @@ use super::retention::{self, Candidate, RetentionPlan, RetentionRule};
 use super::store::Destination;
 use super::{BackupError, policy_prefix};
 
+/// Where a backup is in its life (`javari_backups.status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackupStatus {
+    /// Being written: never restorable.
+    Running,
+    /// Its manifest is written.
+    Completed,
+    Failed,
+    /// The last verification passed.
+    Verified,
+    /// A verification failed.
+    Corrupt,
+    /// Deleted by retention.
+    Pruned,
+}
+
+impl BackupStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Verified => "verified",
+            Self::Corrupt => "corrupt",
+            Self::Pruned => "pruned",
+        }
+    }
+
+    /// Written to the end (a manifest), whatever its verification said since.
+    pub fn is_complete(self) -> bool {
+        matches!(self, Self::Completed | Self::Verified | Self::Corrupt)
+    }
+
+    /// Complete and not found corrupt: something to restore from.
+    pub fn is_restorable(self) -> bool {
+        matches!(self, Self::Completed | Self::Verified)
+    }
+}
+
+impl std::fmt::Display for BackupStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl BackupStatus {
+    const ALL: [Self; 6] = [
+        Self::Running,
+        Self::Completed,
+        Self::Failed,
+        Self::Verified,
+        Self::Corrupt,
+        Self::Pruned,
+    ];
+}
+
+impl TryFrom<String> for BackupStatus {
+    type Error = javari_crds::common::UnknownValue;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| javari_crds::common::UnknownValue {
+                what: "backup status",
+                allowed: Self::ALL.map(Self::as_str).join(", "),
+                value: text,
+            })
+    }
+}
+
 /// A backup as the console and the operator see it.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct BackupRow {
     pub id: Uuid,
     pub policy: Option<String>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: BackupStatus,
     pub verification_level: String,
     pub size_bytes: Option<i64>,
     pub original_bytes: Option<i64>,
@@ -44,7 +116,7 @@ impl BackupRow {
     }
 
     pub fn is_complete(&self) -> bool {
-        matches!(self.status.as_str(), "completed" | "verified" | "corrupt")
+        self.status.is_complete()
     }
 }
 

@@ -227,7 +227,7 @@ pub async fn record_new_restore(
     }
     let backup = records::get_backup(pool, backup_id)
         .await?
-        .filter(|b| b.is_complete() && b.status != "corrupt")
+        .filter(|b| b.status.is_restorable())
         .ok_or_else(|| BackupError::Incomplete {
             backup: backup_id.to_string(),
         })?;
@@ -315,7 +315,7 @@ pub async fn request_in_place(
     }
     let backup = records::get_backup(pool, backup_id)
         .await?
-        .filter(|b| b.is_complete() && b.status != "corrupt")
+        .filter(|b| b.status.is_restorable())
         .ok_or_else(|| BackupError::Incomplete {
             backup: backup_id.to_string(),
         })?;

@@ -162,7 +162,7 @@ async fn drill(
         .await
         .map_err(|e| e.to_string())?
         .into_iter()
-        .find(|b| matches!(b.status.as_str(), "completed" | "verified"))
+        .find(|b| b.status.is_restorable())
         .ok_or_else(|| "no complete backup to drill".to_owned())?;
     let report = verify(
         pool,

@@ -4,11 +4,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use javari_core::conditions::{Desired, set};
 use javari_core::credentials::expiring;
 use javari_core::time::to_k8s;
-use javari_crds::common::condition::{DEGRADED, READY};
+use javari_crds::common::condition::{DEGRADED, EXPIRING, READY, ROTATING};
 use javari_crds::credential::{CredentialStatus, RestartRecord};
 
-pub const ROTATING: &str = "Rotating";
-pub const EXPIRING: &str = "Expiring";
 /// How much restart history status keeps.
 const RESTART_HISTORY: usize = 20;
 /// Expiry warnings start this long before `expiresAt` when no `renewBefore` is set.
