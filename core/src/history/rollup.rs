@@ -200,6 +200,12 @@ async fn roll_hour(
     tx: &mut Transaction<'_, Postgres>,
     hour: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
+    // An hour of 1,000 Monitors at 10 s is 360,000 rows: grouped in memory (bounded here, for
+    // this transaction only) instead of sorted on disk, and without JIT compilation, which
+    // costs more than it saves on a query this short (540 ms -> 230 ms on the bench data).
+    sqlx::query("SELECT set_config('work_mem', '32MB', true), set_config('jit', 'off', true)")
+        .execute(&mut **tx)
+        .await?;
     let groups: Vec<BucketGroup> = sqlx::query_as(
         "SELECT monitor_namespace, monitor_name, width_bucket(response_time_ms, $3::int[]), \
                 count(*), count(*) FILTER (WHERE status = 'up'), \
@@ -336,32 +342,39 @@ async fn prune(
     retention: Retention,
     report: &mut RollupReport,
 ) -> Result<(), sqlx::Error> {
-    // Raw rows go only once they are both old and rolled up.
-    loop {
-        let deleted = sqlx::query(
-            "DELETE FROM javari_health_checks WHERE id IN ( \
-               SELECT id FROM javari_health_checks WHERE checked_at < least($1, \
-                 (SELECT coalesce(hourly_until, '-infinity'::timestamptz) FROM javari_health_rollup_state)) \
-               LIMIT $2)",
-        )
-        .bind(now - retention.raw)
-        .bind(retention.prune_batch)
-        .execute(pool)
-        .await?
-        .rows_affected();
-        report.raw_pruned += deleted;
-        if deleted < retention.prune_batch as u64 {
-            break;
+    // Rows go only once they are both old and rolled up. The cut-offs are computed here and
+    // bound as plain values, so the planner reads the time indexes (with the watermark as a
+    // subquery in the statement it estimated a third of the table and scanned all of it).
+    let (hourly_until, daily_until): (Option<DateTime<Utc>>, Option<NaiveDate>) =
+        sqlx::query_as("SELECT hourly_until, daily_until FROM javari_health_rollup_state")
+            .fetch_one(pool)
+            .await?;
+    if let Some(rolled) = hourly_until {
+        let cutoff = rolled.min(now - retention.raw);
+        loop {
+            let deleted = sqlx::query(
+                "DELETE FROM javari_health_checks WHERE id IN ( \
+                   SELECT id FROM javari_health_checks WHERE checked_at < $1 LIMIT $2)",
+            )
+            .bind(cutoff)
+            .bind(retention.prune_batch)
+            .execute(pool)
+            .await?
+            .rows_affected();
+            report.raw_pruned += deleted;
+            if deleted < retention.prune_batch as u64 {
+                break;
+            }
         }
     }
-    report.hourly_pruned = sqlx::query(
-        "DELETE FROM javari_health_check_hourly WHERE hour < least($1, \
-           (SELECT coalesce(daily_until::timestamptz, '-infinity'::timestamptz) FROM javari_health_rollup_state))",
-    )
-    .bind(now - retention.hourly)
-    .execute(pool)
-    .await?
-    .rows_affected();
+    if let Some(rolled) = daily_until {
+        report.hourly_pruned =
+            sqlx::query("DELETE FROM javari_health_check_hourly WHERE hour < $1")
+                .bind(day_start(rolled).min(now - retention.hourly))
+                .execute(pool)
+                .await?
+                .rows_affected();
+    }
     report.daily_pruned = sqlx::query("DELETE FROM javari_health_check_daily WHERE day < $1::date")
         .bind((now - retention.daily).date_naive().to_string())
         .execute(pool)
