@@ -26,8 +26,8 @@ async fn a_declared_incident_walks_the_lifecycle_with_its_timeline(pool: PgPool)
         .await
         .expect("declare");
     let i = incidents::get(&pool, id).await.expect("get");
-    assert_eq!(i.status().expect("status"), IncidentStatus::Triage);
-    assert_eq!(i.severity, "P1");
+    assert_eq!(i.status, IncidentStatus::Triage);
+    assert_eq!(i.severity, Severity::P1);
     assert_eq!(i.declared_by.as_deref(), Some("alice@example.com"));
 
     // Nobody resolves what nobody looked at.
@@ -55,7 +55,7 @@ async fn a_declared_incident_walks_the_lifecycle_with_its_timeline(pool: PgPool)
         .expect_err("twice");
     assert!(matches!(e, IncidentError::AlreadyAcknowledged(_)));
     let i = incidents::get(&pool, id).await.expect("get");
-    assert_eq!(i.status, "investigating");
+    assert_eq!(i.status, IncidentStatus::Investigating);
     assert_eq!(i.acknowledged_by.as_deref(), Some("bob@example.com"));
     assert!(i.acknowledged_at.expect("acked at") >= i.opened_at);
 
@@ -306,7 +306,7 @@ async fn a_monitor_incident_starts_in_triage_and_a_recovery_resolves_it(pool: Pg
         Some(id)
     );
     let i = incidents::get(&pool, id).await.expect("get");
-    assert_eq!(i.status, "resolved");
+    assert_eq!(i.status, IncidentStatus::Resolved);
     assert_eq!(count_open_incidents(&pool).await.expect("count"), 0);
     // The next outage is a new incident.
     let next = open_incident(

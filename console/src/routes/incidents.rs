@@ -88,9 +88,8 @@ pub struct SourceView {
 
 impl IncidentView {
     pub fn of(i: Incident, now: DateTime<Utc>) -> Self {
-        let severity = parse_severity(&i.severity).ok();
-        let open = i.status().map(|s| s.is_open()).unwrap_or(false);
-        let respond_by = severity.map(|s| core_incidents::respond_by(s, i.opened_at));
+        let open = i.status.is_open();
+        let respond_by = Some(core_incidents::respond_by(i.severity, i.opened_at));
         let respond_in_seconds = respond_by
             .filter(|_| open && i.acknowledged_at.is_none())
             .map(|t| (t - now).num_seconds());
@@ -106,8 +105,8 @@ impl IncidentView {
             id: i.id,
             title: i.title,
             description: i.description,
-            severity: i.severity,
-            status: i.status,
+            severity: i.severity.to_string(),
+            status: i.status.to_string(),
             source,
             runbook: i.runbook,
             occurrences: i.occurrences,

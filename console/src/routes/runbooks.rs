@@ -221,7 +221,7 @@ async fn resolve_input(
     if let Some(i) = &incident {
         values.insert("incident.id".into(), i.id.to_string());
         values.insert("incident.title".into(), i.title.clone());
-        values.insert("incident.severity".into(), i.severity.clone());
+        values.insert("incident.severity".into(), i.severity.to_string());
     }
     Ok((namespace, values))
 }

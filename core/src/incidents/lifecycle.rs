@@ -103,6 +103,14 @@ impl fmt::Display for IncidentStatus {
     }
 }
 
+impl TryFrom<String> for IncidentStatus {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
 impl FromStr for IncidentStatus {
     type Err = String;
 

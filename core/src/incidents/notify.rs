@@ -103,8 +103,8 @@ pub async fn notify(
         incident: IncidentRef {
             id,
             title: &incident.title,
-            severity: &incident.severity,
-            status: &incident.status,
+            severity: incident.severity.as_str(),
+            status: incident.status.as_str(),
         },
     };
     let attempts = webhook.attempts.max(1);

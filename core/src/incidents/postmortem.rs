@@ -191,6 +191,8 @@ fn cell(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::incidents::IncidentStatus;
+    use javari_crds::common::Severity;
     use uuid::Uuid;
 
     fn at(min: i64) -> DateTime<Utc> {
@@ -203,8 +205,8 @@ mod tests {
             dedup_key: "monitor:prod/web".into(),
             title: "web is down".into(),
             description: Some("The API answered 503 for 40 minutes.".into()),
-            severity: "P0".into(),
-            status: "resolved".into(),
+            severity: Severity::P0,
+            status: IncidentStatus::Resolved,
             source_kind: Some("monitor".into()),
             source_namespace: Some("prod".into()),
             source_name: Some("web".into()),

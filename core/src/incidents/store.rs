@@ -84,8 +84,10 @@ pub struct Incident {
     pub dedup_key: String,
     pub title: String,
     pub description: Option<String>,
-    pub severity: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub severity: Severity,
+    #[sqlx(try_from = "String")]
+    pub status: IncidentStatus,
     pub source_kind: Option<String>,
     pub source_namespace: Option<String>,
     pub source_name: Option<String>,
@@ -101,14 +103,6 @@ pub struct Incident {
     pub resolved_at: Option<DateTime<Utc>>,
     pub resolved_by: Option<String>,
     pub closed_at: Option<DateTime<Utc>>,
-}
-
-impl Incident {
-    pub fn status(&self) -> Result<IncidentStatus, IncidentError> {
-        self.status
-            .parse()
-            .map_err(|_| IncidentError::Invalid("stored incident status is unknown"))
-    }
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -237,7 +231,7 @@ pub async fn transition(
     let message = bounded(message)?;
     let mut tx = pool.begin().await?;
     let incident = locked(&mut tx, id).await?;
-    let from = incident.status()?;
+    let from = incident.status;
     from.check(to, mover)?;
     let stamp = match to {
         IncidentStatus::Resolved => {
@@ -281,10 +275,10 @@ pub async fn set_severity(
     let mut tx = pool.begin().await?;
     let incident = locked(&mut tx, id).await?;
     let to = Severity::as_str(severity);
-    if incident.severity == to {
+    if incident.severity == severity {
         return Ok(false);
     }
-    if !incident.status()?.is_open() {
+    if !incident.status.is_open() {
         return Err(IncidentError::Invalid(
             "only an open incident can change severity",
         ));
@@ -296,7 +290,7 @@ pub async fn set_severity(
         .await?;
     let message = format!("severity {} → {to}", incident.severity);
     let data = serde_json::to_value(SeverityChange {
-        from: &incident.severity,
+        from: incident.severity.as_str(),
         to,
     })
     .ok();
@@ -353,7 +347,7 @@ pub async fn acknowledge(pool: &PgPool, id: Uuid, actor: &str) -> Result<(), Inc
     if incident.acknowledged_at.is_some() {
         return Err(IncidentError::AlreadyAcknowledged(id));
     }
-    let status = incident.status()?;
+    let status = incident.status;
     if !status.is_open() {
         return Err(IncidentError::Invalid(
             "only an open incident can be acknowledged",
@@ -444,9 +438,9 @@ pub async fn merge(pool: &PgPool, id: Uuid, into: Uuid, actor: &str) -> Result<(
     let b = locked(&mut tx, second).await?;
     let (duplicate, target) = if a.id == id { (a, b) } else { (b, a) };
     duplicate
-        .status()?
+        .status
         .check(IncidentStatus::Merged, Mover::Person)?;
-    if !target.status()?.is_open() {
+    if !target.status.is_open() {
         return Err(IncidentError::MergeTargetClosed(into));
     }
     sqlx::query("UPDATE javari_incidents SET status = 'merged', merged_into = $2 WHERE id = $1")
