@@ -72,7 +72,7 @@ impl Actor {
 pub async fn act_as(conn: &mut PgConnection, actor: Actor) -> Result<(), sqlx::Error> {
     let role = match actor {
         Actor::User(_) => "",
-        Actor::Admin(_) => "admin",
+        Actor::Admin(_) => crate::roles::Role::Admin.as_str(),
     };
     sqlx::query(
         "SELECT set_config('javari.user_id', $1, true), set_config('javari.role', $2, true)",

@@ -19,6 +19,7 @@ pub mod monitors;
 pub mod overview;
 pub mod projects;
 pub mod providers;
+pub mod roles;
 pub mod runbooks;
 pub mod schema;
 pub mod statuspage;
