@@ -2,16 +2,18 @@
 //! rotated end to end by the real `javari-operator` binary against a real kube-apiserver and
 //! PostgreSQL, with the operator's peak memory. Prints figures; asserts nothing about time.
 
-use std::process::{Command, Stdio};
+mod support;
+
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use javari_core::vault::{Keyring, MasterKey, SecretValue, open, seal};
 use javari_crds::Credential;
 use javari_crds::credential::ROTATE_NOW_ANNOTATION;
-use javari_testenv::{ControlPlane, free_port, fresh_database};
+use javari_testenv::{ControlPlane, fresh_database};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
+use support::OperatorProcess;
 
 const CREDENTIALS: usize = 1_000;
 const CIPHER_OPS: u32 = 200_000;
@@ -34,17 +36,6 @@ fn cipher_cost() {
     let open_ns = started.elapsed().as_nanos() / u128::from(CIPHER_OPS);
     println!("vault encrypt (40-byte value, fresh nonce): {seal_ns} ns/op");
     println!("vault decrypt (40-byte value):              {open_ns} ns/op");
-}
-
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }
 
 async fn wait_all(api: &Api<Credential>, version: i64) -> Duration {
@@ -75,18 +66,7 @@ async fn rotation_end_to_end() {
     let database_url = fresh_database()
         .await
         .expect("database (run through `make bench`)");
-    let port = free_port().expect("port");
-    let mut operator = Command::new(env!("CARGO_BIN_EXE_javari-operator"))
-        .env("KUBECONFIG", cp.kubeconfig())
-        .env("DATABASE_URL", &database_url)
-        .env("JAVARI_MASTER_KEY", MasterKey::generate().to_hex().as_str())
-        .env("JAVARI_OPERATOR_LISTEN", format!("127.0.0.1:{port}"))
-        .env("JAVARI_WATCH_NAMESPACE", &ns)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start javari-operator");
+    let operator = OperatorProcess::spawn(&cp, &database_url, &ns, "warn");
     let api: Api<Credential> = Api::namespaced(client.clone(), &ns);
 
     let started = Instant::now();
@@ -138,15 +118,10 @@ async fn rotation_end_to_end() {
         "rotate {CREDENTIALS} Credentials end to end: {:.1} s ({rate:.0}/s)",
         rotated_in.as_secs_f64()
     );
-    match peak_rss_kib(operator.id()) {
-        Some(kib) => println!(
-            "javari-operator peak memory (VmHWM): {:.1} MiB",
-            kib as f64 / 1024.0
-        ),
-        None => println!("javari-operator peak memory: unavailable (no /proc)"),
-    }
-    let _ = operator.kill();
-    let _ = operator.wait();
+    println!(
+        "javari-operator peak memory (VmHWM): {:.1} MiB",
+        operator.mib("VmHWM:")
+    );
 }
 
 #[tokio::main]

@@ -4,32 +4,19 @@
 //! last check still hangs (skipped and counted, never stacked). Prints RSS at the start and
 //! the end; asserts nothing about it.
 
-use std::process::{Command, Stdio};
+mod support;
+
 use std::time::{Duration, Instant};
 
-use javari_core::vault::MasterKey;
 use javari_crds::Monitor;
-use javari_testenv::{ControlPlane, free_port, fresh_database};
+use javari_testenv::{ControlPlane, fresh_database};
 use kube::api::{Api, PostParams};
 use serde_json::json;
+use support::OperatorProcess;
 
 const MONITORS: usize = 100;
 const CRON_MONITORS: usize = 20;
 const WINDOW: Duration = Duration::from_secs(60);
-
-fn rss_mib(pid: u32, field: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))?
-                .split_whitespace()
-                .nth(1)?
-                .parse::<f64>()
-                .ok()
-        })
-        .map_or(f64::NAN, |kib| kib / 1024.0)
-}
 
 /// A counter from the operator's /metrics.
 async fn metric(http: &reqwest::Client, url: &str, name: &str) -> f64 {
@@ -66,20 +53,8 @@ async fn main() {
         }
     });
 
-    let port = free_port().expect("port");
-    let mut operator = Command::new(env!("CARGO_BIN_EXE_javari-operator"))
-        .env("KUBECONFIG", cp.kubeconfig())
-        .env("DATABASE_URL", &database_url)
-        .env("JAVARI_MASTER_KEY", MasterKey::generate().to_hex().as_str())
-        .env("JAVARI_OPERATOR_LISTEN", format!("127.0.0.1:{port}"))
-        .env("JAVARI_WATCH_NAMESPACE", &ns)
-        .env("POD_NAMESPACE", &ns)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start javari-operator");
-    let pid = operator.id();
+    let operator = OperatorProcess::spawn(&cp, &database_url, &ns, "error");
+    let port = operator.port;
     let http = reqwest::Client::new();
     let metrics = format!("http://127.0.0.1:{port}/metrics");
 
@@ -113,15 +88,15 @@ async fn main() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let start_rss = rss_mib(pid, "VmRSS:");
+    let start_rss = operator.mib("VmRSS:");
     let start_checks = metric(&http, &metrics, "javari_operator_monitor_checks_total").await;
     let mut samples = vec![start_rss];
     let window = Instant::now();
     while window.elapsed() < WINDOW {
         tokio::time::sleep(Duration::from_secs(5)).await;
-        samples.push(rss_mib(pid, "VmRSS:"));
+        samples.push(operator.mib("VmRSS:"));
     }
-    let end_rss = rss_mib(pid, "VmRSS:");
+    let end_rss = operator.mib("VmRSS:");
     let checks =
         metric(&http, &metrics, "javari_operator_monitor_checks_total").await - start_checks;
     let skipped = metric(
@@ -138,11 +113,9 @@ async fn main() {
         "  RSS at start {start_rss:.1} MiB, at end {end_rss:.1} MiB (min {:.1}, max {:.1}); peak {:.1} MiB",
         samples.iter().copied().fold(f64::INFINITY, f64::min),
         samples.iter().copied().fold(0.0, f64::max),
-        rss_mib(pid, "VmHWM:")
+        operator.mib("VmHWM:")
     );
     println!(
         "  {checks:.0} checks stored in the window; {skipped:.0} ticks skipped while a check still ran"
     );
-    let _ = operator.kill();
-    let _ = operator.wait();
 }

@@ -2,35 +2,24 @@
 //! 10 s interval — how late checks run against their schedule (p99), with the operator's CPU
 //! and memory — using the real `javari-operator` binary, kube-apiserver and PostgreSQL.
 
+mod support;
+
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
-use javari_core::vault::MasterKey;
 use javari_crds::{Monitor, Project};
-use javari_testenv::{ControlPlane, free_port, fresh_database};
+use javari_testenv::{ControlPlane, fresh_database};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
+use support::OperatorProcess;
 
 const PROJECTS: usize = 1_000;
 const MONITORS: usize = 1_000;
 const MONITOR_INTERVAL: Duration = Duration::from_secs(10);
 const MONITOR_WINDOW: Duration = Duration::from_secs(60);
-
-fn proc_status(pid: u32, field: &str) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with(field))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kib / 1024.0)
-}
 
 /// CPU seconds (user + system) the process has used.
 fn cpu_seconds(pid: u32) -> Option<f64> {
@@ -69,40 +58,11 @@ where
         .expect("create");
 }
 
-/// Starts the real operator binary for `ns` and waits until it is Ready (leader, watches
-/// synced, scheduler started) and has settled for 5 s.
-async fn start_operator(cp: &ControlPlane, database_url: &str, ns: &str) -> (Child, u32) {
-    let port = free_port().expect("port");
-    let operator = Command::new(env!("CARGO_BIN_EXE_javari-operator"))
-        .env("KUBECONFIG", cp.kubeconfig())
-        .env("DATABASE_URL", database_url)
-        .env("JAVARI_MASTER_KEY", MasterKey::generate().to_hex().as_str())
-        .env("JAVARI_OPERATOR_LISTEN", format!("127.0.0.1:{port}"))
-        .env("JAVARI_WATCH_NAMESPACE", ns)
-        .env("POD_NAMESPACE", ns)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start javari-operator");
-    let pid = operator.id();
-    let http = reqwest::Client::new();
-    let ready = format!("http://127.0.0.1:{port}/readyz");
-    let waited = Instant::now();
-    while !http
-        .get(&ready)
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(
-            waited.elapsed() < Duration::from_secs(120),
-            "the operator did not become Ready"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+/// Ready, then 5 s more for the first reconciles and timers to settle.
+async fn settled(operator: OperatorProcess) -> OperatorProcess {
+    operator.ready().await;
     tokio::time::sleep(Duration::from_secs(5)).await;
-    (operator, pid)
+    operator
 }
 
 #[tokio::main]
@@ -142,8 +102,15 @@ async fn main() {
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
 
     let projects_ns = ns;
-    let (mut operator, pid) = start_operator(&cp, &database_url, &projects_ns).await;
-    let idle = proc_status(pid, "VmRSS:").unwrap_or(f64::NAN);
+    let operator = settled(OperatorProcess::spawn(
+        &cp,
+        &database_url,
+        &projects_ns,
+        "error",
+    ))
+    .await;
+    let pid = operator.pid;
+    let idle = operator.mib("VmRSS:");
     println!("javari-operator idle (Ready, no objects): RSS {idle:.1} MiB");
 
     // 1,000 Projects to steady state: Deployment, Service and status for each.
@@ -190,20 +157,20 @@ async fn main() {
         projects_in.as_secs_f64(),
         project_cpu * 1000.0 / PROJECTS as f64
     );
-    let with_projects = proc_status(pid, "VmRSS:").unwrap_or(f64::NAN);
+    let with_projects = operator.mib("VmRSS:");
     println!(
         "javari-operator with {PROJECTS} Projects: RSS {with_projects:.1} MiB ({:.1} KiB per Project over idle)",
         (with_projects - idle) * 1024.0 / PROJECTS as f64
     );
 
-    let _ = operator.kill();
-    let _ = operator.wait();
+    drop(operator);
 
     // 1,000 Monitors every 10 s, watched by a fresh operator in a namespace of their own (the
     // goal is per kind): lateness of each check against its schedule.
     let ns = cp.test_namespace(&client).await.expect("namespace");
-    let (mut operator, pid) = start_operator(&cp, &database_url, &ns).await;
-    let idle = proc_status(pid, "VmRSS:").unwrap_or(f64::NAN);
+    let operator = settled(OperatorProcess::spawn(&cp, &database_url, &ns, "error")).await;
+    let pid = operator.pid;
+    let idle = operator.mib("VmRSS:");
     let monitors: Api<Monitor> = Api::namespaced(client.clone(), &ns);
     let objects: Vec<Monitor> = (0..MONITORS)
         .map(|i| {
@@ -237,13 +204,11 @@ async fn main() {
         percentile(&lateness, 0.50) * 1000.0,
         percentile(&lateness, 0.99) * 1000.0
     );
-    let with_monitors = proc_status(pid, "VmRSS:").unwrap_or(f64::NAN);
+    let with_monitors = operator.mib("VmRSS:");
     println!(
         "javari-operator with {MONITORS} Monitors (fresh operator, idle {idle:.1} MiB): CPU {:.1}% of one core, RSS {with_monitors:.1} MiB ({:.1} KiB per Monitor over idle), peak {:.1} MiB",
         100.0 * cpu / MONITOR_WINDOW.as_secs_f64(),
         (with_monitors - idle) * 1024.0 / MONITORS as f64,
-        proc_status(pid, "VmHWM:").unwrap_or(f64::NAN)
+        operator.mib("VmHWM:")
     );
-    let _ = operator.kill();
-    let _ = operator.wait();
 }
