@@ -39,15 +39,7 @@ fn summary(mut ms: Vec<f64>) -> (f64, f64) {
 }
 
 fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
+    javari_testenv::proc_status_kib(pid, "VmRSS:").unwrap_or(0)
 }
 
 /// Milliseconds until the first streamed content chunk, straight from the fake provider.

@@ -29,17 +29,7 @@ impl Drop for Console {
 }
 
 fn status_mib(pid: u32, field: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))?
-                .split_whitespace()
-                .nth(1)?
-                .parse::<f64>()
-                .ok()
-        })
-        .map_or(f64::NAN, |kib| kib / 1024.0)
+    javari_testenv::proc_status_kib(pid, field).map_or(f64::NAN, |kib| kib as f64 / 1024.0)
 }
 
 /// 100 nested objects under 40 KB keys, around an array of zeros: 10 MiB.

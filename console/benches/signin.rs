@@ -25,15 +25,7 @@ impl Drop for Console {
 }
 
 fn status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
+    javari_testenv::proc_status_kib(pid, field).unwrap_or(0)
 }
 
 fn client(address: &str) -> reqwest::Client {

@@ -18,6 +18,7 @@ mod fake_s3;
 mod paths;
 mod postgres;
 mod process;
+mod procfs;
 mod wait;
 
 pub use control_plane::{ControlPlane, install_crds};
@@ -27,6 +28,7 @@ pub use fake_provider::{Behaviour, FakeProvider};
 pub use fake_s3::FakeS3;
 pub use paths::{bin_dir, workspace_root};
 pub use postgres::PgCluster;
+pub use procfs::proc_status_kib;
 pub use wait::eventually;
 
 /// What can go wrong while standing up the test environment. Every message says how to fix it.

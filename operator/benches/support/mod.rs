@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use javari_core::vault::MasterKey;
-use javari_testenv::{ControlPlane, free_port};
+use javari_testenv::{ControlPlane, free_port, proc_status_kib};
 
 /// A running `javari-operator`, killed when dropped.
 pub struct OperatorProcess {
@@ -58,17 +58,7 @@ impl OperatorProcess {
 
     /// A `/proc/<pid>/status` memory field (`VmRSS:`, `VmHWM:`) in MiB; NaN without `/proc`.
     pub fn mib(&self, field: &str) -> f64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with(field))?
-                    .split_whitespace()
-                    .nth(1)?
-                    .parse::<f64>()
-                    .ok()
-            })
-            .map_or(f64::NAN, |kib| kib / 1024.0)
+        proc_status_kib(self.pid, field).map_or(f64::NAN, |kib| kib as f64 / 1024.0)
     }
 }
 
