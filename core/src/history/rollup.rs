@@ -350,22 +350,14 @@ async fn prune(
             .fetch_one(pool)
             .await?;
     if let Some(rolled) = hourly_until {
-        let cutoff = rolled.min(now - retention.raw);
-        loop {
-            let deleted = sqlx::query(
-                "DELETE FROM javari_health_checks WHERE id IN ( \
-                   SELECT id FROM javari_health_checks WHERE checked_at < $1 LIMIT $2)",
-            )
-            .bind(cutoff)
-            .bind(retention.prune_batch)
-            .execute(pool)
-            .await?
-            .rows_affected();
-            report.raw_pruned += deleted;
-            if deleted < retention.prune_batch as u64 {
-                break;
-            }
-        }
+        report.raw_pruned = delete_in_batches(
+            pool,
+            "DELETE FROM javari_health_checks WHERE id IN ( \
+               SELECT id FROM javari_health_checks WHERE checked_at < $1 LIMIT $2)",
+            rolled.min(now - retention.raw),
+            retention.prune_batch,
+        )
+        .await?;
     }
     if let Some(rolled) = daily_until {
         report.hourly_pruned =
@@ -380,21 +372,14 @@ async fn prune(
         .execute(pool)
         .await?
         .rows_affected();
-    loop {
-        let deleted = sqlx::query(
-            "DELETE FROM javari_provider_performance WHERE id IN ( \
-               SELECT id FROM javari_provider_performance WHERE created_at < $1 LIMIT $2)",
-        )
-        .bind(now - retention.provider_calls)
-        .bind(retention.prune_batch)
-        .execute(pool)
-        .await?
-        .rows_affected();
-        report.provider_calls_pruned += deleted;
-        if deleted < retention.prune_batch as u64 {
-            break;
-        }
-    }
+    report.provider_calls_pruned = delete_in_batches(
+        pool,
+        "DELETE FROM javari_provider_performance WHERE id IN ( \
+           SELECT id FROM javari_provider_performance WHERE created_at < $1 LIMIT $2)",
+        now - retention.provider_calls,
+        retention.prune_batch,
+    )
+    .await?;
     report.provider_days_pruned =
         sqlx::query("DELETE FROM javari_provider_days WHERE day < $1::date")
             .bind((now - retention.daily).date_naive().to_string())
@@ -402,6 +387,29 @@ async fn prune(
             .await?
             .rows_affected();
     Ok(())
+}
+
+/// Runs `delete` (rows before `$1`, at most `$2` of them) until it deletes fewer than `batch`,
+/// so no statement holds locks on a large table for long; returns how many rows went.
+async fn delete_in_batches(
+    pool: &PgPool,
+    delete: &'static str,
+    before: DateTime<Utc>,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
+    let mut total = 0;
+    loop {
+        let deleted = sqlx::query(delete)
+            .bind(before)
+            .bind(batch)
+            .execute(pool)
+            .await?
+            .rows_affected();
+        total += deleted;
+        if deleted < batch as u64 {
+            return Ok(total);
+        }
+    }
 }
 
 /// Runs [`rollup_once`] on `schedule` (cron with seconds) until the scheduler is dropped.
