@@ -373,6 +373,25 @@ const IS_NEW: &str = "($2::uuid IS NOT NULL AND NOT EXISTS (
         SELECT 1 FROM javari_schema_scan_findings p WHERE p.scan_id = $2 AND p.key = f.key))";
 const IS_SUPPRESSED: &str = "EXISTS (SELECT 1 FROM javari_schema_suppressions s
         WHERE s.target = $3 AND s.key = f.key AND s.expires_at > $4)";
+/// A [`FindingRow`]'s columns but `new` (which each query computes).
+const FINDING_COLUMNS: &str =
+    "f.key, f.check_name, f.level, f.category, f.object, f.description, f.remediation";
+/// Errors first, then by check and object.
+const LISTED_ORDER: &str =
+    "CASE f.level WHEN 'error' THEN 0 WHEN 'warn' THEN 1 ELSE 2 END, f.check_name, f.object";
+
+type ReportQuery<'q, O> = sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>;
+
+/// Binds `$1`..`$4` of [`IS_NEW`] and [`IS_SUPPRESSED`].
+fn bind_scan<'q, O>(
+    query: ReportQuery<'q, O>,
+    scan: Uuid,
+    previous: Option<Uuid>,
+    target: &'q str,
+    now: DateTime<Utc>,
+) -> ReportQuery<'q, O> {
+    query.bind(scan).bind(previous).bind(target).bind(now)
+}
 
 /// The latest scan's findings of `target` as of `now`, every open one listed.
 pub async fn report(
@@ -398,15 +417,17 @@ pub async fn report_page(
     };
     let previous = scans.next();
     let previous_id = previous.as_ref().map(|p| p.id);
-    let counts: Vec<(String, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT f.level, count(*), count(*) FILTER (WHERE {IS_NEW})
-         FROM javari_schema_scan_findings f
-         WHERE f.scan_id = $1 AND NOT {IS_SUPPRESSED} GROUP BY f.level"
-    )))
-    .bind(scan.id)
-    .bind(previous_id)
-    .bind(target)
-    .bind(now)
+    let counts: Vec<(String, i64, i64)> = bind_scan(
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT f.level, count(*), count(*) FILTER (WHERE {IS_NEW})
+             FROM javari_schema_scan_findings f
+             WHERE f.scan_id = $1 AND NOT {IS_SUPPRESSED} GROUP BY f.level"
+        ))),
+        scan.id,
+        previous_id,
+        target,
+        now,
+    )
     .fetch_all(store)
     .await?;
     let mut open_counts = OpenCounts::default();
@@ -421,34 +442,35 @@ pub async fn report_page(
         open_counts.new += usize::try_from(new).unwrap_or(0);
     }
     let limit = listed.map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
-    let open: Vec<FindingRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT f.key, f.check_name, f.level, f.category, f.object, f.description, f.remediation,
-                {IS_NEW} AS new
-         FROM javari_schema_scan_findings f
-         WHERE f.scan_id = $1 AND NOT {IS_SUPPRESSED}
-         ORDER BY CASE f.level WHEN 'error' THEN 0 WHEN 'warn' THEN 1 ELSE 2 END, f.check_name, f.object
-         LIMIT $5"
-    )))
-    .bind(scan.id)
-    .bind(previous_id)
-    .bind(target)
-    .bind(now)
+    let open: Vec<FindingRow> = bind_scan(
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {FINDING_COLUMNS}, {IS_NEW} AS new
+             FROM javari_schema_scan_findings f
+             WHERE f.scan_id = $1 AND NOT {IS_SUPPRESSED}
+             ORDER BY {LISTED_ORDER} LIMIT $5"
+        ))),
+        scan.id,
+        previous_id,
+        target,
+        now,
+    )
     .bind(limit)
     .fetch_all(store)
     .await?;
-    let suppressed: Vec<SuppressedRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT f.key, f.check_name, f.level, f.category, f.object, f.description, f.remediation,
-                {IS_NEW} AS new,
-                s.id, s.target, s.key, s.reason, s.owner, s.expires_at, s.created_by, s.created_at
-         FROM javari_schema_scan_findings f
-         JOIN javari_schema_suppressions s ON s.target = $3 AND s.key = f.key AND s.expires_at > $4
-         WHERE f.scan_id = $1
-         ORDER BY CASE f.level WHEN 'error' THEN 0 WHEN 'warn' THEN 1 ELSE 2 END, f.check_name, f.object"
-    )))
-    .bind(scan.id)
-    .bind(previous_id)
-    .bind(target)
-    .bind(now)
+    let suppressed: Vec<SuppressedRow> = bind_scan(
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {FINDING_COLUMNS}, {IS_NEW} AS new,
+                    s.id, s.target, s.key, s.reason, s.owner, s.expires_at, s.created_by, s.created_at
+             FROM javari_schema_scan_findings f
+             JOIN javari_schema_suppressions s ON s.target = $3 AND s.key = f.key AND s.expires_at > $4
+             WHERE f.scan_id = $1
+             ORDER BY {LISTED_ORDER}"
+        ))),
+        scan.id,
+        previous_id,
+        target,
+        now,
+    )
     .fetch_all(store)
     .await?;
     Ok(Report {
