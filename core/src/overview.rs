@@ -79,7 +79,7 @@ pub struct ProviderRow {
     pub enabled: bool,
     pub priority: i32,
     /// `Unknown` before the first probe.
-    #[sqlx(try_from = "String")]
+    #[sqlx(try_from = "Option<String>")]
     pub health: ProviderHealth,
     pub latency_ms: Option<i32>,
     pub last_probe_at: Option<DateTime<Utc>>,
@@ -95,7 +95,7 @@ pub async fn providers(
     day_start: DateTime<Utc>,
 ) -> Result<Vec<ProviderRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT p.namespace, p.name, p.provider_type, p.enabled, p.priority, coalesce(p.health, 'unknown') AS health, p.latency_ms, \
+        "SELECT p.namespace, p.name, p.provider_type, p.enabled, p.priority, p.health, p.latency_ms, \
                 p.last_probe_at, p.last_error, \
                 coalesce(c.cost, 0)::float8 AS cost_today_usd, coalesce(c.answers, 0)::int8 AS answers_today \
          FROM javari_providers p LEFT JOIN ( \

@@ -101,11 +101,6 @@ pub fn provider_state(h: ProviderHealth, enabled: bool) -> ComponentState {
     }
 }
 
-/// The provider table's text health (as the operator writes it).
-pub fn provider_health_from_text(text: Option<&str>) -> ProviderHealth {
-    text.and_then(|t| t.parse().ok()).unwrap_or_default()
-}
-
 /// Statuspage's page indicator.
 #[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -229,20 +224,20 @@ mod tests {
             ComponentState::UnderMaintenance
         );
         assert_eq!(
-            provider_state(provider_health_from_text(Some("Degraded")), true),
+            provider_state(ProviderHealth::from_db_text(Some("Degraded")), true),
             ComponentState::DegradedPerformance
         );
         // The operator stores the lower-case form; the status page reads it as the same health.
         assert_eq!(
-            provider_health_from_text(Some(&ProviderHealth::Operational.db_text())),
+            ProviderHealth::from_db_text(Some(&ProviderHealth::Operational.db_text())),
             ProviderHealth::Operational
         );
         assert_eq!(
-            provider_health_from_text(Some("down")),
+            ProviderHealth::from_db_text(Some("down")),
             ProviderHealth::Down
         );
         assert_eq!(
-            provider_health_from_text(Some("bogus")),
+            ProviderHealth::from_db_text(Some("bogus")),
             ProviderHealth::Unknown
         );
     }

@@ -175,6 +175,19 @@ impl ProviderHealth {
     pub fn db_text(self) -> String {
         self.as_str().to_ascii_lowercase()
     }
+
+    /// `javari_providers.health` read back: any case; none yet, or text it does not know,
+    /// is `Unknown`.
+    pub fn from_db_text(text: Option<&str>) -> Self {
+        text.and_then(|t| t.parse().ok()).unwrap_or_default()
+    }
+}
+
+/// For rows decoded by sqlx (`#[sqlx(try_from = "Option<String>")]`).
+impl From<Option<String>> for ProviderHealth {
+    fn from(text: Option<String>) -> Self {
+        Self::from_db_text(text.as_deref())
+    }
 }
 
 /// Observed state of a Provider.

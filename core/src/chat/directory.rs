@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use javari_crds::provider::ProviderApi;
+use javari_crds::provider::{ProviderApi, ProviderHealth};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
@@ -93,9 +93,7 @@ pub async fn load_providers(
                     endpoint,
                     api_key: None,
                     priority: row.try_get("priority")?,
-                    health: crate::statuspage::provider_health_from_text(
-                        row.try_get::<Option<&str>, _>("health")?,
-                    ),
+                    health: ProviderHealth::from_db_text(row.try_get("health")?),
                     rate_limit_rpm: row.try_get("rate_limit_rpm")?,
                     models: Vec::new(),
                 },
