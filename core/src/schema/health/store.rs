@@ -382,15 +382,23 @@ const LISTED_ORDER: &str =
 
 type ReportQuery<'q, O> = sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>;
 
-/// Binds `$1`..`$4` of [`IS_NEW`] and [`IS_SUPPRESSED`].
-fn bind_scan<'q, O>(
-    query: ReportQuery<'q, O>,
+/// What [`IS_NEW`] and [`IS_SUPPRESSED`] read, as `$1`..`$4`.
+#[derive(Clone, Copy)]
+struct ScanParams<'q> {
     scan: Uuid,
     previous: Option<Uuid>,
     target: &'q str,
     now: DateTime<Utc>,
-) -> ReportQuery<'q, O> {
-    query.bind(scan).bind(previous).bind(target).bind(now)
+}
+
+impl<'q> ScanParams<'q> {
+    fn bind<O>(self, query: ReportQuery<'q, O>) -> ReportQuery<'q, O> {
+        query
+            .bind(self.scan)
+            .bind(self.previous)
+            .bind(self.target)
+            .bind(self.now)
+    }
 }
 
 /// The latest scan's findings of `target` as of `now`, every open one listed.
@@ -416,20 +424,20 @@ pub async fn report_page(
         return Ok(Report::default());
     };
     let previous = scans.next();
-    let previous_id = previous.as_ref().map(|p| p.id);
-    let counts: Vec<(String, i64, i64)> = bind_scan(
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let params = ScanParams {
+        scan: scan.id,
+        previous: previous.as_ref().map(|p| p.id),
+        target,
+        now,
+    };
+    let counts: Vec<(String, i64, i64)> = params
+        .bind(sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT f.level, count(*), count(*) FILTER (WHERE {IS_NEW})
              FROM javari_schema_scan_findings f
              WHERE f.scan_id = $1 AND NOT {IS_SUPPRESSED} GROUP BY f.level"
-        ))),
-        scan.id,
-        previous_id,
-        target,
-        now,
-    )
-    .fetch_all(store)
-    .await?;
+        ))))
+        .fetch_all(store)
+        .await?;
     let mut open_counts = OpenCounts::default();
     for (level, n, new) in counts {
         let n = usize::try_from(n).unwrap_or(0);
@@ -442,22 +450,17 @@ pub async fn report_page(
         open_counts.new += usize::try_from(new).unwrap_or(0);
     }
     let limit = listed.map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
-    let open: Vec<FindingRow> = bind_scan(
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let open: Vec<FindingRow> = params
+        .bind(sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {FINDING_COLUMNS}, {IS_NEW} AS new
              FROM javari_schema_scan_findings f
              WHERE f.scan_id = $1 AND NOT {IS_SUPPRESSED}
              ORDER BY {LISTED_ORDER} LIMIT $5"
-        ))),
-        scan.id,
-        previous_id,
-        target,
-        now,
-    )
-    .bind(limit)
-    .fetch_all(store)
-    .await?;
-    let suppressed: Vec<SuppressedRow> = bind_scan(
+        ))))
+        .bind(limit)
+        .fetch_all(store)
+        .await?;
+    let suppressed: Vec<SuppressedRow> = params.bind(
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {FINDING_COLUMNS}, {IS_NEW} AS new,
                     s.id, s.target, s.key, s.reason, s.owner, s.expires_at, s.created_by, s.created_at
@@ -466,10 +469,6 @@ pub async fn report_page(
              WHERE f.scan_id = $1
              ORDER BY {LISTED_ORDER}"
         ))),
-        scan.id,
-        previous_id,
-        target,
-        now,
     )
     .fetch_all(store)
     .await?;
