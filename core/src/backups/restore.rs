@@ -40,7 +40,7 @@ impl RestoreReport {
     }
 }
 
-/// Bytes of plaintext buffered before a write to the output file or pipe.
+/// Bytes of plaintext buffered before a write to the output file.
 const WRITE_BUFFER: usize = 1 << 20;
 
 fn manifest_entry<'m>(m: &'m Manifest, name: &str) -> Result<&'m ManifestFile, BackupError> {
@@ -124,9 +124,9 @@ pub(crate) async fn fetch_file(
 }
 
 /// Downloads one file, checking its SHA-256 against the manifest as it streams, and writes its
-/// plaintext to `out` (a file or a pipe pg_restore reads); decryption and decompression run
-/// on a blocking thread beside the download.
-pub(crate) async fn fetch_into(
+/// plaintext to the staged file `out` (pg_restore refuses named pipes, so every file is staged
+/// before it starts); decryption and decompression run on a blocking thread beside the download.
+async fn fetch_into(
     dest: &Destination,
     base: &object_store::path::Path,
     m: &Manifest,
