@@ -248,10 +248,10 @@ pub async fn take_backup(
     }
 
     let id = Uuid::new_v4();
-    let key = DataKey::generate().map_err(|e| BackupError::Io {
+    let key = Arc::new(DataKey::generate().map_err(|e| BackupError::Io {
         path: "OS random source".to_owned(),
         reason: e.to_string(),
-    })?;
+    })?);
     let sealed = seal_for(
         keys.current(),
         &key_context(id),
@@ -314,7 +314,7 @@ async fn write_backup(
     dest: &Destination,
     opts: &BackupOptions,
     id: Uuid,
-    key: &DataKey,
+    key: &Arc<DataKey>,
     sealed: &Sealed,
     staging: &Path,
     prefix: &object_store::path::Path,
@@ -369,12 +369,7 @@ async fn write_backup(
     let uploader = Uploader {
         store: dest.store.clone(),
         files_prefix: prefix.clone().join(FILES),
-        key: Arc::new(
-            DataKey::from_bytes(key.expose()).ok_or_else(|| BackupError::Key {
-                backup: id.to_string(),
-                reason: "data key".to_owned(),
-            })?,
-        ),
+        key: key.clone(),
         backup_id: id.to_string(),
         level: opts.level,
         rate: opts.rate_limit.map(|r| r.max(1) / jobs as u64),

@@ -95,7 +95,7 @@ pub(crate) async fn fetch_file(
     dest: &Destination,
     base: &object_store::path::Path,
     m: &Manifest,
-    key: Option<&DataKey>,
+    key: Option<&Arc<DataKey>>,
     name: &str,
     out_dir: Option<&Path>,
 ) -> Result<(), BackupError> {
@@ -105,11 +105,7 @@ pub(crate) async fn fetch_file(
             path: out_path.display().to_string(),
             reason: e.to_string(),
         })?;
-        let key = DataKey::from_bytes(key.expose()).ok_or_else(|| BackupError::Key {
-            backup: m.backup_id.to_string(),
-            reason: "data key".to_owned(),
-        })?;
-        return fetch_into(dest, base, m, Arc::new(key), name, f).await;
+        return fetch_into(dest, base, m, key.clone(), name, f).await;
     }
     let entry = manifest_entry(m, name)?;
     let mut stream = object_stream(dest, base, m, name).await?;

@@ -94,7 +94,7 @@ pub async fn verify(
     let started = Utc::now();
     let dir = staging_dir.join(format!("javari-verify-{}", Uuid::new_v4()));
     let catalog = async {
-        let key = open_data_key(keys, &m)?;
+        let key = std::sync::Arc::new(open_data_key(keys, &m)?);
         std::fs::create_dir_all(&dir).map_err(|e| BackupError::Io {
             path: dir.display().to_string(),
             reason: e.to_string(),
